@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Vitrina needs to build, test and run.
+# Idempotent: packages already present are left alone. Exits non-zero with a
+# clear message when something is missing and cannot be installed.
+set -euo pipefail
+
+PACKAGES=(
+  g++ cmake make pkg-config
+  libboost-dev            # Boost.Beast / Asio (header-only)
+  libsimdjson-dev         # JSON parsing on ingest paths
+  librocksdb-dev          # embedded store
+  libspdlog-dev libfmt-dev
+  libcli11-dev            # command line
+  libtomlplusplus-dev     # config file
+  libzstd-dev zstd        # .zst input
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  curl                    # used by `make demo` to wait for the server
+)
+if [[ "${VITRINA_BENCH_DEPS:-0}" == 1 ]]; then
+  PACKAGES+=(wrk hyperfine)
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+
+echo "vitrina: installing missing Debian packages: ${missing[*]}" >&2
+if [[ $(id -u) -eq 0 ]]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO=(sudo -n)
+else
+  echo "vitrina: cannot install packages (not root and no passwordless sudo)." >&2
+  echo "vitrina: run as root:  apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+  "${SUDO[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+}
+if ! apt_install; then
+  echo "vitrina: apt-get install failed; refreshing package lists and retrying" >&2
+  "${SUDO[@]}" apt-get update
+  if ! apt_install; then
+    echo "vitrina: could not install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+# Verify: a package that apt reported but did not install must fail here.
+for pkg in "${missing[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    echo "vitrina: package $pkg is still missing after installation" >&2
+    exit 1
+  fi
+done

@@ -1,0 +1,43 @@
+// Small string helpers shared by every module.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vitrina {
+
+// True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
+bool IsValidUtf8(std::string_view text);
+
+// True when `text` contains an ASCII control character (0x00-0x1F, 0x7F).
+bool HasControlChar(std::string_view text);
+
+std::string_view TrimWhitespace(std::string_view text);
+
+// Splits on every occurrence of `separator` (which must not be empty).
+std::vector<std::string_view> Split(std::string_view text, std::string_view separator);
+
+std::string AsciiLower(std::string_view text);
+std::string AsciiUpper(std::string_view text);
+
+// Compares in time that depends only on the lengths, for secrets.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// Whole-string numeric parsing; nullopt on any trailing garbage or overflow.
+std::optional<int64_t> ParseInt64(std::string_view text);
+std::optional<double> ParseDouble(std::string_view text);
+
+// Shortest text that parses back to the same double ("2.55", "1e+21").
+std::string FormatDouble(double value);
+
+// Decodes %XX escapes (and '+' as space when `plus_is_space`). nullopt when
+// an escape is malformed.
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
+
+// Edit distance, for "did you mean" hints on short keys.
+size_t LevenshteinDistance(std::string_view a, std::string_view b);
+
+}  // namespace vitrina

@@ -1,0 +1,131 @@
+#include "ingest/ingestor.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace vitrina {
+namespace {
+
+Event View(std::string id) {
+  Event event;
+  event.event_id = std::move(id);
+  event.type = EventType::kView;
+  event.user_id = "u";
+  event.item_id = "i";
+  event.timestamp_ms = 1'700'000'000'000;
+  return event;
+}
+
+// Counts Write calls, optionally failing them.
+class CountingStore : public Store {
+ public:
+  explicit CountingStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) override {
+    ++writes;
+    if (fail) return Status::IOError("disk full");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // like an fsync
+    return inner_->Write(batch, outcomes);
+  }
+  Result<Item> GetItem(std::string_view id) const override { return inner_->GetItem(id); }
+  Result<User> GetUser(std::string_view id) const override { return inner_->GetUser(id); }
+  Status GetRecentEvents(ActorKind kind, std::string_view id, size_t limit, std::vector<Event>* out) const override {
+    return inner_->GetRecentEvents(kind, id, limit, out);
+  }
+  StoreCounts Counts() const override { return inner_->Counts(); }
+  Status ScanItems(const std::function<bool(const Item&)>& v) const override { return inner_->ScanItems(v); }
+  Status ScanUsers(const std::function<bool(const User&)>& v) const override { return inner_->ScanUsers(v); }
+  Status ScanEvents(const std::function<bool(const Event&)>& v) const override { return inner_->ScanEvents(v); }
+  Status Sync() override { return inner_->Sync(); }
+
+  std::atomic<int> writes{0};
+  std::atomic<bool> fail{false};
+
+ private:
+  std::unique_ptr<Store> inner_;
+};
+
+TEST(IngestorTest, ConcurrentSubmissionsShareWrites) {
+  SystemClock clock;
+  CountingStore store(NewMemoryStore(&clock));
+  constexpr int kThreads = 8, kPerThread = 50;
+  std::atomic<int> done{0}, duplicates{0};
+  {
+    Ingestor ingestor(&store, IngestorOptions{});
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < kPerThread; ++i) {
+          WriteBatch batch;
+          batch.AppendEvent(View("e" + std::to_string(t) + "-" + std::to_string(i)));
+          batch.AppendEvent(View("shared-" + std::to_string(i)));  // every thread sends these
+          std::promise<void> committed;
+          ASSERT_TRUE(ingestor
+                          .Submit(std::move(batch),
+                                  [&](const Status& status, std::vector<WriteOutcome> outcomes) {
+                                    ASSERT_TRUE(status.ok());
+                                    ASSERT_EQ(outcomes.size(), 2u);
+                                    EXPECT_EQ(outcomes[0], WriteOutcome::kCreated);
+                                    if (outcomes[1] == WriteOutcome::kDuplicate) ++duplicates;
+                                    ++done;
+                                    committed.set_value();
+                                  })
+                          .ok());
+          committed.get_future().wait();  // like an HTTP client waiting for its response
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+  }
+  EXPECT_EQ(done, kThreads * kPerThread);
+  EXPECT_EQ(duplicates, (kThreads - 1) * kPerThread);
+  EXPECT_EQ(store.Counts().events, static_cast<uint64_t>(kThreads * kPerThread + kPerThread));
+  // Group commit: far fewer writes than submissions.
+  EXPECT_LT(store.writes.load(), kThreads * kPerThread / 2);
+}
+
+TEST(IngestorTest, FailedWriteReportsToEveryBatchInTheGroup) {
+  SystemClock clock;
+  CountingStore store(NewMemoryStore(&clock));
+  store.fail = true;
+  std::promise<Status> result;
+  {
+    Ingestor ingestor(&store, IngestorOptions{});
+    WriteBatch batch;
+    batch.AppendEvent(View("x"));
+    ASSERT_TRUE(ingestor.Submit(std::move(batch), [&](const Status& status, std::vector<WriteOutcome> outcomes) {
+                  EXPECT_TRUE(outcomes.empty());
+                  result.set_value(status);
+                }).ok());
+  }
+  EXPECT_EQ(result.get_future().get().code(), StatusCode::kIOError);
+  EXPECT_EQ(store.Counts().events, 0u);
+}
+
+TEST(IngestorTest, FullQueueRefusesWithoutCallingBack) {
+  SystemClock clock;
+  CountingStore store(NewMemoryStore(&clock));
+  IngestorOptions options;
+  options.max_queued_records = 4;
+  Ingestor ingestor(&store, options);
+  int refused = 0;
+  std::atomic<int> called{0};
+  for (int i = 0; i < 200; ++i) {
+    WriteBatch batch;
+    batch.AppendEvent(View("q" + std::to_string(i)));
+    batch.AppendEvent(View("r" + std::to_string(i)));
+    Status status = ingestor.Submit(std::move(batch), [&](const Status&, std::vector<WriteOutcome>) { ++called; });
+    if (!status.ok()) {
+      EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);
+  while (called + refused < 200) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(called + refused, 200);
+}
+
+}  // namespace
+}  // namespace vitrina

@@ -1,0 +1,109 @@
+#include "schema/codec.h"
+
+#include <gtest/gtest.h>
+
+namespace vitrina {
+namespace {
+
+Item FullItem() {
+  Item item;
+  item.id = "84029G";
+  item.title = "KNITTED UNION FLAG HOT WATER BOTTLE";
+  item.description = "Warm.\nSoft.";
+  item.category = {"Home", "Bedroom"};
+  item.brand = "Acme";
+  item.price = 3.39;
+  item.currency = "GBP";
+  item.stock = 12;
+  item.attributes = {{"color", std::string("red")},
+                     {"size", std::vector<std::string>{"S", "M"}},
+                     {"vegan", true},
+                     {"weight", 0.25}};
+  item.active = false;
+  item.created_ms = 1291192000000;
+  item.updated_ms = 1291192000123;
+  return item;
+}
+
+Event FullEvent() {
+  Event event;
+  event.event_id = "or-536365";
+  event.type = EventType::kPurchase;
+  event.user_id = "17850";
+  event.session_id = "s-1";
+  event.lines = {{"85123A", 6, 2.55}, {"71053", 6, std::nullopt}};
+  event.timestamp_ms = -5;  // negative values must survive zigzag
+  event.received_ms = 1700000000000;
+  event.context = {"mobile", "United Kingdom", "/cart", "web"};
+  event.recommendation_id = "r-9";
+  event.currency = "GBP";
+  return event;
+}
+
+TEST(CodecTest, ItemRoundTrips) {
+  std::string bytes;
+  EncodeItem(FullItem(), &bytes);
+  Item decoded;
+  ASSERT_TRUE(DecodeItem(bytes, &decoded).ok());
+  EXPECT_EQ(decoded, FullItem());
+
+  Item minimal;
+  minimal.id = "x";
+  bytes.clear();
+  EncodeItem(minimal, &bytes);
+  ASSERT_TRUE(DecodeItem(bytes, &decoded).ok());
+  EXPECT_EQ(decoded, minimal);
+}
+
+TEST(CodecTest, UserRoundTrips) {
+  User user;
+  user.id = "17850";
+  user.attributes = {{"country", std::string("United Kingdom")}};
+  user.consent = {{"email", true}, {"sms", false}};
+  user.created_ms = 1;
+  user.updated_ms = 2;
+  std::string bytes;
+  EncodeUser(user, &bytes);
+  User decoded;
+  ASSERT_TRUE(DecodeUser(bytes, &decoded).ok());
+  EXPECT_EQ(decoded, user);
+}
+
+TEST(CodecTest, EventRoundTripsEveryType) {
+  for (EventType type : AllEventTypes()) {
+    Event event = FullEvent();
+    event.type = type;
+    event.item_ids = {"a", "b"};
+    event.query = "red mug";
+    event.value = 4.5;
+    std::string bytes;
+    EncodeEvent(event, &bytes);
+    Event decoded;
+    ASSERT_TRUE(DecodeEvent(bytes, &decoded).ok());
+    EXPECT_EQ(decoded, event);
+  }
+}
+
+TEST(CodecTest, TruncationAndTrailingBytesAreCorruption) {
+  std::string bytes;
+  EncodeEvent(FullEvent(), &bytes);
+  Event decoded;
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    EXPECT_EQ(DecodeEvent(std::string_view(bytes).substr(0, cut), &decoded).code(), StatusCode::kCorruption)
+        << "cut at " << cut;
+  }
+  EXPECT_EQ(DecodeEvent(bytes + "x", &decoded).code(), StatusCode::kCorruption);
+  std::string wrong_version = bytes;
+  wrong_version[0] = 99;
+  EXPECT_EQ(DecodeEvent(wrong_version, &decoded).code(), StatusCode::kCorruption);
+}
+
+TEST(CodecTest, HugeCountsDoNotAllocate) {
+  // Version, then a string length of 2^62: must fail without allocating.
+  std::string bytes = "\x01\xff\xff\xff\xff\xff\xff\xff\xff\x3f";
+  Item item;
+  EXPECT_EQ(DecodeItem(bytes, &item).code(), StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace vitrina

@@ -1,0 +1,150 @@
+// An in-memory Store for unit tests. Same contract as RocksDbStore; the
+// shared conformance tests in store_test.cc hold both to it.
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "storage/store.h"
+
+namespace vitrina {
+namespace {
+
+class MemoryStore final : public Store {
+ public:
+  explicit MemoryStore(const Clock* clock) : clock_(clock) {}
+
+  Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) override {
+    std::unique_lock lock(mutex_);
+    const int64_t now = clock_->NowMillis();
+    outcomes->clear();
+    outcomes->reserve(batch->size());
+    for (const WriteBatch::Op& op : batch->ops()) {
+      switch (op.kind) {
+        case WriteBatch::Kind::kUpsertItem: {
+          Item& item = batch->items()[op.index];
+          auto it = items_.find(item.id);
+          const bool exists = it != items_.end();
+          if (item.created_ms == 0) item.created_ms = exists ? it->second.created_ms : now;
+          item.updated_ms = now;
+          items_[item.id] = item;
+          if (!exists) ++counts_.items;
+          outcomes->push_back(exists ? WriteOutcome::kUpdated : WriteOutcome::kCreated);
+          break;
+        }
+        case WriteBatch::Kind::kDeleteItem: {
+          const bool erased = items_.erase(batch->deleted_item_ids()[op.index]) > 0;
+          if (erased) --counts_.items;
+          outcomes->push_back(erased ? WriteOutcome::kDeleted : WriteOutcome::kNotFound);
+          break;
+        }
+        case WriteBatch::Kind::kUpsertUser: {
+          User& user = batch->users()[op.index];
+          auto it = users_.find(user.id);
+          const bool exists = it != users_.end();
+          if (user.created_ms == 0) user.created_ms = exists ? it->second.created_ms : now;
+          user.updated_ms = now;
+          users_[user.id] = user;
+          if (!exists) ++counts_.users;
+          outcomes->push_back(exists ? WriteOutcome::kUpdated : WriteOutcome::kCreated);
+          break;
+        }
+        case WriteBatch::Kind::kAppendEvent: {
+          Event& event = batch->events()[op.index];
+          const uint64_t seq = events_.size();
+          if (event.event_id.empty()) {
+            event.event_id = kGeneratedEventIdPrefix + std::to_string(seq);
+          } else if (!event_ids_.insert(event.event_id).second) {
+            outcomes->push_back(WriteOutcome::kDuplicate);
+            break;
+          }
+          if (!event.user_id.empty()) timelines_[{ActorKind::kUser, event.user_id}].insert({event.timestamp_ms, seq});
+          if (!event.session_id.empty()) {
+            timelines_[{ActorKind::kSession, event.session_id}].insert({event.timestamp_ms, seq});
+          }
+          events_.push_back(event);
+          ++counts_.events;
+          ++counts_.events_by_type[static_cast<size_t>(event.type)];
+          outcomes->push_back(WriteOutcome::kCreated);
+          break;
+        }
+      }
+    }
+    return Status::OK();
+  }
+
+  Result<Item> GetItem(std::string_view id) const override {
+    std::shared_lock lock(mutex_);
+    auto it = items_.find(std::string(id));
+    if (it == items_.end()) return Status::NotFound("item '" + std::string(id) + "' does not exist");
+    return it->second;
+  }
+
+  Result<User> GetUser(std::string_view id) const override {
+    std::shared_lock lock(mutex_);
+    auto it = users_.find(std::string(id));
+    if (it == users_.end()) return Status::NotFound("user '" + std::string(id) + "' does not exist");
+    return it->second;
+  }
+
+  Status GetRecentEvents(ActorKind kind, std::string_view actor_id, size_t limit,
+                         std::vector<Event>* events) const override {
+    std::shared_lock lock(mutex_);
+    events->clear();
+    auto it = timelines_.find({kind, std::string(actor_id)});
+    if (it == timelines_.end()) return Status::OK();
+    for (auto entry = it->second.rbegin(); entry != it->second.rend() && events->size() < limit; ++entry) {
+      events->push_back(events_[entry->second]);
+    }
+    return Status::OK();
+  }
+
+  StoreCounts Counts() const override {
+    std::shared_lock lock(mutex_);
+    return counts_;
+  }
+
+  Status ScanItems(const std::function<bool(const Item&)>& visit) const override {
+    std::shared_lock lock(mutex_);
+    for (const auto& [id, item] : items_) {
+      if (!visit(item)) break;
+    }
+    return Status::OK();
+  }
+
+  Status ScanUsers(const std::function<bool(const User&)>& visit) const override {
+    std::shared_lock lock(mutex_);
+    for (const auto& [id, user] : users_) {
+      if (!visit(user)) break;
+    }
+    return Status::OK();
+  }
+
+  Status ScanEvents(const std::function<bool(const Event&)>& visit) const override {
+    std::shared_lock lock(mutex_);
+    for (const Event& event : events_) {
+      if (!visit(event)) break;
+    }
+    return Status::OK();
+  }
+
+  Status Sync() override { return Status::OK(); }
+
+ private:
+  const Clock* clock_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, Item> items_;
+  std::map<std::string, User> users_;
+  std::vector<Event> events_;
+  std::set<std::string> event_ids_;
+  // (timestamp, sequence) per actor, ascending.
+  std::map<std::pair<ActorKind, std::string>, std::set<std::pair<int64_t, uint64_t>>> timelines_;
+  StoreCounts counts_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> NewMemoryStore(const Clock* clock) { return std::make_unique<MemoryStore>(clock); }
+
+}  // namespace vitrina

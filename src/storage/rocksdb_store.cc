@@ -1,0 +1,463 @@
+#include "storage/rocksdb_store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "schema/codec.h"
+#include "storage/keys.h"
+
+namespace vitrina {
+namespace {
+
+// Column families. Key layouts are in keys.h.
+enum Cf : size_t { kMeta = 0, kItems, kUsers, kEvents, kEventIds, kTimeline, kCfCount };
+constexpr const char* kCfNames[kCfCount] = {"default", "items", "users", "events", "event_ids", "timeline"};
+
+constexpr std::string_view kFormatKey = "format";
+constexpr std::string_view kCountsKey = "counts";
+constexpr std::string_view kFormatVersion = "vitrina-store-1";
+
+Status FromRocks(const rocksdb::Status& status, const std::string& context) {
+  if (status.ok()) return Status::OK();
+  std::string message = context + ": " + status.ToString();
+  if (status.IsNotFound()) return Status::NotFound(message);
+  if (status.IsCorruption()) return Status::Corruption(message);
+  if (status.IsIOError()) return Status::IOError(message);
+  if (status.IsInvalidArgument()) return Status::InvalidArgument(message);
+  return Status::Internal(message);
+}
+
+struct Meta {
+  StoreCounts counts;
+  uint64_t next_seq = 0;
+};
+
+std::string EncodeMeta(const Meta& meta) {
+  std::string out;
+  PutFixed64(&out, meta.counts.items);
+  PutFixed64(&out, meta.counts.users);
+  PutFixed64(&out, meta.counts.events);
+  for (uint64_t n : meta.counts.events_by_type) PutFixed64(&out, n);
+  PutFixed64(&out, meta.next_seq);
+  return out;
+}
+
+bool DecodeMeta(std::string_view data, Meta* meta) {
+  if (data.size() != 8 * (4 + kEventTypeCount)) return false;
+  meta->counts.items = GetFixed64(data.data());
+  meta->counts.users = GetFixed64(data.data() + 8);
+  meta->counts.events = GetFixed64(data.data() + 16);
+  for (size_t i = 0; i < kEventTypeCount; ++i) meta->counts.events_by_type[i] = GetFixed64(data.data() + 24 + 8 * i);
+  meta->next_seq = GetFixed64(data.data() + 24 + 8 * kEventTypeCount);
+  return true;
+}
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+
+class RocksDbStore final : public Store {
+ public:
+  RocksDbStore(const RocksDbOptions& options, const Clock* clock) : options_(options), clock_(clock) {}
+
+  ~RocksDbStore() override {
+    {
+      std::lock_guard lock(sync_mutex_);
+      stopping_ = true;
+    }
+    sync_cv_.notify_all();
+    if (syncer_.joinable()) syncer_.join();
+    if (db_ != nullptr) {
+      if (!options_.read_only) (void)Sync();
+      for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
+      (void)db_->Close();
+    }
+  }
+
+  Status Open() {
+    rocksdb::Options db_options;
+    db_options.create_if_missing = options_.create_if_missing;
+    db_options.create_missing_column_families = true;
+    db_options.max_background_jobs = 2;
+    db_options.bytes_per_sync = 1 << 20;
+    // A small WAL budget keeps restart (log replay) short: column families
+    // holding old logs are flushed once the logs exceed it.
+    db_options.max_total_wal_size = 4 * options_.write_buffer_mb << 20;
+    db_options.keep_log_file_num = 5;
+    db_options.avoid_flush_during_shutdown = !options_.disable_wal;
+
+    auto cache = rocksdb::NewLRUCache(options_.block_cache_mb << 20);
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (size_t cf = 0; cf < kCfCount; ++cf) {
+      rocksdb::ColumnFamilyOptions cf_options;
+      cf_options.write_buffer_size = options_.write_buffer_mb << 20;
+      cf_options.compression = rocksdb::kLZ4Compression;
+      cf_options.bottommost_compression = rocksdb::kZSTD;
+      cf_options.level_compaction_dynamic_level_bytes = true;
+      rocksdb::BlockBasedTableOptions table;
+      table.block_cache = cache;
+      table.format_version = 5;
+      if (cf == kItems || cf == kUsers || cf == kEventIds) {
+        // Point lookups: a Bloom filter turns most misses into no disk read.
+        table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+        table.optimize_filters_for_memory = true;
+      }
+      cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+      descriptors.emplace_back(kCfNames[cf], cf_options);
+    }
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status status =
+        options_.read_only ? rocksdb::DB::OpenForReadOnly(db_options, options_.path, descriptors, &handles_, &db)
+                           : rocksdb::DB::Open(db_options, options_.path, descriptors, &handles_, &db);
+    if (!status.ok()) {
+      if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
+        return Status::Unavailable("data directory " + options_.path +
+                                   " is in use by another Vitrina process (" + status.ToString() + ")");
+      }
+      return FromRocks(status, "cannot open data directory " + options_.path);
+    }
+    db_ = db;
+    write_options_.sync = options_.durability == Durability::kFsync && !options_.disable_wal;
+    write_options_.disableWAL = options_.disable_wal;
+    VITRINA_RETURN_IF_ERROR(LoadMeta());
+    if (options_.durability == Durability::kOs && options_.fsync_interval_ms > 0 && !options_.disable_wal &&
+        !options_.read_only) {
+      syncer_ = std::thread([this] { SyncLoop(); });
+    }
+    return Status::OK();
+  }
+
+  Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) override {
+    if (options_.read_only) return Status::FailedPrecondition("the store is open read-only");
+    std::lock_guard lock(write_mutex_);
+    const int64_t now = clock_->NowMillis();
+    Meta meta;
+    {
+      std::lock_guard counts_lock(counts_mutex_);
+      meta = meta_;
+    }
+    outcomes->assign(batch->size(), WriteOutcome::kCreated);
+
+    // What exists before this batch: one MultiGet per column family.
+    std::unordered_map<std::string_view, std::optional<int64_t>> item_created;  // nullopt: absent
+    std::unordered_map<std::string_view, std::optional<int64_t>> user_created;
+    std::unordered_set<std::string_view> known_event_ids;
+    VITRINA_RETURN_IF_ERROR(PrefetchExisting(batch, &item_created, &user_created, &known_event_ids));
+
+    rocksdb::WriteBatch rocks_batch;
+    std::string key;
+    std::string value;
+    for (size_t i = 0; i < batch->ops().size(); ++i) {
+      const WriteBatch::Op op = batch->ops()[i];
+      switch (op.kind) {
+        case WriteBatch::Kind::kUpsertItem: {
+          Item& item = batch->items()[op.index];
+          auto& created = item_created[item.id];
+          (*outcomes)[i] = created ? WriteOutcome::kUpdated : WriteOutcome::kCreated;
+          if (!created) ++meta.counts.items;
+          if (item.created_ms == 0) item.created_ms = created ? *created : now;
+          item.updated_ms = now;
+          created = item.created_ms;
+          value.clear();
+          EncodeItem(item, &value);
+          rocks_batch.Put(handles_[kItems], ToSlice(item.id), value);
+          break;
+        }
+        case WriteBatch::Kind::kDeleteItem: {
+          const std::string& id = batch->deleted_item_ids()[op.index];
+          auto& created = item_created[id];
+          if (created) {
+            --meta.counts.items;
+            rocks_batch.Delete(handles_[kItems], ToSlice(id));
+            (*outcomes)[i] = WriteOutcome::kDeleted;
+            created.reset();
+          } else {
+            (*outcomes)[i] = WriteOutcome::kNotFound;
+          }
+          break;
+        }
+        case WriteBatch::Kind::kUpsertUser: {
+          User& user = batch->users()[op.index];
+          auto& created = user_created[user.id];
+          (*outcomes)[i] = created ? WriteOutcome::kUpdated : WriteOutcome::kCreated;
+          if (!created) ++meta.counts.users;
+          if (user.created_ms == 0) user.created_ms = created ? *created : now;
+          user.updated_ms = now;
+          created = user.created_ms;
+          value.clear();
+          EncodeUser(user, &value);
+          rocks_batch.Put(handles_[kUsers], ToSlice(user.id), value);
+          break;
+        }
+        case WriteBatch::Kind::kAppendEvent: {
+          Event& event = batch->events()[op.index];
+          const uint64_t seq = meta.next_seq;
+          std::string seq_key = SequenceKey(seq);
+          if (event.event_id.empty()) {
+            event.event_id = kGeneratedEventIdPrefix + std::to_string(seq);
+          } else {
+            if (!known_event_ids.insert(event.event_id).second) {
+              (*outcomes)[i] = WriteOutcome::kDuplicate;
+              break;
+            }
+            rocks_batch.Put(handles_[kEventIds], ToSlice(event.event_id), seq_key);
+          }
+          ++meta.next_seq;
+          value.clear();
+          EncodeEvent(event, &value);
+          rocks_batch.Put(handles_[kEvents], seq_key, value);
+          if (!event.user_id.empty()) {
+            TimelineKey(ActorKind::kUser, event.user_id, event.timestamp_ms, seq, &key);
+            rocks_batch.Put(handles_[kTimeline], key, rocksdb::Slice());
+          }
+          if (!event.session_id.empty()) {
+            TimelineKey(ActorKind::kSession, event.session_id, event.timestamp_ms, seq, &key);
+            rocks_batch.Put(handles_[kTimeline], key, rocksdb::Slice());
+          }
+          ++meta.counts.events;
+          ++meta.counts.events_by_type[static_cast<size_t>(event.type)];
+          break;
+        }
+      }
+    }
+    rocks_batch.Put(handles_[kMeta], ToSlice(kCountsKey), EncodeMeta(meta));
+    VITRINA_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &rocks_batch), "write failed"));
+    std::lock_guard counts_lock(counts_mutex_);
+    meta_ = meta;
+    return Status::OK();
+  }
+
+  Result<Item> GetItem(std::string_view id) const override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[kItems], ToSlice(id), &value);
+    if (status.IsNotFound()) return Status::NotFound("item '" + std::string(id) + "' does not exist");
+    VITRINA_RETURN_IF_ERROR(FromRocks(status, "reading item"));
+    Item item;
+    VITRINA_RETURN_IF_ERROR(DecodeItem(std::string_view(value.data(), value.size()), &item));
+    return item;
+  }
+
+  Result<User> GetUser(std::string_view id) const override {
+    rocksdb::PinnableSlice value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[kUsers], ToSlice(id), &value);
+    if (status.IsNotFound()) return Status::NotFound("user '" + std::string(id) + "' does not exist");
+    VITRINA_RETURN_IF_ERROR(FromRocks(status, "reading user"));
+    User user;
+    VITRINA_RETURN_IF_ERROR(DecodeUser(std::string_view(value.data(), value.size()), &user));
+    return user;
+  }
+
+  Status GetRecentEvents(ActorKind kind, std::string_view actor_id, size_t limit,
+                         std::vector<Event>* events) const override {
+    events->clear();
+    if (limit == 0) return Status::OK();
+    std::string prefix;
+    TimelinePrefix(kind, actor_id, &prefix);
+    std::vector<std::string> seq_keys;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kTimeline]));
+      std::string upper = prefix + std::string(16, '\xff');
+      for (it->SeekForPrev(upper); it->Valid() && seq_keys.size() < limit; it->Prev()) {
+        rocksdb::Slice k = it->key();
+        if (!k.starts_with(prefix) || k.size() != prefix.size() + 16) break;
+        seq_keys.emplace_back(k.data() + k.size() - 8, 8);
+      }
+      VITRINA_RETURN_IF_ERROR(FromRocks(it->status(), "reading timeline"));
+    }
+    std::vector<rocksdb::Slice> keys(seq_keys.begin(), seq_keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), handles_[kEvents], keys.size(), keys.data(), values.data(),
+                  statuses.data());
+    events->reserve(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      VITRINA_RETURN_IF_ERROR(FromRocks(statuses[i], "reading event"));
+      events->emplace_back();
+      VITRINA_RETURN_IF_ERROR(DecodeEvent(std::string_view(values[i].data(), values[i].size()), &events->back()));
+    }
+    return Status::OK();
+  }
+
+  StoreCounts Counts() const override {
+    std::lock_guard lock(counts_mutex_);
+    return meta_.counts;
+  }
+
+  Status ScanItems(const std::function<bool(const Item&)>& visit) const override {
+    Item item;
+    return Scan(kItems, [&](std::string_view value, bool* keep_going) -> Status {
+      VITRINA_RETURN_IF_ERROR(DecodeItem(value, &item));
+      *keep_going = visit(item);
+      return Status::OK();
+    });
+  }
+
+  Status ScanUsers(const std::function<bool(const User&)>& visit) const override {
+    User user;
+    return Scan(kUsers, [&](std::string_view value, bool* keep_going) -> Status {
+      VITRINA_RETURN_IF_ERROR(DecodeUser(value, &user));
+      *keep_going = visit(user);
+      return Status::OK();
+    });
+  }
+
+  Status ScanEvents(const std::function<bool(const Event&)>& visit) const override {
+    Event event;
+    return Scan(kEvents, [&](std::string_view value, bool* keep_going) -> Status {
+      VITRINA_RETURN_IF_ERROR(DecodeEvent(value, &event));
+      *keep_going = visit(event);
+      return Status::OK();
+    });
+  }
+
+  Status Sync() override {
+    if (options_.read_only) return Status::OK();
+    if (options_.disable_wal) {
+      rocksdb::FlushOptions flush;
+      flush.wait = true;
+      return FromRocks(db_->Flush(flush, handles_), "flush failed");
+    }
+    return FromRocks(db_->SyncWAL(), "fsync of the write-ahead log failed");
+  }
+
+ private:
+  Status LoadMeta() {
+    std::string format;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handles_[kMeta], ToSlice(kFormatKey), &format);
+    if (status.IsNotFound()) {
+      // A new store, unless some column family already holds data.
+      for (size_t cf = kItems; cf < kCfCount; ++cf) {
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[cf]));
+        it->SeekToFirst();
+        if (it->Valid()) return Status::Corruption(options_.path + " holds data but no Vitrina format marker");
+      }
+      if (options_.read_only) return Status::OK();
+      rocksdb::WriteBatch init;
+      init.Put(handles_[kMeta], ToSlice(kFormatKey), ToSlice(kFormatVersion));
+      init.Put(handles_[kMeta], ToSlice(kCountsKey), EncodeMeta(meta_));
+      rocksdb::WriteOptions sync_write;
+      sync_write.sync = true;
+      return FromRocks(db_->Write(sync_write, &init), "initializing " + options_.path);
+    }
+    VITRINA_RETURN_IF_ERROR(FromRocks(status, "reading store format"));
+    if (format != kFormatVersion) {
+      return Status::FailedPrecondition(options_.path + " was written in format '" + format +
+                                        "', which this version of Vitrina cannot read (expects '" +
+                                        std::string(kFormatVersion) + "')");
+    }
+    std::string counts;
+    VITRINA_RETURN_IF_ERROR(
+        FromRocks(db_->Get(rocksdb::ReadOptions(), handles_[kMeta], ToSlice(kCountsKey), &counts), "reading counts"));
+    if (!DecodeMeta(counts, &meta_)) return Status::Corruption("cannot decode store counts in " + options_.path);
+    return Status::OK();
+  }
+
+  // Looks up, in one MultiGet per column family, which items and users of
+  // the batch exist (with their created time) and which event ids are known.
+  Status PrefetchExisting(WriteBatch* batch, std::unordered_map<std::string_view, std::optional<int64_t>>* items,
+                          std::unordered_map<std::string_view, std::optional<int64_t>>* users,
+                          std::unordered_set<std::string_view>* event_ids) const {
+    std::vector<rocksdb::Slice> item_keys, user_keys, event_keys;
+    for (const Item& item : batch->items()) item_keys.push_back(ToSlice(item.id));
+    for (const std::string& id : batch->deleted_item_ids()) item_keys.push_back(ToSlice(id));
+    for (const User& user : batch->users()) user_keys.push_back(ToSlice(user.id));
+    for (const Event& event : batch->events()) {
+      if (!event.event_id.empty()) event_keys.push_back(ToSlice(event.event_id));
+    }
+    auto lookup = [&](Cf cf, std::vector<rocksdb::Slice>& keys, auto on_found) -> Status {
+      if (keys.empty()) return Status::OK();
+      std::vector<rocksdb::PinnableSlice> values(keys.size());
+      std::vector<rocksdb::Status> statuses(keys.size());
+      db_->MultiGet(rocksdb::ReadOptions(), handles_[cf], keys.size(), keys.data(), values.data(), statuses.data());
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (statuses[i].IsNotFound()) continue;
+        VITRINA_RETURN_IF_ERROR(FromRocks(statuses[i], "lookup before write"));
+        VITRINA_RETURN_IF_ERROR(
+            on_found(std::string_view(keys[i].data(), keys[i].size()), std::string_view(values[i].data(), values[i].size())));
+      }
+      return Status::OK();
+    };
+    VITRINA_RETURN_IF_ERROR(lookup(kItems, item_keys, [&](std::string_view id, std::string_view value) -> Status {
+      Item item;
+      VITRINA_RETURN_IF_ERROR(DecodeItem(value, &item));
+      (*items)[id] = item.created_ms;
+      return Status::OK();
+    }));
+    VITRINA_RETURN_IF_ERROR(lookup(kUsers, user_keys, [&](std::string_view id, std::string_view value) -> Status {
+      User user;
+      VITRINA_RETURN_IF_ERROR(DecodeUser(value, &user));
+      (*users)[id] = user.created_ms;
+      return Status::OK();
+    }));
+    return lookup(kEventIds, event_keys, [&](std::string_view id, std::string_view) -> Status {
+      event_ids->insert(id);
+      return Status::OK();
+    });
+  }
+
+  template <typename OnValue>
+  Status Scan(Cf cf, OnValue on_value) const {
+    rocksdb::ReadOptions read;
+    read.fill_cache = false;
+    read.readahead_size = 2 << 20;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, handles_[cf]));
+    bool keep_going = true;
+    for (it->SeekToFirst(); it->Valid() && keep_going; it->Next()) {
+      VITRINA_RETURN_IF_ERROR(on_value(std::string_view(it->value().data(), it->value().size()), &keep_going));
+    }
+    return FromRocks(it->status(), "scan failed");
+  }
+
+  void SyncLoop() {
+    std::unique_lock lock(sync_mutex_);
+    while (!stopping_) {
+      sync_cv_.wait_for(lock, std::chrono::milliseconds(options_.fsync_interval_ms), [this] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      (void)db_->SyncWAL();
+      lock.lock();
+    }
+  }
+
+  const RocksDbOptions options_;
+  const Clock* clock_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::WriteOptions write_options_;
+
+  std::mutex write_mutex_;  // one Write at a time: makes check-then-write atomic
+  mutable std::mutex counts_mutex_;
+  Meta meta_;  // GUARDED_BY(counts_mutex_); changed only under write_mutex_ too
+
+  std::mutex sync_mutex_;
+  std::condition_variable sync_cv_;
+  bool stopping_ = false;  // GUARDED_BY(sync_mutex_)
+  std::thread syncer_;
+};
+
+}  // namespace
+
+std::string_view DurabilityName(Durability durability) {
+  return durability == Durability::kFsync ? "fsync" : "os";
+}
+
+std::optional<Durability> ParseDurability(std::string_view name) {
+  if (name == "fsync") return Durability::kFsync;
+  if (name == "os") return Durability::kOs;
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Store>> OpenRocksDbStore(const RocksDbOptions& options, const Clock* clock) {
+  auto store = std::make_unique<RocksDbStore>(options, clock);
+  VITRINA_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace vitrina

@@ -1,0 +1,118 @@
+// The Store: where a shop's catalog, users and event log live.
+//
+// Implementations: MemoryStore (tests) and RocksDbStore (the server's
+// embedded store, one data directory). Both are thread-safe: any number of
+// readers run concurrently with one writer at a time (Write serializes).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "schema/types.h"
+
+namespace vitrina {
+
+// Whose timeline to read.
+enum class ActorKind : uint8_t { kUser, kSession };
+
+struct StoreCounts {
+  uint64_t items = 0;
+  uint64_t users = 0;
+  uint64_t events = 0;
+  std::array<uint64_t, kEventTypeCount> events_by_type{};
+
+  bool operator==(const StoreCounts&) const = default;
+};
+
+// An ordered list of writes for Store::Write. Movable, not thread-safe.
+class WriteBatch {
+ public:
+  enum class Kind : uint8_t { kUpsertItem, kDeleteItem, kUpsertUser, kAppendEvent };
+  struct Op {
+    Kind kind;
+    uint32_t index;  // into items(), item_ids(), users() or events()
+  };
+
+  void UpsertItem(Item item);
+  void DeleteItem(std::string item_id);
+  void UpsertUser(User user);
+  void AppendEvent(Event event);
+  // Moves every operation of `other` to the end of this batch.
+  void Append(WriteBatch&& other);
+  void Clear();
+
+  size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  const std::vector<Op>& ops() const { return ops_; }
+  std::vector<Item>& items() { return items_; }
+  std::vector<std::string>& deleted_item_ids() { return deleted_item_ids_; }
+  std::vector<User>& users() { return users_; }
+  std::vector<Event>& events() { return events_; }
+
+ private:
+  std::vector<Op> ops_;
+  std::vector<Item> items_;
+  std::vector<std::string> deleted_item_ids_;
+  std::vector<User> users_;
+  std::vector<Event> events_;
+};
+
+// What one operation of a batch did.
+enum class WriteOutcome : uint8_t {
+  kCreated,    // a new item or user; an event stored
+  kUpdated,    // an existing item or user replaced
+  kDuplicate,  // an event whose event_id is already stored: not stored again
+  kDeleted,    // an item removed
+  kNotFound,   // a delete of an item that does not exist
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Applies the batch's operations in order, atomically: after a crash
+  // either all or none of them are visible. When it returns OK the batch is
+  // durable as the store's durability setting promises. On error nothing
+  // was applied.
+  //
+  // Upserts replace the whole record, set updated_ms to now, and keep the
+  // stored created_ms when the new record has none (0); a new record with
+  // none gets now. Events keep their received_ms; those without an
+  // event_id get a generated one ("~" + sequence number). Writes into the
+  // batch's records (ids, times) so callers see what was stored.
+  // (*outcomes)[i] says what operation i did.
+  virtual Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) = 0;
+
+  // NotFound when absent.
+  virtual Result<Item> GetItem(std::string_view id) const = 0;
+  virtual Result<User> GetUser(std::string_view id) const = 0;
+
+  // The actor's events, newest first by event timestamp (ties: latest
+  // ingested first), at most `limit`. An unknown actor has none.
+  virtual Status GetRecentEvents(ActorKind kind, std::string_view actor_id, size_t limit,
+                                 std::vector<Event>* events) const = 0;
+
+  virtual StoreCounts Counts() const = 0;
+
+  // Full scans, for training and export: items and users by id, events in
+  // ingest order. The visitor returns false to stop early. A scan sees a
+  // consistent snapshot taken when it starts.
+  virtual Status ScanItems(const std::function<bool(const Item&)>& visit) const = 0;
+  virtual Status ScanUsers(const std::function<bool(const User&)>& visit) const = 0;
+  virtual Status ScanEvents(const std::function<bool(const Event&)>& visit) const = 0;
+
+  // Makes every write so far durable on disk, whatever the durability mode.
+  virtual Status Sync() = 0;
+};
+
+// For tests: everything in memory, nothing survives the object.
+std::unique_ptr<Store> NewMemoryStore(const Clock* clock);
+
+}  // namespace vitrina

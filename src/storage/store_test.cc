@@ -1,0 +1,297 @@
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "storage/rocksdb_store.h"
+#include "storage/store.h"
+
+namespace vitrina {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string FreshDir(const std::string& name) {
+  static std::atomic<int> counter{0};
+  fs::path dir = fs::path(::testing::TempDir()) /
+                 ("vitrina_store_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  fs::remove_all(dir);
+  return dir.string();
+}
+
+Event MakeEvent(std::string id, std::string user, EventType type, int64_t ts) {
+  Event event;
+  event.event_id = std::move(id);
+  event.type = type;
+  event.user_id = std::move(user);
+  event.item_id = "i1";
+  event.timestamp_ms = ts;
+  event.received_ms = ts + 5;
+  if (type == EventType::kPurchase) {
+    event.item_id.clear();
+    event.lines = {{"i1", 2, 3.5}};
+  }
+  return event;
+}
+
+Item MakeItem(std::string id, std::string title) {
+  Item item;
+  item.id = std::move(id);
+  item.title = std::move(title);
+  item.price = 9.5;
+  item.currency = "GBP";
+  return item;
+}
+
+enum class Backend { kMemory, kRocksDb };
+
+class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == Backend::kMemory) {
+      store_ = NewMemoryStore(&clock_);
+    } else {
+      RocksDbOptions options;
+      options.path = FreshDir("conformance");
+      auto opened = OpenRocksDbStore(options, &clock_);
+      ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+      store_ = std::move(opened).value();
+    }
+  }
+
+  std::vector<WriteOutcome> Write(WriteBatch batch) {
+    std::vector<WriteOutcome> outcomes;
+    Status status = store_->Write(&batch, &outcomes);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    last_batch_ = std::move(batch);
+    return outcomes;
+  }
+
+  ManualClock clock_{1'700'000'000'000};
+  std::unique_ptr<Store> store_;
+  WriteBatch last_batch_;
+};
+
+TEST_P(StoreConformanceTest, UpsertKeepsCreatedTimeAndCountsOnce) {
+  WriteBatch batch;
+  batch.UpsertItem(MakeItem("a", "first"));
+  EXPECT_EQ(Write(std::move(batch)), std::vector<WriteOutcome>{WriteOutcome::kCreated});
+  clock_.Advance(1000);
+  batch = {};
+  batch.UpsertItem(MakeItem("a", "second"));
+  batch.UpsertItem(MakeItem("b", "other"));
+  EXPECT_EQ(Write(std::move(batch)), (std::vector<WriteOutcome>{WriteOutcome::kUpdated, WriteOutcome::kCreated}));
+
+  auto item = store_->GetItem("a");
+  ASSERT_TRUE(item.ok());
+  EXPECT_EQ(item->title, "second");
+  EXPECT_EQ(item->created_ms, 1'700'000'000'000);
+  EXPECT_EQ(item->updated_ms, 1'700'000'001'000);
+  EXPECT_EQ(store_->Counts().items, 2u);
+  EXPECT_TRUE(store_->GetItem("zzz").status().IsNotFound());
+}
+
+TEST_P(StoreConformanceTest, DeleteInsideABatchSeesEarlierOps) {
+  WriteBatch batch;
+  batch.UpsertItem(MakeItem("a", "x"));
+  batch.DeleteItem("a");
+  batch.DeleteItem("a");
+  batch.UpsertItem(MakeItem("a", "y"));
+  EXPECT_EQ(Write(std::move(batch)), (std::vector<WriteOutcome>{WriteOutcome::kCreated, WriteOutcome::kDeleted,
+                                                                 WriteOutcome::kNotFound, WriteOutcome::kCreated}));
+  EXPECT_EQ(store_->Counts().items, 1u);
+  EXPECT_EQ(store_->GetItem("a")->title, "y");
+}
+
+TEST_P(StoreConformanceTest, RepeatedEventIdsAreStoredOnce) {
+  WriteBatch batch;
+  batch.AppendEvent(MakeEvent("e1", "u", EventType::kView, 1000));
+  batch.AppendEvent(MakeEvent("e1", "u", EventType::kView, 1000));  // same batch
+  batch.AppendEvent(MakeEvent("", "u", EventType::kView, 1001));    // generated id
+  EXPECT_EQ(Write(std::move(batch)), (std::vector<WriteOutcome>{WriteOutcome::kCreated, WriteOutcome::kDuplicate,
+                                                                 WriteOutcome::kCreated}));
+  EXPECT_EQ(last_batch_.events()[2].event_id[0], '~');
+  batch = {};
+  batch.AppendEvent(MakeEvent("e1", "u", EventType::kView, 1000));  // later batch
+  EXPECT_EQ(Write(std::move(batch)), std::vector<WriteOutcome>{WriteOutcome::kDuplicate});
+  EXPECT_EQ(store_->Counts().events, 2u);
+  EXPECT_EQ(store_->Counts().events_by_type[static_cast<size_t>(EventType::kView)], 2u);
+}
+
+TEST_P(StoreConformanceTest, RecentEventsAreNewestFirstPerActor) {
+  WriteBatch batch;
+  batch.AppendEvent(MakeEvent("e1", "u1", EventType::kView, 3000));
+  batch.AppendEvent(MakeEvent("e2", "u1", EventType::kPurchase, 1000));  // arrives late, happened earlier
+  batch.AppendEvent(MakeEvent("e3", "u2", EventType::kView, 2000));
+  Event session_event = MakeEvent("e4", "", EventType::kClick, 4000);
+  session_event.session_id = "s1";
+  batch.AppendEvent(session_event);
+  Event both = MakeEvent("e5", "u1", EventType::kView, 5000);
+  both.session_id = "s1";
+  batch.AppendEvent(both);
+  Write(std::move(batch));
+
+  std::vector<Event> events;
+  ASSERT_TRUE(store_->GetRecentEvents(ActorKind::kUser, "u1", 10, &events).ok());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].event_id, "e5");
+  EXPECT_EQ(events[1].event_id, "e1");
+  EXPECT_EQ(events[2].event_id, "e2");
+  EXPECT_EQ(events[2].lines.size(), 1u);
+
+  ASSERT_TRUE(store_->GetRecentEvents(ActorKind::kUser, "u1", 2, &events).ok());
+  EXPECT_EQ(events.size(), 2u);
+  ASSERT_TRUE(store_->GetRecentEvents(ActorKind::kSession, "s1", 10, &events).ok());
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].event_id, "e5");
+  // "u" is a prefix of "u1" and "u2" but a different user.
+  ASSERT_TRUE(store_->GetRecentEvents(ActorKind::kUser, "u", 10, &events).ok());
+  EXPECT_TRUE(events.empty());
+  ASSERT_TRUE(store_->GetRecentEvents(ActorKind::kUser, "nobody", 10, &events).ok());
+  EXPECT_TRUE(events.empty());
+}
+
+TEST_P(StoreConformanceTest, ScansSeeEverything) {
+  WriteBatch batch;
+  for (int i = 0; i < 50; ++i) batch.AppendEvent(MakeEvent("e" + std::to_string(i), "u", EventType::kView, 1000 + i));
+  User user;
+  user.id = "u";
+  user.consent = {{"email", true}};
+  batch.UpsertUser(user);
+  batch.UpsertItem(MakeItem("b", "B"));
+  batch.UpsertItem(MakeItem("a", "A"));
+  Write(std::move(batch));
+
+  std::vector<std::string> ids;
+  ASSERT_TRUE(store_->ScanEvents([&](const Event& e) {
+    ids.push_back(e.event_id);
+    return true;
+  }).ok());
+  ASSERT_EQ(ids.size(), 50u);
+  EXPECT_EQ(ids.front(), "e0");  // ingest order
+  EXPECT_EQ(ids.back(), "e49");
+  std::vector<std::string> items;
+  ASSERT_TRUE(store_->ScanItems([&](const Item& item) {
+    items.push_back(item.id);
+    return true;
+  }).ok());
+  EXPECT_EQ(items, (std::vector<std::string>{"a", "b"}));
+  int seen = 0;
+  ASSERT_TRUE(store_->ScanEvents([&](const Event&) { return ++seen < 5; }).ok());
+  EXPECT_EQ(seen, 5);
+  EXPECT_EQ(store_->GetUser("u")->consent.size(), 1u);
+  EXPECT_EQ(store_->Counts().users, 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::Values(Backend::kMemory, Backend::kRocksDb),
+                         [](const auto& info) { return info.param == Backend::kMemory ? "Memory" : "RocksDb"; });
+
+TEST(RocksDbStoreTest, ReopenRestoresEverything) {
+  ManualClock clock(1'700'000'000'000);
+  RocksDbOptions options;
+  options.path = FreshDir("reopen");
+  {
+    auto store = OpenRocksDbStore(options, &clock);
+    ASSERT_TRUE(store.ok());
+    WriteBatch batch;
+    batch.UpsertItem(MakeItem("a", "A"));
+    User user;
+    user.id = "u1";
+    batch.UpsertUser(user);
+    for (int i = 0; i < 100; ++i) batch.AppendEvent(MakeEvent("e" + std::to_string(i), "u1", EventType::kView, 1000 + i));
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+  }
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  StoreCounts counts = (*store)->Counts();
+  EXPECT_EQ(counts.items, 1u);
+  EXPECT_EQ(counts.users, 1u);
+  EXPECT_EQ(counts.events, 100u);
+  EXPECT_EQ((*store)->GetItem("a")->title, "A");
+  std::vector<Event> events;
+  ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kUser, "u1", 1, &events).ok());
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].event_id, "e99");
+  // Sequence numbers continue: a new generated id does not reuse an old one.
+  WriteBatch batch;
+  batch.AppendEvent(MakeEvent("", "u1", EventType::kView, 5000));
+  batch.AppendEvent(MakeEvent("e5", "u1", EventType::kView, 5000));
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+  EXPECT_EQ(batch.events()[0].event_id, "~100");
+  EXPECT_EQ(outcomes[1], WriteOutcome::kDuplicate);
+}
+
+TEST(RocksDbStoreTest, SecondOpenOfTheSameDirectoryIsRefused) {
+  SystemClock clock;
+  RocksDbOptions options;
+  options.path = FreshDir("locked");
+  auto first = OpenRocksDbStore(options, &clock);
+  ASSERT_TRUE(first.ok());
+  auto second = OpenRocksDbStore(options, &clock);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use by another"), std::string::npos) << second.status().ToString();
+}
+
+TEST(RocksDbStoreTest, AcknowledgedWritesSurviveKill9) {
+  // The child acknowledges each write over a pipe, as the server would over
+  // HTTP, then dies by SIGKILL mid-stream. Everything acknowledged must be
+  // there after reopening; "os" durability is enough for a process kill.
+  for (Durability durability : {Durability::kFsync, Durability::kOs}) {
+    RocksDbOptions options;
+    options.path = FreshDir("kill9");
+    options.durability = durability;
+    options.fsync_interval_ms = 0;
+    int pipe_fds[2];
+    ASSERT_EQ(::pipe(pipe_fds), 0);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::close(pipe_fds[0]);
+      SystemClock clock;
+      auto store = OpenRocksDbStore(options, &clock);
+      if (!store.ok()) ::_exit(2);
+      for (uint32_t i = 0;; ++i) {
+        WriteBatch batch;
+        batch.AppendEvent(MakeEvent("e" + std::to_string(i), "u", EventType::kView, 1'600'000'000'000 + i));
+        std::vector<WriteOutcome> outcomes;
+        if (!(*store)->Write(&batch, &outcomes).ok()) ::_exit(3);
+        if (::write(pipe_fds[1], &i, sizeof i) != sizeof i) ::_exit(4);
+      }
+    }
+    ::close(pipe_fds[1]);
+    uint32_t acknowledged = 0, value;
+    while (acknowledged < 300 && ::read(pipe_fds[0], &value, sizeof value) == sizeof value) acknowledged = value + 1;
+    ::kill(child, SIGKILL);
+    while (::read(pipe_fds[0], &value, sizeof value) == sizeof value) acknowledged = value + 1;
+    ::close(pipe_fds[0]);
+    int wstatus;
+    ::waitpid(child, &wstatus, 0);
+    ASSERT_TRUE(WIFSIGNALED(wstatus)) << "child exited early with " << WEXITSTATUS(wstatus);
+
+    SystemClock clock;
+    auto store = OpenRocksDbStore(options, &clock);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_GE((*store)->Counts().events, acknowledged) << DurabilityName(durability);
+    std::vector<Event> events;
+    ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kUser, "u", 1'000'000, &events).ok());
+    EXPECT_GE(events.size(), acknowledged);
+  }
+}
+
+TEST(RocksDbStoreTest, ForeignDirectoryIsNotTakenOver) {
+  SystemClock clock;
+  RocksDbOptions options;
+  options.path = FreshDir("missing");
+  options.create_if_missing = false;
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find(options.path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vitrina
