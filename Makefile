@@ -1,6 +1,8 @@
 # Vitrina: `make demo` runs the engine on a demo store; `make test` runs the tests.
 # Both install the Debian packages they need (scripts/install-deps.sh) first.
 
+MAKEFLAGS += --no-print-directory
+
 BUILD_DIR ?= build
 BUILD_TYPE ?= Release
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

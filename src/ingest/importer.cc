@@ -186,7 +186,8 @@ std::string FormatImportReport(const ImportReport& report, const ImportOptions& 
   if (report.skipped > 0 || options.format == ImportFormat::kOnlineRetail) {
     line("skipped", report.skipped);
     for (const auto& [reason, count] : report.skipped_by_reason) {
-      out += "    " + FormatCount(count) + "  " + reason + "\n";
+      std::string n = FormatCount(count);
+      out += std::string(n.size() < 10 ? 10 - n.size() : 0, ' ') + n + "  " + reason + "\n";
     }
   }
   out += "stored:\n";

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make demo`: import the bundled Online Retail sample into a fresh data
+# directory and serve it on localhost:8080 (VITRINA_DEMO_PORT to change).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=${1:-build/vitrina}
+CONFIG=demo/vitrina.toml
+DATA=build/demo-data
+PORT=${VITRINA_DEMO_PORT:-8080}
+ADMIN=demo-admin-key-change-me
+PUBLIC=demo-public-key-change-me
+PORT_FILE=$(mktemp)
+
+rm -rf "$DATA"
+echo "== importing the demo store (demo/online_retail_sample.csv.zst, UCI Online Retail, CC BY 4.0)"
+"$BIN" import --config "$CONFIG" --format online-retail demo/online_retail_sample.csv.zst
+
+echo "== starting the server"
+"$BIN" serve --config "$CONFIG" --port "$PORT" --port-file "$PORT_FILE" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -f "$PORT_FILE"' EXIT
+trap 'exit 0' INT TERM
+for _ in $(seq 1 100); do
+  [[ -s "$PORT_FILE" ]] && break
+  if ! kill -0 $SERVER 2>/dev/null; then
+    echo "vitrina demo: the server did not start (is port $PORT taken? try VITRINA_DEMO_PORT=8090 make demo)" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+BASE="http://127.0.0.1:$PORT"
+cat <<INFO
+
+Vitrina is serving the demo store at $BASE   (Ctrl-C stops it)
+
+  health      $BASE/health
+  routes      $BASE/v1
+  stats       curl -H 'Authorization: Bearer $ADMIN' $BASE/v1/stats
+  an item     curl -H 'Authorization: Bearer $ADMIN' $BASE/v1/items/85123A
+  a shopper   curl -H 'Authorization: Bearer $ADMIN' '$BASE/v1/users/18118/events?limit=3'
+
+  record a view (the public key may do this from a shop page):
+    curl -X POST $BASE/v1/events -H 'Authorization: Bearer $PUBLIC' \\
+      -H 'Content-Type: application/json' \\
+      -d '{"type":"view","user_id":"18118","item_id":"85123A","context":{"device":"mobile"}}'
+
+INFO
+wait $SERVER

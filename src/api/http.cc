@@ -1,0 +1,70 @@
+#include "api/http.h"
+
+#include "common/json_writer.h"
+#include "common/strings.h"
+
+namespace vitrina {
+
+std::string_view HttpMethodName(HttpMethod method) {
+  switch (method) {
+    case HttpMethod::kGet: return "GET";
+    case HttpMethod::kHead: return "HEAD";
+    case HttpMethod::kPost: return "POST";
+    case HttpMethod::kPut: return "PUT";
+    case HttpMethod::kPatch: return "PATCH";
+    case HttpMethod::kDelete: return "DELETE";
+    case HttpMethod::kOptions: return "OPTIONS";
+    case HttpMethod::kOther: return "OTHER";
+  }
+  return "OTHER";
+}
+
+const std::string* HttpRequest::Query(std::string_view name) const {
+  for (const auto& [key, value] : query) {
+    if (key == name) return &value;
+  }
+  return nullptr;
+}
+
+bool ParseTarget(std::string_view target, std::string* path,
+                 std::vector<std::pair<std::string, std::string>>* query) {
+  query->clear();
+  size_t question = target.find('?');
+  *path = std::string(target.substr(0, question));
+  if (question == std::string_view::npos) return true;
+  for (std::string_view pair : Split(target.substr(question + 1), "&")) {
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto key = PercentDecode(pair.substr(0, eq), true);
+    auto value = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (!key || !value) return false;
+    query->emplace_back(std::move(*key), std::move(*value));
+  }
+  return true;
+}
+
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message, std::string_view field,
+                           std::optional<size_t> index) {
+  HttpResponse response;
+  response.status = status;
+  JsonWriter w(&response.body);
+  w.BeginObject().Key("error").BeginObject();
+  w.Key("code").String(code);
+  w.Key("message").String(message);
+  w.Key("field");
+  if (field.empty()) {
+    w.Null();
+  } else {
+    w.String(field);
+  }
+  w.Key("index");
+  if (index) {
+    w.UInt(*index);
+  } else {
+    w.Null();
+  }
+  w.EndObject().EndObject();
+  return response;
+}
+
+}  // namespace vitrina

@@ -1,0 +1,50 @@
+// Plain HTTP request and response values, independent of the server
+// library, so handlers and the router are tested without sockets.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace vitrina {
+
+enum class HttpMethod { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
+
+std::string_view HttpMethodName(HttpMethod method);
+
+struct HttpRequest {
+  HttpMethod method = HttpMethod::kGet;
+  std::string path;  // percent-decoding happens per path segment in the router
+  std::vector<std::pair<std::string, std::string>> query;  // decoded
+  std::string body;
+  std::string content_type;
+  std::string authorization;
+
+  // First value of a query parameter, or nullptr.
+  const std::string* Query(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Delivers the response; call exactly once, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+
+// Splits "/a/b?x=1&y=%20" into path and decoded query parameters. Returns
+// false when the query has a malformed %-escape.
+bool ParseTarget(std::string_view target, std::string* path,
+                 std::vector<std::pair<std::string, std::string>>* query);
+
+// {"error":{"code":...,"message":...,"field":...,"index":...}}; field and
+// index are null when they do not apply.
+HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
+                           std::string_view field = {}, std::optional<size_t> index = std::nullopt);
+
+}  // namespace vitrina

@@ -1,0 +1,315 @@
+#include "api/service.h"
+
+#include "common/json_writer.h"
+#include "common/strings.h"
+#include "schema/json.h"
+
+namespace vitrina {
+namespace {
+
+// Bodies are JSON. Also accepted: no Content-Type, text/plain (what
+// navigator.sendBeacon sends) and the form type curl -d sends by default.
+bool AcceptableContentType(const std::string& content_type) {
+  std::string type = AsciiLower(TrimWhitespace(content_type.substr(0, content_type.find(';'))));
+  return type.empty() || type == "application/json" || type == "text/plain" ||
+         type == "application/x-www-form-urlencoded" || type == "application/x-ndjson";
+}
+
+bool CheckBody(const HttpRequest& request, const Responder& respond) {
+  if (!AcceptableContentType(request.content_type)) {
+    respond(ErrorResponse(415, "unsupported_media_type",
+                          "send JSON with 'Content-Type: application/json', not '" + request.content_type + "'"));
+    return false;
+  }
+  return true;
+}
+
+HttpResponse JsonResponse(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+// A body that could not be parsed at all: nothing from it was stored.
+HttpResponse BodyError(const Status& status, const JsonSyntaxError& syntax, std::string_view collection) {
+  if (status.code() == StatusCode::kResourceExhausted) {
+    return ErrorResponse(413, "batch_too_large", status.message(), collection);
+  }
+  std::optional<size_t> index;
+  if (syntax.index >= 0) index = static_cast<size_t>(syntax.index);
+  const bool syntax_error = status.message().rfind("malformed JSON", 0) == 0;
+  return ErrorResponse(400, syntax_error ? "invalid_json" : "invalid_body", status.message(), {}, index);
+}
+
+template <typename T>
+void WriteRejected(const ParsedRecords<T>& parsed, JsonWriter* w) {
+  w->Key("errors").BeginArray();
+  for (const auto& rejected : parsed.rejected) {
+    w->BeginObject()
+        .Key("index").UInt(rejected.index)
+        .Key("code").String(rejected.error.code)
+        .Key("field").String(rejected.error.field)
+        .Key("message").String(rejected.error.message)
+        .EndObject();
+  }
+  w->EndArray();
+}
+
+// 200 when every record was taken (new, updated or duplicate), 207 when
+// some were rejected, 400 when all were: then "error" is the first reason.
+template <typename T>
+HttpResponse BatchResponse(const ParsedRecords<T>& parsed, const std::vector<WriteOutcome>& outcomes,
+                           bool events) {
+  size_t created = 0, updated = 0, duplicates = 0;
+  for (WriteOutcome outcome : outcomes) {
+    if (outcome == WriteOutcome::kCreated) ++created;
+    if (outcome == WriteOutcome::kUpdated) ++updated;
+    if (outcome == WriteOutcome::kDuplicate) ++duplicates;
+  }
+  const size_t taken = created + updated + duplicates;
+  int status = parsed.rejected.empty() ? 200 : taken > 0 ? 207 : 400;
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  if (status == 400) {
+    const auto& first = parsed.rejected.front();
+    w.Key("error").BeginObject()
+        .Key("code").String(first.error.code)
+        .Key("message").String(first.error.message)
+        .Key("field").String(first.error.field)
+        .Key("index").UInt(first.index)
+        .EndObject();
+  }
+  w.Key("accepted").UInt(created + updated);
+  if (events) {
+    w.Key("duplicates").UInt(duplicates);
+  } else {
+    w.Key("created").UInt(created);
+    w.Key("updated").UInt(updated);
+  }
+  w.Key("rejected").UInt(parsed.rejected.size());
+  WriteRejected(parsed, &w);
+  if (events) {
+    w.Key("duplicate_indices").BeginArray();
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+      if (outcomes[i] == WriteOutcome::kDuplicate) w.UInt(parsed.indices[i]);
+    }
+    w.EndArray();
+  }
+  w.EndObject();
+  return JsonResponse(status, std::move(body));
+}
+
+HttpResponse StoreError(const Status& status) {
+  if (status.code() == StatusCode::kUnavailable) {
+    HttpResponse response = ErrorResponse(503, "unavailable", status.message());
+    response.headers.emplace_back("Retry-After", "1");
+    return response;
+  }
+  return ErrorResponse(500, "internal", status.message());
+}
+
+RecordJsonParser& ThreadParser() {
+  thread_local RecordJsonParser parser;
+  return parser;
+}
+
+}  // namespace
+
+ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options)
+    : store_(store), ingestor_(ingestor), clock_(clock), options_(std::move(options)), started_ms_(clock->NowMillis()) {}
+
+void ApiService::RegisterRoutes(Router* router) {
+  using M = HttpMethod;
+  auto bind = [this](void (ApiService::*handler)(RouteRequest&, Responder)) {
+    return [this, handler](RouteRequest& request, Responder respond) { (this->*handler)(request, std::move(respond)); };
+  };
+  // clang-format off
+  router->Add(M::kGet,    "/health",                 Scope::kOpen,   "liveness and version", bind(&ApiService::Health));
+  router->Add(M::kGet,    "/v1",                     Scope::kOpen,   "this list of routes",
+              [this, router](RouteRequest& r, Responder respond) { Index(router, r, std::move(respond)); });
+  router->Add(M::kGet,    "/v1/stats",               Scope::kAdmin,  "counts of items, users and events", bind(&ApiService::Stats));
+  router->Add(M::kPost,   "/v1/items",               Scope::kAdmin,  "upsert items (one or a batch of up to 10,000)", bind(&ApiService::PostItems));
+  router->Add(M::kGet,    "/v1/items/{id}",          Scope::kAdmin,  "get an item", bind(&ApiService::GetItem));
+  router->Add(M::kDelete, "/v1/items/{id}",          Scope::kAdmin,  "delete an item", bind(&ApiService::DeleteItem));
+  router->Add(M::kPost,   "/v1/users",               Scope::kAdmin,  "upsert users (one or a batch of up to 10,000)", bind(&ApiService::PostUsers));
+  router->Add(M::kGet,    "/v1/users/{id}",          Scope::kAdmin,  "get a user", bind(&ApiService::GetUser));
+  router->Add(M::kGet,    "/v1/users/{id}/events",   Scope::kAdmin,  "a user's recent events, newest first",
+              [this](RouteRequest& r, Responder respond) { ActorEvents(ActorKind::kUser, r, std::move(respond)); });
+  router->Add(M::kGet,    "/v1/sessions/{id}/events", Scope::kAdmin, "a session's recent events, newest first",
+              [this](RouteRequest& r, Responder respond) { ActorEvents(ActorKind::kSession, r, std::move(respond)); });
+  router->Add(M::kPost,   "/v1/events",              Scope::kPublic, "record events (one or a batch of up to 10,000)", bind(&ApiService::PostEvents));
+  // clang-format on
+}
+
+void ApiService::Index(const Router* router, RouteRequest&, Responder respond) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("routes").BeginArray();
+  for (const Route& route : router->routes()) {
+    w.BeginObject()
+        .Key("method").String(HttpMethodName(route.method))
+        .Key("path").String(route.pattern)
+        .Key("auth").String(ScopeName(route.scope))
+        .Key("summary").String(route.summary)
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::Health(RouteRequest&, Responder respond) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject()
+      .Key("status").String("ok")
+      .Key("version").String(VITRINA_VERSION)
+      .Key("uptime_seconds").Int((clock_->NowMillis() - started_ms_) / 1000)
+      .EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::Stats(RouteRequest&, Responder respond) {
+  const StoreCounts counts = store_->Counts();
+  const IngestorStats ingest = ingestor_->stats();
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key("items").UInt(counts.items);
+  w.Key("users").UInt(counts.users);
+  w.Key("events").UInt(counts.events);
+  w.Key("events_by_type").BeginObject();
+  for (EventType type : AllEventTypes()) w.Key(EventTypeName(type)).UInt(counts.events_by_type[static_cast<size_t>(type)]);
+  w.EndObject();
+  w.Key("ingest").BeginObject()
+      .Key("writes").UInt(ingest.groups)
+      .Key("requests").UInt(ingest.batches)
+      .Key("records").UInt(ingest.records)
+      .EndObject();
+  w.EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::SubmitWrite(WriteBatch batch, Ingestor::Done done, const Responder& respond) {
+  Status status = ingestor_->Submit(std::move(batch), std::move(done));
+  if (!status.ok()) respond(StoreError(status));
+}
+
+void ApiService::PostItems(RouteRequest& request, Responder respond) {
+  if (!CheckBody(request.http, respond)) return;
+  auto parsed = std::make_shared<ParsedRecords<Item>>();
+  JsonSyntaxError syntax;
+  Status status = ThreadParser().ParseItems(request.http.body, options_.limits, options_.max_batch_records,
+                                            parsed.get(), &syntax);
+  if (!status.ok()) return respond(BodyError(status, syntax, "items"));
+  if (parsed->records.empty()) return respond(BatchResponse(*parsed, {}, false));
+  WriteBatch batch;
+  for (Item& item : parsed->records) batch.UpsertItem(std::move(item));
+  SubmitWrite(std::move(batch),
+              [parsed, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
+                respond(write_status.ok() ? BatchResponse(*parsed, outcomes, false) : StoreError(write_status));
+              },
+              respond);
+}
+
+void ApiService::PostUsers(RouteRequest& request, Responder respond) {
+  if (!CheckBody(request.http, respond)) return;
+  auto parsed = std::make_shared<ParsedRecords<User>>();
+  JsonSyntaxError syntax;
+  Status status = ThreadParser().ParseUsers(request.http.body, options_.limits, options_.max_batch_records,
+                                            parsed.get(), &syntax);
+  if (!status.ok()) return respond(BodyError(status, syntax, "users"));
+  if (parsed->records.empty()) return respond(BatchResponse(*parsed, {}, false));
+  WriteBatch batch;
+  for (User& user : parsed->records) batch.UpsertUser(std::move(user));
+  SubmitWrite(std::move(batch),
+              [parsed, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
+                respond(write_status.ok() ? BatchResponse(*parsed, outcomes, false) : StoreError(write_status));
+              },
+              respond);
+}
+
+void ApiService::PostEvents(RouteRequest& request, Responder respond) {
+  if (!CheckBody(request.http, respond)) return;
+  auto parsed = std::make_shared<ParsedRecords<Event>>();
+  JsonSyntaxError syntax;
+  Status status = ThreadParser().ParseEvents(request.http.body, options_.limits, clock_->NowMillis(),
+                                             options_.max_batch_records, parsed.get(), &syntax);
+  if (!status.ok()) return respond(BodyError(status, syntax, "events"));
+  if (parsed->records.empty()) return respond(BatchResponse(*parsed, {}, true));
+  WriteBatch batch;
+  for (Event& event : parsed->records) batch.AppendEvent(std::move(event));
+  SubmitWrite(std::move(batch),
+              [parsed, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
+                respond(write_status.ok() ? BatchResponse(*parsed, outcomes, true) : StoreError(write_status));
+              },
+              respond);
+}
+
+void ApiService::GetItem(RouteRequest& request, Responder respond) {
+  auto item = store_->GetItem(request.params[0]);
+  if (!item.ok()) {
+    return respond(item.status().IsNotFound() ? ErrorResponse(404, "not_found", item.status().message(), "id")
+                                              : StoreError(item.status()));
+  }
+  std::string body;
+  JsonWriter w(&body);
+  WriteItemJson(*item, &w);
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::DeleteItem(RouteRequest& request, Responder respond) {
+  WriteBatch batch;
+  batch.DeleteItem(request.params[0]);
+  SubmitWrite(std::move(batch),
+              [id = request.params[0], respond](const Status& status, std::vector<WriteOutcome> outcomes) {
+                if (!status.ok()) return respond(StoreError(status));
+                if (outcomes[0] == WriteOutcome::kNotFound) {
+                  return respond(ErrorResponse(404, "not_found", "item '" + id + "' does not exist", "id"));
+                }
+                std::string body;
+                JsonWriter(&body).BeginObject().Key("id").String(id).Key("deleted").Bool(true).EndObject();
+                respond(JsonResponse(200, std::move(body)));
+              },
+              respond);
+}
+
+void ApiService::GetUser(RouteRequest& request, Responder respond) {
+  auto user = store_->GetUser(request.params[0]);
+  if (!user.ok()) {
+    return respond(user.status().IsNotFound() ? ErrorResponse(404, "not_found", user.status().message(), "id")
+                                              : StoreError(user.status()));
+  }
+  std::string body;
+  JsonWriter w(&body);
+  WriteUserJson(*user, &w);
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::ActorEvents(ActorKind kind, RouteRequest& request, Responder respond) {
+  size_t limit = 50;
+  if (const std::string* text = request.http.Query("limit")) {
+    auto parsed = ParseInt64(*text);
+    if (!parsed || *parsed < 1 || static_cast<size_t>(*parsed) > options_.max_recent_events) {
+      return respond(ErrorResponse(400, "invalid_parameter",
+                                   "limit must be a whole number from 1 to " +
+                                       std::to_string(options_.max_recent_events) + ", got '" + *text + "'",
+                                   "limit"));
+    }
+    limit = static_cast<size_t>(*parsed);
+  }
+  std::vector<Event> events;
+  Status status = store_->GetRecentEvents(kind, request.params[0], limit, &events);
+  if (!status.ok()) return respond(StoreError(status));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject();
+  w.Key(kind == ActorKind::kUser ? "user_id" : "session_id").String(request.params[0]);
+  w.Key("events").BeginArray();
+  for (const Event& event : events) WriteEventJson(event, &w);
+  w.EndArray().EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+}  // namespace vitrina

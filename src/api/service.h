@@ -1,0 +1,53 @@
+// The /v1 API: request handlers and the route table that binds them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "api/router.h"
+#include "common/clock.h"
+#include "ingest/ingestor.h"
+#include "schema/validate.h"
+#include "storage/store.h"
+
+namespace vitrina {
+
+struct ApiOptions {
+  size_t max_batch_records = 10000;  // per POST /v1/items, /v1/users, /v1/events
+  size_t max_recent_events = 1000;   // the largest ?limit= on timelines
+  Limits limits;
+};
+
+// Handlers for every route. Reads go straight to the Store; writes go
+// through the Ingestor, and the response is sent once they are durable.
+class ApiService {
+ public:
+  // All pointers must outlive the service.
+  ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options);
+
+  // The route table: every endpoint of the server, in one place.
+  void RegisterRoutes(Router* router);
+
+ private:
+  void Index(const Router* router, RouteRequest& request, Responder respond);
+  void Health(RouteRequest& request, Responder respond);
+  void Stats(RouteRequest& request, Responder respond);
+  void PostItems(RouteRequest& request, Responder respond);
+  void GetItem(RouteRequest& request, Responder respond);
+  void DeleteItem(RouteRequest& request, Responder respond);
+  void PostUsers(RouteRequest& request, Responder respond);
+  void GetUser(RouteRequest& request, Responder respond);
+  void PostEvents(RouteRequest& request, Responder respond);
+  void ActorEvents(ActorKind kind, RouteRequest& request, Responder respond);
+
+  // Queues `batch`; answers 503 when the ingest queue is full.
+  void SubmitWrite(WriteBatch batch, Ingestor::Done done, const Responder& respond);
+
+  Store* store_;
+  Ingestor* ingestor_;
+  const Clock* clock_;
+  const ApiOptions options_;
+  const int64_t started_ms_;
+};
+
+}  // namespace vitrina

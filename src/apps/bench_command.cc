@@ -1,0 +1,225 @@
+// vitrina bench: tools for the figures in docs/BENCHMARKS.md.
+//
+//   generate-events  a deterministic synthetic event stream as JSONL
+//   http-load        an open-loop HTTP load at a fixed request rate,
+//                    with latency measured from each request's scheduled
+//                    send time (so a stalled server cannot hide queueing)
+#include <utility>  // before Asio under C++20 with Boost 1.74
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "apps/commands.h"
+#include "common/time_util.h"
+
+namespace vitrina {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+struct GenerateFlags {
+  uint64_t count = 1'000'000;
+  uint64_t users = 100'000;
+  uint64_t items = 20'000;
+  uint64_t seed = 42;
+  std::string out = "-";
+};
+
+// Zipf-like item popularity via inverse-CDF sampling of a power law.
+int RunGenerate(const GenerateFlags& flags) {
+  std::FILE* out = flags.out == "-" ? stdout : std::fopen(flags.out.c_str(), "w");
+  if (out == nullptr) {
+    std::cerr << "vitrina bench: cannot write " << flags.out << "\n";
+    return kExitFailure;
+  }
+  std::mt19937_64 rng(flags.seed);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  const int64_t start = *ParseTimestampMillis("2024-01-01T00:00:00Z");
+  const int64_t span = 300LL * kMillisPerDay;
+  static constexpr const char* kTypes[] = {"view", "view", "view", "view", "view", "view", "click", "click",
+                                           "add_to_cart", "purchase"};
+  std::string line;
+  for (uint64_t i = 0; i < flags.count; ++i) {
+    const uint64_t user = static_cast<uint64_t>(std::pow(unit(rng), 2.0) * flags.users);
+    const uint64_t item = static_cast<uint64_t>(std::pow(unit(rng), 3.0) * flags.items);
+    const int64_t ts = start + static_cast<int64_t>(i * (span / std::max<uint64_t>(flags.count, 1)));
+    const char* type = kTypes[rng() % 10];
+    line = "{\"event_id\":\"g" + std::to_string(i) + "\",\"type\":\"" + type + "\",\"user_id\":\"u" +
+           std::to_string(user) + "\",\"session_id\":\"s" + std::to_string(user) + "-" +
+           std::to_string(ts / kMillisPerDay) + "\",\"item_id\":\"i" + std::to_string(item) + "\"";
+    if (type[0] == 'p' || type[0] == 'a') {
+      line += ",\"quantity\":" + std::to_string(1 + rng() % 3) + ",\"price\":" + std::to_string(1 + item % 97) + ".5";
+    }
+    line += ",\"timestamp\":\"" + FormatTimestampMillis(ts) + "\",\"context\":{\"device\":\"" +
+            (rng() % 3 == 0 ? "desktop" : "mobile") + "\"}}\n";
+    std::fwrite(line.data(), 1, line.size(), out);
+  }
+  if (out != stdout) std::fclose(out);
+  return kExitOk;
+}
+
+struct LoadFlags {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8080;
+  std::string method = "POST";
+  std::string path = "/v1/events";
+  std::string body_file;
+  std::string key;
+  double rate = 1000;
+  double duration_s = 30;
+  int connections = 16;
+  double warmup_s = 2;
+};
+
+// Replaces every "{seq}" in `body` with `seq` (unique event ids per request).
+std::string Instantiate(const std::string& body, uint64_t seq) {
+  std::string out;
+  out.reserve(body.size() + 16);
+  size_t pos = 0;
+  while (true) {
+    size_t at = body.find("{seq}", pos);
+    if (at == std::string::npos) break;
+    out.append(body, pos, at - pos);
+    out += std::to_string(seq);
+    pos = at + 5;
+  }
+  out.append(body, pos);
+  return out;
+}
+
+int RunLoad(const LoadFlags& flags) {
+  std::string body;
+  if (!flags.body_file.empty()) {
+    std::ifstream in(flags.body_file);
+    if (!in) {
+      std::cerr << "vitrina bench: cannot read " << flags.body_file << "\n";
+      return kExitFailure;
+    }
+    body.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const auto period = std::chrono::duration<double>(1.0 / flags.rate);
+  const uint64_t total = static_cast<uint64_t>(flags.rate * (flags.warmup_s + flags.duration_s));
+  const uint64_t warmup = static_cast<uint64_t>(flags.rate * flags.warmup_s);
+  std::atomic<uint64_t> next{0};
+  std::atomic<uint64_t> errors{0};
+  std::mutex mutex;
+  std::vector<double> latencies_us;
+  latencies_us.reserve(total);
+  const auto t0 = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  const std::string run_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+
+  auto worker = [&] {
+    net::io_context io;
+    tcp::resolver resolver(io);
+    beast::tcp_stream stream(io);
+    auto connect = [&] {
+      beast::error_code ec;
+      stream.socket().close(ec);
+      stream.connect(resolver.resolve(flags.host, std::to_string(flags.port)));
+      stream.socket().set_option(tcp::no_delay(true));
+    };
+    connect();
+    beast::flat_buffer buffer;
+    std::vector<double> mine;
+    while (true) {
+      const uint64_t i = next.fetch_add(1);
+      if (i >= total) break;
+      const auto scheduled = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(period * i);
+      std::this_thread::sleep_until(scheduled);
+      http::request<http::string_body> request(http::string_to_verb(flags.method), flags.path, 11);
+      request.set(http::field::host, flags.host);
+      request.set(http::field::content_type, "application/json");
+      if (!flags.key.empty()) request.set(http::field::authorization, "Bearer " + flags.key);
+      request.body() = Instantiate(body, i) ;
+      if (request.body().find("{run}") != std::string::npos) {
+        std::string b = request.body();
+        b.replace(b.find("{run}"), 5, run_id);
+        request.body() = b;
+      }
+      request.prepare_payload();
+      try {
+        http::write(stream, request);
+        http::response<http::string_body> response;
+        http::read(stream, buffer, response);
+        if (response.result_int() >= 300) ++errors;
+        if (!response.keep_alive()) connect();
+      } catch (const std::exception&) {
+        ++errors;
+        connect();
+      }
+      if (i >= warmup) {
+        mine.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - scheduled).count());
+      }
+    }
+    std::lock_guard lock(mutex);
+    latencies_us.insert(latencies_us.end(), mine.begin(), mine.end());
+  };
+  std::vector<std::thread> threads;
+  for (int c = 0; c < flags.connections; ++c) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::sort(latencies_us.begin(), latencies_us.end());
+  auto pct = [&](double p) {
+    if (latencies_us.empty()) return 0.0;
+    return latencies_us[std::min(latencies_us.size() - 1, static_cast<size_t>(p * latencies_us.size()))] / 1000.0;
+  };
+  std::printf("requests %zu (after %.0f s warm-up) in %.1f s at a target of %.0f/s over %d connections, errors %llu\n",
+              latencies_us.size(), flags.warmup_s, elapsed, flags.rate, flags.connections,
+              static_cast<unsigned long long>(errors.load()));
+  std::printf("latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n", pct(0.50), pct(0.90), pct(0.99),
+              pct(0.999), latencies_us.empty() ? 0.0 : latencies_us.back() / 1000.0);
+  return errors.load() == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+Command AddBenchCommand(CLI::App* app) {
+  CLI::App* command = app->add_subcommand("bench", "Benchmark tools (docs/BENCHMARKS.md)");
+  command->require_subcommand(1);
+
+  auto generate = std::make_shared<GenerateFlags>();
+  CLI::App* gen = command->add_subcommand("generate-events", "Write a synthetic event stream as JSONL");
+  gen->add_option("--count", generate->count, "Events");
+  gen->add_option("--users", generate->users, "Distinct users");
+  gen->add_option("--items", generate->items, "Distinct items");
+  gen->add_option("--seed", generate->seed, "Random seed");
+  gen->add_option("--out", generate->out, "Output file (- for stdout)");
+
+  auto load = std::make_shared<LoadFlags>();
+  CLI::App* http_load = command->add_subcommand("http-load", "Open-loop HTTP load at a fixed rate");
+  http_load->add_option("--host", load->host, "Server address");
+  http_load->add_option("--port", load->port, "Server port");
+  http_load->add_option("--method", load->method, "HTTP method");
+  http_load->add_option("--path", load->path, "Request path");
+  http_load->add_option("--body-file", load->body_file, "Request body; {seq} becomes the request number, {run} a run id");
+  http_load->add_option("--key", load->key, "Bearer API key");
+  http_load->add_option("--rate", load->rate, "Requests per second")->check(CLI::PositiveNumber);
+  http_load->add_option("--duration", load->duration_s, "Measured seconds")->check(CLI::PositiveNumber);
+  http_load->add_option("--warmup", load->warmup_s, "Unmeasured seconds first");
+  http_load->add_option("--connections", load->connections, "Concurrent keep-alive connections")
+      ->check(CLI::Range(1, 1024));
+
+  return {command, [generate, load, gen, http_load] {
+            if (gen->parsed()) return RunGenerate(*generate);
+            if (http_load->parsed()) return RunLoad(*load);
+            return kExitUsage;
+          }};
+}
+
+}  // namespace vitrina

@@ -1,0 +1,366 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <functional>
+#include <limits>
+#include <type_traits>
+
+#include "common/json_writer.h"
+#include "common/strings.h"
+
+namespace vitrina {
+namespace {
+
+struct ParamImpl {
+  ConfigParam info;
+  std::string default_value;
+  // Parses and stores `value`; returns a reason when it is not acceptable.
+  std::function<std::optional<std::string>(Config*, const std::string&)> set;
+  std::function<std::string(const Config&)> get;
+  bool quoted = false;  // printed as a TOML string
+};
+
+std::string EnvName(const std::string& key) {
+  std::string env = "VITRINA_" + AsciiUpper(key);
+  for (char& c : env) {
+    if (c == '.') c = '_';
+  }
+  return env;
+}
+
+template <typename Access>
+ParamImpl Integer(std::string key, int64_t min, int64_t max, std::string description, Access access) {
+  ParamImpl p;
+  p.info = {key, EnvName(key), "--" + key, "integer", std::move(description)};
+  p.set = [min, max, access](Config* config, const std::string& value) -> std::optional<std::string> {
+    auto number = ParseInt64(TrimWhitespace(value));
+    if (!number) return "expected a whole number, got \"" + value + "\"";
+    if (*number < min || *number > max) {
+      return "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + value;
+    }
+    using T = std::remove_reference_t<decltype(access(*config))>;
+    access(*config) = static_cast<T>(*number);
+    return std::nullopt;
+  };
+  p.get = [access](const Config& config) { return std::to_string(access(const_cast<Config&>(config))); };
+  return p;
+}
+
+template <typename Access>
+ParamImpl String(std::string key, std::string description, Access access,
+                 std::function<std::optional<std::string>(const std::string&)> check = nullptr) {
+  ParamImpl p;
+  p.info = {key, EnvName(key), "--" + key, "string", std::move(description)};
+  p.quoted = true;
+  p.set = [access, check](Config* config, const std::string& value) -> std::optional<std::string> {
+    if (check) {
+      if (auto problem = check(value)) return problem;
+    }
+    access(*config) = value;
+    return std::nullopt;
+  };
+  p.get = [access](const Config& config) { return access(const_cast<Config&>(config)); };
+  return p;
+}
+
+ParamImpl Choice(std::string key, std::vector<std::string> choices, std::string description,
+                 std::function<void(Config&, const std::string&)> store, std::function<std::string(const Config&)> load) {
+  ParamImpl p;
+  std::string type;
+  for (const auto& c : choices) type += (type.empty() ? "" : "|") + c;
+  p.info = {key, EnvName(key), "--" + key, type, std::move(description)};
+  p.quoted = true;
+  p.set = [choices, type, store](Config* config, const std::string& value) -> std::optional<std::string> {
+    for (const auto& c : choices) {
+      if (c == value) {
+        store(*config, value);
+        return std::nullopt;
+      }
+    }
+    return "expected one of " + type + ", got \"" + value + "\"";
+  };
+  p.get = std::move(load);
+  return p;
+}
+
+std::optional<std::string> CheckKey(const std::string& value) {
+  if (!value.empty() && value.size() < 16) return "API keys must be at least 16 characters";
+  if (HasControlChar(value) || value.find(' ') != std::string::npos) {
+    return "API keys must not contain spaces or control characters";
+  }
+  return std::nullopt;
+}
+
+std::vector<ParamImpl> BuildParams() {
+  std::vector<ParamImpl> params;
+  // clang-format off
+  params.push_back(String("data_dir", "Directory of the embedded store (RocksDB). Created when missing.",
+      [](Config& c) -> std::string& { return c.data_dir; },
+      [](const std::string& v) -> std::optional<std::string> {
+        if (v.empty()) return "must not be empty";
+        return std::nullopt;
+      }));
+  params.back().info.env = "VITRINA_DATA";
+  params.back().info.flag = "--data";
+  params.push_back(Choice("log.level", {"trace", "debug", "info", "warn", "error", "off"},
+      "Log verbosity (logs go to stderr).",
+      [](Config& c, const std::string& v) { c.log_level = v; }, [](const Config& c) { return c.log_level; }));
+
+  params.push_back(String("server.host", "Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for all interfaces.",
+      [](Config& c) -> std::string& { return c.server.host; }));
+  params.push_back(Integer("server.port", 0, 65535, "TCP port; 0 picks a free one (printed at start).",
+      [](Config& c) -> uint16_t& { return c.server.port; }));
+  params.back().info.flag = "--port";
+  params.push_back(Integer("server.threads", 0, 256, "HTTP worker threads; 0 means one per CPU core.",
+      [](Config& c) -> int& { return c.server.threads; }));
+  params.push_back(Integer("server.max_body_bytes", 1024, int64_t{1} << 30,
+      "Largest request body accepted; larger requests get 413.",
+      [](Config& c) -> size_t& { return c.server.max_body_bytes; }));
+  params.push_back(Integer("server.idle_timeout_s", 1, 3600, "Idle keep-alive connections are closed after this many seconds.",
+      [](Config& c) -> int& { return c.server.idle_timeout_s; }));
+  params.push_back(Integer("server.max_connections", 1, 1000000, "Open connections at most; more are closed at once.",
+      [](Config& c) -> size_t& { return c.server.max_connections; }));
+
+  params.push_back(String("auth.admin_key", "Bearer key for every endpoint. Required by `serve`; 16+ characters.",
+      [](Config& c) -> std::string& { return c.auth.admin_key; }, CheckKey));
+  params.back().info.env = "VITRINA_ADMIN_KEY";
+  params.back().info.secret = true;
+  params.push_back(String("auth.public_key",
+      "Bearer key safe to embed in shop pages: may only post events (later also read recommendations and search).",
+      [](Config& c) -> std::string& { return c.auth.public_key; }, CheckKey));
+  params.back().info.env = "VITRINA_PUBLIC_KEY";
+  params.back().info.secret = true;
+
+  params.push_back(Choice("storage.durability", {"fsync", "os"},
+      "fsync: a write is acknowledged after the write-ahead log is fsynced (group commit shares one fsync across "
+      "concurrent requests). os: acknowledged once written to the operating system; survives kill -9 but not power loss.",
+      [](Config& c, const std::string& v) { c.storage.durability = *ParseDurability(v); },
+      [](const Config& c) { return std::string(DurabilityName(c.storage.durability)); }));
+  params.push_back(Integer("storage.fsync_interval_ms", 0, 3600000,
+      "With durability = os: fsync the log in the background this often (0: never), bounding what power loss can take.",
+      [](Config& c) -> int64_t& { return c.storage.fsync_interval_ms; }));
+  params.push_back(Integer("storage.block_cache_mb", 8, 1 << 20, "RocksDB block cache size.",
+      [](Config& c) -> size_t& { return c.storage.block_cache_mb; }));
+  params.push_back(Integer("storage.write_buffer_mb", 4, 4096,
+      "RocksDB memtable size per column family; the write-ahead log is capped at 4x this, which bounds restart time.",
+      [](Config& c) -> size_t& { return c.storage.write_buffer_mb; }));
+
+  params.push_back(Integer("ingest.max_batch_records", 1, 100000, "Records per POST /v1/items, /v1/users or /v1/events at most.",
+      [](Config& c) -> size_t& { return c.api.max_batch_records; }));
+  params.push_back(Integer("ingest.max_future_skew_s", 0, 365 * 86400,
+      "Events timestamped more than this many seconds ahead of the server clock are rejected.",
+      [](Config& c) -> int64_t& { return c.api.limits.max_future_skew_ms; }));
+  params.push_back(Integer("ingest.max_group_records", 1, 1000000,
+      "Records the commit thread merges into one storage write (group commit) at most.",
+      [](Config& c) -> size_t& { return c.ingest.max_group_records; }));
+  params.push_back(Integer("ingest.max_queued_records", 1, 100000000,
+      "Records waiting for the commit thread at most; beyond it writes get 503 with Retry-After.",
+      [](Config& c) -> size_t& { return c.ingest.max_queued_records; }));
+  // clang-format on
+
+  // The skew is stored in milliseconds but configured in seconds.
+  for (ParamImpl& p : params) {
+    if (p.info.key != "ingest.max_future_skew_s") continue;
+    auto set = p.set;
+    p.set = [set](Config* config, const std::string& value) -> std::optional<std::string> {
+      auto problem = set(config, value);
+      if (!problem) config->api.limits.max_future_skew_ms *= 1000;
+      return problem;
+    };
+    p.get = [](const Config& c) { return std::to_string(c.api.limits.max_future_skew_ms / 1000); };
+  }
+  const Config defaults;
+  for (ParamImpl& p : params) p.default_value = p.get(defaults);
+  return params;
+}
+
+const std::vector<ParamImpl>& Params() {
+  static const std::vector<ParamImpl> params = BuildParams();
+  return params;
+}
+
+const ParamImpl* FindParam(const std::string& key) {
+  for (const ParamImpl& p : Params()) {
+    if (p.info.key == key) return &p;
+  }
+  return nullptr;
+}
+
+std::string Suggest(const std::string& key) {
+  std::string best;
+  size_t best_distance = 4;
+  for (const ParamImpl& p : Params()) {
+    size_t d = LevenshteinDistance(key, p.info.key);
+    if (d < best_distance) {
+      best_distance = d;
+      best = p.info.key;
+    }
+  }
+  return best.empty() ? "" : "; did you mean '" + best + "'?";
+}
+
+std::string_view SourceName(ConfigSource source) {
+  switch (source) {
+    case ConfigSource::kDefault: return "default";
+    case ConfigSource::kFile: return "file";
+    case ConfigSource::kEnv: return "env";
+    case ConfigSource::kFlag: return "flag";
+  }
+  return "?";
+}
+
+Status Apply(LoadedConfig* loaded, const ParamImpl& param, const std::string& value, ConfigSource source,
+             const std::string& where) {
+  if (auto problem = param.set(&loaded->config, value)) {
+    return Status::InvalidArgument(param.info.key + " (" + where + "): " + *problem);
+  }
+  loaded->sources[param.info.key] = source;
+  return Status::OK();
+}
+
+Status ApplyFile(const std::string& path, LoadedConfig* loaded) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& error) {
+    const auto& begin = error.source().begin;
+    return Status::InvalidArgument(path + ":" + std::to_string(begin.line) + ":" + std::to_string(begin.column) +
+                                   ": " + std::string(error.description()));
+  }
+  Status status;
+  auto visit = [&](const std::string& key, const toml::node& node) -> Status {
+    const std::string where = "file " + path + ":" + std::to_string(node.source().begin.line);
+    const ParamImpl* param = FindParam(key);
+    if (param == nullptr) return Status::InvalidArgument(where + ": unknown key '" + key + "'" + Suggest(key));
+    std::string value;
+    if (auto s = node.value<std::string>()) {
+      value = *s;
+    } else if (auto i = node.value<int64_t>()) {
+      value = std::to_string(*i);
+    } else if (auto b = node.value<bool>()) {
+      value = *b ? "true" : "false";
+    } else if (auto d = node.value<double>()) {
+      value = FormatDouble(*d);
+    } else {
+      return Status::InvalidArgument(key + " (" + where + "): expected a string or a number");
+    }
+    return Apply(loaded, *param, value, ConfigSource::kFile, where);
+  };
+  for (const auto& [section, node] : root) {
+    const std::string name(section.str());
+    if (const toml::table* table = node.as_table()) {
+      for (const auto& [key, value] : *table) {
+        if (value.is_table()) {
+          return Status::InvalidArgument("file " + path + ":" + std::to_string(value.source().begin.line) +
+                                         ": unexpected table [" + name + "." + std::string(key.str()) + "]");
+        }
+        VITRINA_RETURN_IF_ERROR(visit(name + "." + std::string(key.str()), value));
+      }
+    } else {
+      VITRINA_RETURN_IF_ERROR(visit(name, node));
+    }
+  }
+  return Status::OK();
+}
+
+std::string TomlValue(const ParamImpl& param, const std::string& value) {
+  if (!param.quoted) return value;
+  std::string out;
+  AppendJsonString(&out, value);  // JSON string escapes are valid TOML basic-string escapes
+  return out;
+}
+
+}  // namespace
+
+const std::vector<ConfigParam>& ConfigParams() {
+  static const std::vector<ConfigParam> infos = [] {
+    std::vector<ConfigParam> out;
+    for (const ParamImpl& p : Params()) out.push_back(p.info);
+    return out;
+  }();
+  return infos;
+}
+
+Result<LoadedConfig> LoadConfig(const ConfigInputs& inputs) {
+  LoadedConfig loaded;
+  for (const ParamImpl& p : Params()) loaded.sources[p.info.key] = ConfigSource::kDefault;
+  if (inputs.file) VITRINA_RETURN_IF_ERROR(ApplyFile(*inputs.file, &loaded));
+
+  for (const auto& [name, value] : inputs.env) {
+    if (name.rfind("VITRINA_", 0) != 0 || name == "VITRINA_CONFIG") continue;
+    const ParamImpl* param = nullptr;
+    for (const ParamImpl& p : Params()) {
+      if (p.info.env == name) param = &p;
+    }
+    if (param == nullptr) {
+      loaded.warnings.push_back("ignoring unknown environment variable " + name);
+      continue;
+    }
+    VITRINA_RETURN_IF_ERROR(Apply(&loaded, *param, value, ConfigSource::kEnv, "env " + name));
+  }
+  for (const auto& [key, value] : inputs.flags) {
+    const ParamImpl* param = FindParam(key);
+    if (param == nullptr) return Status::InvalidArgument("unknown setting '" + key + "'" + Suggest(key));
+    VITRINA_RETURN_IF_ERROR(Apply(&loaded, *param, value, ConfigSource::kFlag, "flag " + param->info.flag));
+  }
+  loaded.config.storage.path = loaded.config.data_dir;
+  if (!loaded.config.auth.public_key.empty() && loaded.config.auth.public_key == loaded.config.auth.admin_key) {
+    return Status::InvalidArgument("auth.public_key must differ from auth.admin_key");
+  }
+  return loaded;
+}
+
+Status ValidateForServing(const Config& config) {
+  if (config.auth.admin_key.empty()) {
+    return Status::InvalidArgument(
+        "auth.admin_key is not set: set VITRINA_ADMIN_KEY (16+ characters), auth.admin_key in the config file, or "
+        "--auth.admin_key");
+  }
+  return Status::OK();
+}
+
+std::string PrintConfig(const LoadedConfig& loaded) {
+  std::string out = "# Effective Vitrina configuration (value  # source)\n";
+  std::string section;
+  for (const ParamImpl& p : Params()) {
+    const std::string& key = p.info.key;
+    size_t dot = key.find('.');
+    std::string this_section = dot == std::string::npos ? "" : key.substr(0, dot);
+    if (this_section != section) {
+      out += "\n[" + this_section + "]\n";
+      section = this_section;
+    }
+    std::string value = p.get(loaded.config);
+    if (p.info.secret && !value.empty()) value = "****" + value.substr(value.size() - 4);
+    const ConfigSource source = loaded.sources.at(key);
+    std::string origin(SourceName(source));
+    if (source == ConfigSource::kEnv) origin += " " + p.info.env;
+    if (source == ConfigSource::kFlag) origin += " " + p.info.flag;
+    std::string line = (dot == std::string::npos ? key : key.substr(dot + 1)) + " = " + TomlValue(p, value);
+    if (line.size() < 40) line.resize(40, ' ');
+    out += line + "  # " + origin + "\n";
+  }
+  return out;
+}
+
+std::string ConfigReference() {
+  std::string out =
+      "# Configuration reference\n\n"
+      "Generated from the parameter declarations in `src/config/config.cc` (`vitrina config --reference`).\n\n"
+      "Sources, later ones winning: defaults, the TOML file given with `--config FILE` (or `VITRINA_CONFIG`),\n"
+      "`VITRINA_*` environment variables, command-line flags. Every value is checked at start-up; an error\n"
+      "names the key, where the value came from (file and line, variable, or flag) and what was expected.\n"
+      "`vitrina config --print` shows the effective configuration and the source of each value.\n\n"
+      "In the file, `section.key` is written as `key` under `[section]`.\n\n"
+      "| key | environment | flag | type | default | description |\n"
+      "|---|---|---|---|---|---|\n";
+  for (const ParamImpl& p : Params()) {
+    std::string shown = p.info.secret ? "(none)" : p.default_value.empty() ? "(empty)" : p.default_value;
+    out += "| `" + p.info.key + "` | `" + p.info.env + "` | `" + p.info.flag + "` | " + p.info.type + " | `" + shown +
+           "` | " + p.info.description + " |\n";
+  }
+  return out;
+}
+
+}  // namespace vitrina

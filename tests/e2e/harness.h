@@ -1,0 +1,67 @@
+// Runs the real vitrina binary for end-to-end tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace vitrina::e2e {
+
+inline constexpr char kAdminKey[] = "e2e-admin-key-0123456789";
+inline constexpr char kPublicKey[] = "e2e-public-key-0123456789";
+
+// A fresh directory under the test temp dir, removed by the destructor.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name);
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr, interleaved
+};
+
+// Runs `vitrina args...` to completion with extra environment variables.
+CommandResult RunVitrina(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env = {}, const std::string& stdin_text = "");
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// `vitrina serve` on a free port with the e2e keys.
+class Server {
+ public:
+  Server(std::string data_dir, std::vector<std::string> extra_args = {});
+  ~Server();  // stops it if running
+
+  // Starts and waits until it listens; returns false (with the log in
+  // log()) if it exits or does not come up in time.
+  bool Start();
+  void Stop();  // SIGTERM, wait
+  void Kill();  // SIGKILL, wait
+  int port() const { return port_; }
+  std::string log() const;
+
+  HttpResult Request(const std::string& method, const std::string& target, const std::string& body = "",
+                     const std::string& key = kAdminKey, const std::map<std::string, std::string>& headers = {});
+
+ private:
+  std::string data_dir_;
+  std::vector<std::string> extra_args_;
+  std::string log_path_;
+  std::string port_file_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+}  // namespace vitrina::e2e
