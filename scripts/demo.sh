@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 
 BIN=${1:-build/vitrina}
 CONFIG=demo/vitrina.toml
-DATA=build/demo-data
 PORT=${VITRINA_DEMO_PORT:-8080}
-ADMIN=demo-admin-key-change-me
-PUBLIC=demo-public-key-change-me
-PORT_FILE=$(mktemp)
+unset VITRINA_DEMO_PORT  # not a setting of vitrina itself
+setting() { sed -n "s/^$1 *= *\"\(.*\)\"/\1/p" "$CONFIG"; }
+DATA=$(setting data_dir)
+ADMIN=$(setting admin_key)
+PUBLIC=$(setting public_key)
+PORT_FILE=$(mktemp -u)
 
 rm -rf "$DATA"
 echo "== importing the demo store (demo/online_retail_sample.csv.zst, UCI Online Retail, CC BY 4.0)"
@@ -21,14 +23,15 @@ echo "== starting the server"
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -f "$PORT_FILE"' EXIT
 trap 'exit 0' INT TERM
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   [[ -s "$PORT_FILE" ]] && break
-  if ! kill -0 $SERVER 2>/dev/null; then
-    echo "vitrina demo: the server did not start (is port $PORT taken? try VITRINA_DEMO_PORT=8090 make demo)" >&2
-    exit 1
-  fi
+  if ! kill -0 $SERVER 2>/dev/null; then break; fi
   sleep 0.1
 done
+if [[ ! -s "$PORT_FILE" ]]; then
+  echo "vitrina demo: the server did not start (is port $PORT taken? try VITRINA_DEMO_PORT=8090 make demo)" >&2
+  exit 1
+fi
 BASE="http://127.0.0.1:$PORT"
 cat <<INFO
 

@@ -5,20 +5,19 @@
 set -euo pipefail
 
 PACKAGES=(
-  g++ cmake make pkg-config
+  g++ cmake make
   libboost-dev            # Boost.Beast / Asio (header-only)
   libsimdjson-dev         # JSON parsing on ingest paths
   librocksdb-dev          # embedded store
   libspdlog-dev libfmt-dev
   libcli11-dev            # command line
   libtomlplusplus-dev     # config file
-  libzstd-dev zstd        # .zst input
+  libzstd-dev             # .zst input
   libgtest-dev libgmock-dev
-  libbenchmark-dev
-  curl                    # used by `make demo` to wait for the server
+  curl                    # for the curl tour `make demo` prints
 )
 if [[ "${VITRINA_BENCH_DEPS:-0}" == 1 ]]; then
-  PACKAGES+=(wrk hyperfine)
+  PACKAGES+=(wrk hyperfine zstd)
 fi
 
 missing=()

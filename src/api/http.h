@@ -17,11 +17,14 @@ std::string_view HttpMethodName(HttpMethod method);
 
 struct HttpRequest {
   HttpMethod method = HttpMethod::kGet;
+  std::string method_name;  // as sent, for messages ("PROPFIND")
   std::string path;  // percent-decoding happens per path segment in the router
   std::vector<std::pair<std::string, std::string>> query;  // decoded
   std::string body;
   std::string content_type;
   std::string authorization;
+  std::string origin;              // Origin (browsers)
+  std::string cors_method;         // Access-Control-Request-Method (CORS preflight)
 
   // First value of a query parameter, or nullptr.
   const std::string* Query(std::string_view name) const;

@@ -1,20 +1,27 @@
 #include "api/router.h"
 
+#include <algorithm>
+
 #include "common/strings.h"
 
 namespace vitrina {
 namespace {
 
-std::vector<std::string> SplitPath(std::string_view path) {
-  std::vector<std::string> parts;
+std::vector<std::string_view> SplitPath(std::string_view path) {
+  std::vector<std::string_view> parts;
   for (std::string_view part : Split(path, "/")) {
-    if (!part.empty()) parts.emplace_back(part);
+    if (!part.empty()) parts.push_back(part);
   }
   return parts;
 }
 
 bool IsPlaceholder(const std::string& segment) {
   return segment.size() >= 2 && segment.front() == '{' && segment.back() == '}';
+}
+
+std::string MethodForMessage(const HttpRequest& request) {
+  return request.method_name.empty() ? std::string(HttpMethodName(request.method))
+                                     : PrintableAscii(request.method_name, 32);
 }
 
 }  // namespace
@@ -29,85 +36,144 @@ std::string_view ScopeName(Scope scope) {
 }
 
 void Router::Add(HttpMethod method, std::string pattern, Scope scope, std::string summary, RouteHandler handler) {
-  segments_.push_back(SplitPath(pattern));
+  std::vector<std::string> segments;
+  for (std::string_view part : SplitPath(pattern)) segments.emplace_back(part);
+  segments_.push_back(std::move(segments));
   routes_.push_back(Route{method, std::move(pattern), scope, std::move(summary), std::move(handler)});
 }
 
-std::optional<Scope> Router::Authenticate(const HttpRequest& request) const {
+std::optional<Scope> Router::Authenticate(const HttpRequest& request, Scope route_scope, std::string* problem) const {
   std::string_view header = TrimWhitespace(request.authorization);
-  if (header.empty()) return Scope::kOpen;
+  if (header.empty()) {
+    const std::string* key = request.Query("key");
+    if (key == nullptr) return Scope::kOpen;
+    if (!keys_.admin_key.empty() && ConstantTimeEquals(*key, keys_.admin_key)) {
+      *problem = "the admin key must not be sent in a URL (it would end up in logs); use the Authorization header";
+      return std::nullopt;
+    }
+    if (route_scope == Scope::kPublic && !keys_.public_key.empty() && ConstantTimeEquals(*key, keys_.public_key)) {
+      return Scope::kPublic;
+    }
+    *problem = route_scope == Scope::kPublic ? "the API key is not valid"
+                                             : "?key= is accepted only on public routes; use the Authorization header";
+    return std::nullopt;
+  }
   constexpr std::string_view kBearer = "Bearer ";
   if (header.size() <= kBearer.size() || AsciiLower(header.substr(0, kBearer.size())) != "bearer ") {
+    *problem = "the Authorization header must be 'Bearer <key>'";
     return std::nullopt;
   }
   std::string_view key = TrimWhitespace(header.substr(kBearer.size()));
   if (!keys_.admin_key.empty() && ConstantTimeEquals(key, keys_.admin_key)) return Scope::kAdmin;
   if (!keys_.public_key.empty() && ConstantTimeEquals(key, keys_.public_key)) return Scope::kPublic;
+  *problem = "the API key is not valid";
   return std::nullopt;
 }
 
-void Router::Dispatch(HttpRequest request, Responder respond) const {
-  const std::vector<std::string> path = SplitPath(request.path);
-  std::vector<std::string> params;
+std::optional<HttpResponse> Router::Resolve(const HttpRequest& request, Match* match) const {
+  std::vector<std::string> path;
+  for (std::string_view raw : SplitPath(request.path)) {
+    auto decoded = PercentDecode(raw, false);
+    if (!decoded) return ErrorResponse(400, "bad_request", "malformed %-escape in the path");
+    path.push_back(std::move(*decoded));
+  }
   std::string allowed;
-  const Route* match = nullptr;
   for (size_t r = 0; r < routes_.size(); ++r) {
     const auto& pattern = segments_[r];
     if (pattern.size() != path.size()) continue;
-    std::vector<std::string> candidate;
     bool ok = true;
     for (size_t i = 0; i < path.size() && ok; ++i) {
-      if (IsPlaceholder(pattern[i])) {
-        auto decoded = PercentDecode(path[i], false);
-        ok = decoded.has_value() && !decoded->empty();
-        if (ok) candidate.push_back(std::move(*decoded));
-      } else {
-        ok = pattern[i] == path[i];
-      }
+      ok = IsPlaceholder(pattern[i]) ? !path[i].empty() : pattern[i] == path[i];
     }
     if (!ok) continue;
     const bool method_ok = routes_[r].method == request.method ||
                            (request.method == HttpMethod::kHead && routes_[r].method == HttpMethod::kGet);
-    if (method_ok && match == nullptr) {
-      match = &routes_[r];
-      params = std::move(candidate);
+    if (method_ok && match->route == nullptr) {
+      match->route = &routes_[r];
+      for (size_t i = 0; i < path.size(); ++i) {
+        if (IsPlaceholder(pattern[i])) match->params.push_back(path[i]);
+      }
     }
     if (!allowed.empty()) allowed += ", ";
     allowed += HttpMethodName(routes_[r].method);
+    if (routes_[r].method == HttpMethod::kGet) allowed += ", HEAD";
   }
-  if (match == nullptr) {
+  if (request.method == HttpMethod::kOptions && !allowed.empty()) return Preflight(request, allowed);
+  if (match->route == nullptr) {
     if (!allowed.empty()) {
       HttpResponse response = ErrorResponse(405, "method_not_allowed",
-                                            std::string(HttpMethodName(request.method)) + " is not allowed on " +
-                                                request.path + "; allowed: " + allowed);
+                                            MethodForMessage(request) + " is not allowed on " + request.path +
+                                                "; allowed: " + allowed);
       response.headers.emplace_back("Allow", allowed);
-      respond(std::move(response));
-      return;
+      return response;
     }
-    respond(ErrorResponse(404, "not_found", "no route for " + request.path));
-    return;
+    return ErrorResponse(404, "not_found", "no route for " + std::string(TruncateUtf8(request.path, 200)));
   }
 
-  const std::optional<Scope> caller = Authenticate(request);
-  if (match->scope != Scope::kOpen) {
+  const Scope scope = match->route->scope;
+  std::string problem;
+  const std::optional<Scope> caller = Authenticate(request, scope, &problem);
+  if (scope != Scope::kOpen) {
     if (!caller || *caller == Scope::kOpen) {
-      HttpResponse response =
-          ErrorResponse(401, "unauthorized",
-                        caller ? "this endpoint needs an API key: send the header 'Authorization: Bearer <key>'"
-                               : "the API key is not valid");
+      HttpResponse response = ErrorResponse(
+          401, "unauthorized",
+          caller ? "this endpoint needs an API key: send the header 'Authorization: Bearer <key>'" : problem);
       response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"vitrina\"");
-      respond(std::move(response));
-      return;
+      return response;
     }
-    if (match->scope == Scope::kAdmin && *caller != Scope::kAdmin) {
-      respond(ErrorResponse(403, "forbidden",
-                            "the public key may not call " + std::string(HttpMethodName(match->method)) + " " +
-                                match->pattern + "; use the admin key"));
-      return;
+    if (scope == Scope::kAdmin && *caller != Scope::kAdmin) {
+      return ErrorResponse(403, "forbidden",
+                           "the public key may not call " + std::string(HttpMethodName(match->route->method)) + " " +
+                               match->route->pattern + "; use the admin key");
     }
   }
-  RouteRequest route_request{std::move(request), std::move(params), caller.value_or(Scope::kOpen)};
-  match->handler(route_request, std::move(respond));
+  match->caller = caller.value_or(Scope::kOpen);
+  return std::nullopt;
+}
+
+HttpResponse Router::Preflight(const HttpRequest& request, const std::string& allowed_methods) const {
+  HttpResponse response;
+  response.status = 204;
+  response.content_type.clear();
+  response.headers.emplace_back("Allow", allowed_methods);
+  if (!request.origin.empty()) {
+    response.headers.emplace_back("Access-Control-Allow-Methods", allowed_methods);
+    response.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    response.headers.emplace_back("Access-Control-Max-Age", "600");
+  }
+  return response;
+}
+
+void Router::AddCorsHeaders(const std::string& origin, HttpResponse* response) const {
+  if (origin.empty()) return;
+  const auto& origins = cors_.allowed_origins;
+  const bool any = std::find(origins.begin(), origins.end(), "*") != origins.end();
+  if (!any && std::find(origins.begin(), origins.end(), origin) == origins.end()) return;
+  response->headers.emplace_back("Access-Control-Allow-Origin", any ? "*" : PrintableAscii(origin, 512));
+  if (!any) response->headers.emplace_back("Vary", "Origin");
+}
+
+std::optional<HttpResponse> Router::Precheck(const HttpRequest& request) const {
+  Match match;
+  return Resolve(request, &match);
+}
+
+void Router::Dispatch(HttpRequest request, Responder respond) const {
+  Match match;
+  if (std::optional<HttpResponse> error = Resolve(request, &match)) {
+    AddCorsHeaders(request.origin, &*error);
+    respond(std::move(*error));
+    return;
+  }
+  if (!request.origin.empty()) {
+    // Wrap the responder so the handler's answer carries CORS headers too.
+    respond = [this, origin = request.origin, respond = std::move(respond)](HttpResponse response) {
+      AddCorsHeaders(origin, &response);
+      respond(std::move(response));
+    };
+  }
+  RouteRequest route_request{std::move(request), std::move(match.params), match.caller};
+  match.route->handler(route_request, std::move(respond));
 }
 
 }  // namespace vitrina

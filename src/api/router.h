@@ -1,8 +1,9 @@
-// Matches requests to routes, checks API keys, and turns unmatched or
-// unauthorized requests into JSON errors.
+// Matches requests to routes, checks API keys, answers CORS preflights, and
+// turns unmatched or unauthorized requests into JSON errors.
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +26,13 @@ struct AuthKeys {
   std::string public_key;  // empty: public routes take the admin key only
 };
 
+// Which web origins browsers may call the API from ("*": any). Keys are
+// sent explicitly, never as cookies, so allowing an origin grants nothing
+// without a key.
+struct CorsOptions {
+  std::vector<std::string> allowed_origins = {"*"};
+};
+
 struct RouteRequest {
   HttpRequest http;
   std::vector<std::string> params;  // values of {placeholders}, decoded
@@ -42,23 +50,46 @@ struct Route {
 };
 
 // Thread-safe once built: Add during setup, Dispatch from any thread.
+//
+// Keys come in `Authorization: Bearer KEY`. On public routes the public key
+// may instead come as `?key=` (navigator.sendBeacon cannot set headers);
+// the admin key is never accepted in a URL.
 class Router {
  public:
-  explicit Router(AuthKeys keys) : keys_(std::move(keys)) {}
+  Router(AuthKeys keys, CorsOptions cors = {}) : keys_(std::move(keys)), cors_(std::move(cors)) {}
 
   void Add(HttpMethod method, std::string pattern, Scope scope, std::string summary, RouteHandler handler);
 
-  // 404 for unknown paths, 405 (with Allow) for known paths with another
-  // method, 401 without a valid key, 403 for a key of too small a scope.
+  // 400 for a malformed %-escape in the path, 404 for unknown paths, 405
+  // (with Allow) for known paths with another method, 401 without a valid
+  // key, 403 for a key of too small a scope; 204 for OPTIONS (CORS
+  // preflight). Every response to an allowed Origin carries CORS headers.
   void Dispatch(HttpRequest request, Responder respond) const;
+
+  // The error Dispatch would answer before reading a body (unknown route,
+  // missing or insufficient key), or nullopt when the request may proceed.
+  // Used to refuse "Expect: 100-continue" uploads early.
+  std::optional<HttpResponse> Precheck(const HttpRequest& request) const;
 
   const std::vector<Route>& routes() const { return routes_; }
 
  private:
+  struct Match {
+    const Route* route = nullptr;
+    std::vector<std::string> params;
+    Scope caller = Scope::kOpen;
+  };
+
+  // The matched, authorized route, or the error response.
+  std::optional<HttpResponse> Resolve(const HttpRequest& request, Match* match) const;
   // Which scope the request's key grants, or nullopt for an unknown key.
-  std::optional<Scope> Authenticate(const HttpRequest& request) const;
+  std::optional<Scope> Authenticate(const HttpRequest& request, Scope route_scope, std::string* problem) const;
+  HttpResponse Preflight(const HttpRequest& request, const std::string& allowed_methods) const;
+  // Adds Access-Control-Allow-Origin when the request's Origin is allowed.
+  void AddCorsHeaders(const std::string& origin, HttpResponse* response) const;
 
   AuthKeys keys_;
+  CorsOptions cors_;
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> segments_;  // split patterns, parallel to routes_
 };

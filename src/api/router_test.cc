@@ -23,10 +23,11 @@ class RouterTest : public ::testing::Test {
     router_.Add(HttpMethod::kPost, "/v1/events", Scope::kPublic, "", echo("events"));
   }
 
-  HttpResponse Call(HttpMethod method, std::string path, std::string key = "") {
+  HttpResponse Call(HttpMethod method, std::string target, std::string key = "", std::string origin = "") {
     HttpRequest request;
     request.method = method;
-    request.path = std::move(path);
+    EXPECT_TRUE(ParseTarget(target, &request.path, &request.query));
+    request.origin = std::move(origin);
     if (!key.empty()) request.authorization = "Bearer " + key;
     HttpResponse result;
     router_.Dispatch(std::move(request), [&](HttpResponse response) { result = std::move(response); });
@@ -50,8 +51,10 @@ TEST_F(RouterTest, UnknownPathsAndMethods) {
   HttpResponse wrong = Call(HttpMethod::kPut, "/v1/items/x", "admin-key-0123456789");
   EXPECT_EQ(wrong.status, 405);
   ASSERT_EQ(wrong.headers.size(), 1u);
-  EXPECT_EQ(wrong.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, DELETE"}));
-  EXPECT_EQ(Call(HttpMethod::kGet, "/v1/items/bad%zz", "admin-key-0123456789").status, 404);
+  EXPECT_EQ(wrong.headers[0], (std::pair<std::string, std::string>{"Allow", "GET, HEAD, DELETE"}));
+  HttpResponse escape = Call(HttpMethod::kGet, "/v1/items/bad%zz", "admin-key-0123456789");
+  EXPECT_EQ(escape.status, 400);
+  EXPECT_NE(escape.body.find("malformed %-escape"), std::string::npos);
 }
 
 TEST_F(RouterTest, KeysAndScopes) {
@@ -66,6 +69,63 @@ TEST_F(RouterTest, KeysAndScopes) {
   EXPECT_NE(forbidden.body.find("\"code\":\"forbidden\""), std::string::npos);
   // Prefixes of a key are not the key.
   EXPECT_EQ(Call(HttpMethod::kGet, "/v1/items/x", "admin-key-012345678").status, 401);
+}
+
+std::string Header(const HttpResponse& response, const std::string& name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+TEST_F(RouterTest, KeyInTheQueryOnlyForPublicRoutesAndNeverTheAdminKey) {
+  EXPECT_EQ(Call(HttpMethod::kPost, "/v1/events?key=public-key-0123456789").body, "events|public");
+  HttpResponse admin_in_url = Call(HttpMethod::kPost, "/v1/events?key=admin-key-0123456789");
+  EXPECT_EQ(admin_in_url.status, 401);
+  EXPECT_NE(admin_in_url.body.find("must not be sent in a URL"), std::string::npos);
+  EXPECT_EQ(Call(HttpMethod::kGet, "/v1/items/x?key=public-key-0123456789").status, 401);
+  EXPECT_EQ(Call(HttpMethod::kPost, "/v1/events?key=nope").status, 401);
+}
+
+TEST_F(RouterTest, CorsPreflightAndHeaders) {
+  HttpResponse preflight = Call(HttpMethod::kOptions, "/v1/events", "", "https://shop.example");
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(Header(preflight, "Access-Control-Allow-Origin"), "*");
+  EXPECT_EQ(Header(preflight, "Access-Control-Allow-Methods"), "POST");
+  EXPECT_NE(Header(preflight, "Access-Control-Allow-Headers").find("Authorization"), std::string::npos);
+  HttpResponse post = Call(HttpMethod::kPost, "/v1/events", "public-key-0123456789", "https://shop.example");
+  EXPECT_EQ(Header(post, "Access-Control-Allow-Origin"), "*");
+  HttpResponse denied = Call(HttpMethod::kPost, "/v1/events", "", "https://shop.example");
+  EXPECT_EQ(denied.status, 401);
+  EXPECT_EQ(Header(denied, "Access-Control-Allow-Origin"), "*");  // so the page can read the error
+  EXPECT_EQ(Header(Call(HttpMethod::kPost, "/v1/events", "public-key-0123456789"), "Access-Control-Allow-Origin"), "");
+
+  Router strict(AuthKeys{"admin-key-0123456789", ""}, CorsOptions{{"https://shop.example"}});
+  strict.Add(HttpMethod::kGet, "/health", Scope::kOpen, "", [](RouteRequest&, Responder respond) { respond({}); });
+  auto call = [&](const std::string& origin) {
+    HttpRequest request;
+    request.path = "/health";
+    request.origin = origin;
+    HttpResponse result;
+    strict.Dispatch(std::move(request), [&](HttpResponse response) { result = std::move(response); });
+    return result;
+  };
+  EXPECT_EQ(Header(call("https://shop.example"), "Access-Control-Allow-Origin"), "https://shop.example");
+  EXPECT_EQ(Header(call("https://shop.example"), "Vary"), "Origin");
+  EXPECT_EQ(Header(call("https://evil.example"), "Access-Control-Allow-Origin"), "");
+}
+
+TEST_F(RouterTest, PrecheckRefusesBeforeTheBody) {
+  HttpRequest request;
+  request.method = HttpMethod::kDelete;
+  request.path = "/v1/items/x";
+  EXPECT_EQ(router_.Precheck(request)->status, 401);
+  request.authorization = "Bearer public-key-0123456789";
+  EXPECT_EQ(router_.Precheck(request)->status, 403);
+  request.authorization = "Bearer admin-key-0123456789";
+  EXPECT_FALSE(router_.Precheck(request).has_value());
+  request.path = "/v1/nothing";
+  EXPECT_EQ(router_.Precheck(request)->status, 404);
 }
 
 TEST(HttpTest, ParseTargetDecodesQuery) {

@@ -18,7 +18,8 @@ bool AcceptableContentType(const std::string& content_type) {
 bool CheckBody(const HttpRequest& request, const Responder& respond) {
   if (!AcceptableContentType(request.content_type)) {
     respond(ErrorResponse(415, "unsupported_media_type",
-                          "send JSON with 'Content-Type: application/json', not '" + request.content_type + "'"));
+                          "send JSON with 'Content-Type: application/json', not '" +
+                              PrintableAscii(request.content_type, 100) + "'"));
     return false;
   }
   return true;
@@ -38,29 +39,53 @@ HttpResponse BodyError(const Status& status, const JsonSyntaxError& syntax, std:
   }
   std::optional<size_t> index;
   if (syntax.index >= 0) index = static_cast<size_t>(syntax.index);
-  const bool syntax_error = status.message().rfind("malformed JSON", 0) == 0;
-  return ErrorResponse(400, syntax_error ? "invalid_json" : "invalid_body", status.message(), {}, index);
+  return ErrorResponse(400, syntax.message.empty() ? "invalid_body" : "invalid_json", status.message(), {}, index);
 }
 
-template <typename T>
-void WriteRejected(const ParsedRecords<T>& parsed, JsonWriter* w) {
-  w->Key("errors").BeginArray();
-  for (const auto& rejected : parsed.rejected) {
-    w->BeginObject()
-        .Key("index").UInt(rejected.index)
-        .Key("code").String(rejected.error.code)
-        .Key("field").String(rejected.error.field)
-        .Key("message").String(rejected.error.message)
-        .EndObject();
+void WriteFieldOrNull(std::string_view field, JsonWriter* w) {
+  if (field.empty()) {
+    w->Null();
+  } else {
+    w->String(field);
   }
-  w->EndArray();
+}
+
+// What a write request will answer, prepared on the HTTP thread before the
+// records go to the commit thread: the rejected records are rendered here,
+// so the commit thread only adds the outcome counts.
+struct PendingAnswer {
+  bool events = false;
+  size_t rejected = 0;
+  std::string errors_json;  // [{"index":...}, ...]
+  std::optional<RecordError> first_error;
+  size_t first_error_index = 0;
+  std::vector<size_t> indices;  // input index of each submitted record
+};
+
+template <typename T>
+std::shared_ptr<PendingAnswer> Prepare(ParsedRecords<T>& parsed, bool events) {
+  auto answer = std::make_shared<PendingAnswer>();
+  answer->events = events;
+  answer->rejected = parsed.rejected.size();
+  answer->indices = std::move(parsed.indices);
+  JsonWriter w(&answer->errors_json);
+  w.BeginArray();
+  for (const auto& rejected : parsed.rejected) {
+    w.BeginObject().Key("index").UInt(rejected.index).Key("code").String(rejected.error.code).Key("field");
+    WriteFieldOrNull(rejected.error.field, &w);
+    w.Key("message").String(rejected.error.message).EndObject();
+  }
+  w.EndArray();
+  if (!parsed.rejected.empty()) {
+    answer->first_error = parsed.rejected.front().error;
+    answer->first_error_index = parsed.rejected.front().index;
+  }
+  return answer;
 }
 
 // 200 when every record was taken (new, updated or duplicate), 207 when
 // some were rejected, 400 when all were: then "error" is the first reason.
-template <typename T>
-HttpResponse BatchResponse(const ParsedRecords<T>& parsed, const std::vector<WriteOutcome>& outcomes,
-                           bool events) {
+HttpResponse BatchResponse(const PendingAnswer& answer, const std::vector<WriteOutcome>& outcomes) {
   size_t created = 0, updated = 0, duplicates = 0;
   for (WriteOutcome outcome : outcomes) {
     if (outcome == WriteOutcome::kCreated) ++created;
@@ -68,37 +93,42 @@ HttpResponse BatchResponse(const ParsedRecords<T>& parsed, const std::vector<Wri
     if (outcome == WriteOutcome::kDuplicate) ++duplicates;
   }
   const size_t taken = created + updated + duplicates;
-  int status = parsed.rejected.empty() ? 200 : taken > 0 ? 207 : 400;
-  std::string body;
-  JsonWriter w(&body);
+  HttpResponse response;
+  response.status = answer.rejected == 0 ? 200 : taken > 0 ? 207 : 400;
+  JsonWriter w(&response.body);
   w.BeginObject();
-  if (status == 400) {
-    const auto& first = parsed.rejected.front();
-    w.Key("error").BeginObject()
-        .Key("code").String(first.error.code)
-        .Key("message").String(first.error.message)
-        .Key("field").String(first.error.field)
-        .Key("index").UInt(first.index)
-        .EndObject();
+  if (response.status == 400) {
+    const RecordError& first = *answer.first_error;
+    w.Key("error").BeginObject().Key("code").String(first.code).Key("message").String(first.message).Key("field");
+    WriteFieldOrNull(first.field, &w);
+    w.Key("index").UInt(answer.first_error_index).EndObject();
   }
   w.Key("accepted").UInt(created + updated);
-  if (events) {
+  if (answer.events) {
     w.Key("duplicates").UInt(duplicates);
   } else {
     w.Key("created").UInt(created);
     w.Key("updated").UInt(updated);
   }
-  w.Key("rejected").UInt(parsed.rejected.size());
-  WriteRejected(parsed, &w);
-  if (events) {
+  w.Key("rejected").UInt(answer.rejected);
+  w.Key("errors").Raw(answer.errors_json);
+  if (answer.events) {
     w.Key("duplicate_indices").BeginArray();
     for (size_t i = 0; i < outcomes.size(); ++i) {
-      if (outcomes[i] == WriteOutcome::kDuplicate) w.UInt(parsed.indices[i]);
+      if (outcomes[i] == WriteOutcome::kDuplicate) w.UInt(answer.indices[i]);
     }
     w.EndArray();
   }
   w.EndObject();
-  return JsonResponse(status, std::move(body));
+  return response;
+}
+
+// Ids in the path follow the same rules as ids in bodies.
+bool CheckIdParam(const std::string& id, const Limits& limits, const Responder& respond) {
+  RecordError error;
+  if (ValidateId(id, "id", limits, &error)) return true;
+  respond(ErrorResponse(400, "invalid_parameter", "the id in the path: " + error.message, "id"));
+  return false;
 }
 
 HttpResponse StoreError(const Status& status) {
@@ -191,63 +221,63 @@ void ApiService::Stats(RouteRequest&, Responder respond) {
   respond(JsonResponse(200, std::move(body)));
 }
 
-void ApiService::SubmitWrite(WriteBatch batch, Ingestor::Done done, const Responder& respond) {
-  Status status = ingestor_->Submit(std::move(batch), std::move(done));
+void ApiService::SubmitWrite(WriteBatch batch, size_t approx_bytes, Ingestor::Done done, const Responder& respond) {
+  Status status = ingestor_->Submit(std::move(batch), approx_bytes, std::move(done));
   if (!status.ok()) respond(StoreError(status));
 }
 
-void ApiService::PostItems(RouteRequest& request, Responder respond) {
+// Parses a batch on this thread, submits the good records, and answers once
+// they are durable (or at once when none are good).
+template <typename T>
+void ApiService::PostRecords(RouteRequest& request, Responder respond, std::string_view collection, bool events,
+                             const std::function<Status(ParsedRecords<T>*, JsonSyntaxError*)>& parse,
+                             void (WriteBatch::*add)(T)) {
   if (!CheckBody(request.http, respond)) return;
-  auto parsed = std::make_shared<ParsedRecords<Item>>();
+  ParsedRecords<T> parsed;
   JsonSyntaxError syntax;
-  Status status = ThreadParser().ParseItems(request.http.body, options_.limits, options_.max_batch_records,
-                                            parsed.get(), &syntax);
-  if (!status.ok()) return respond(BodyError(status, syntax, "items"));
-  if (parsed->records.empty()) return respond(BatchResponse(*parsed, {}, false));
+  Status status = parse(&parsed, &syntax);
+  if (!status.ok()) return respond(BodyError(status, syntax, collection));
   WriteBatch batch;
-  for (Item& item : parsed->records) batch.UpsertItem(std::move(item));
-  SubmitWrite(std::move(batch),
-              [parsed, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
-                respond(write_status.ok() ? BatchResponse(*parsed, outcomes, false) : StoreError(write_status));
+  for (T& record : parsed.records) (batch.*add)(std::move(record));
+  parsed.records.clear();
+  auto answer = Prepare(parsed, events);
+  if (batch.empty()) return respond(BatchResponse(*answer, {}));
+  SubmitWrite(std::move(batch), request.http.body.size(),
+              [answer, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
+                respond(write_status.ok() ? BatchResponse(*answer, outcomes) : StoreError(write_status));
               },
               respond);
+}
+
+void ApiService::PostItems(RouteRequest& request, Responder respond) {
+  PostRecords<Item>(request, std::move(respond), "items", false,
+                    [&](ParsedRecords<Item>* out, JsonSyntaxError* syntax) {
+                      return ThreadParser().ParseItems(request.http.body, options_.limits,
+                                                       options_.max_batch_records, out, syntax);
+                    },
+                    &WriteBatch::UpsertItem);
 }
 
 void ApiService::PostUsers(RouteRequest& request, Responder respond) {
-  if (!CheckBody(request.http, respond)) return;
-  auto parsed = std::make_shared<ParsedRecords<User>>();
-  JsonSyntaxError syntax;
-  Status status = ThreadParser().ParseUsers(request.http.body, options_.limits, options_.max_batch_records,
-                                            parsed.get(), &syntax);
-  if (!status.ok()) return respond(BodyError(status, syntax, "users"));
-  if (parsed->records.empty()) return respond(BatchResponse(*parsed, {}, false));
-  WriteBatch batch;
-  for (User& user : parsed->records) batch.UpsertUser(std::move(user));
-  SubmitWrite(std::move(batch),
-              [parsed, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
-                respond(write_status.ok() ? BatchResponse(*parsed, outcomes, false) : StoreError(write_status));
-              },
-              respond);
+  PostRecords<User>(request, std::move(respond), "users", false,
+                    [&](ParsedRecords<User>* out, JsonSyntaxError* syntax) {
+                      return ThreadParser().ParseUsers(request.http.body, options_.limits,
+                                                       options_.max_batch_records, out, syntax);
+                    },
+                    &WriteBatch::UpsertUser);
 }
 
 void ApiService::PostEvents(RouteRequest& request, Responder respond) {
-  if (!CheckBody(request.http, respond)) return;
-  auto parsed = std::make_shared<ParsedRecords<Event>>();
-  JsonSyntaxError syntax;
-  Status status = ThreadParser().ParseEvents(request.http.body, options_.limits, clock_->NowMillis(),
-                                             options_.max_batch_records, parsed.get(), &syntax);
-  if (!status.ok()) return respond(BodyError(status, syntax, "events"));
-  if (parsed->records.empty()) return respond(BatchResponse(*parsed, {}, true));
-  WriteBatch batch;
-  for (Event& event : parsed->records) batch.AppendEvent(std::move(event));
-  SubmitWrite(std::move(batch),
-              [parsed, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
-                respond(write_status.ok() ? BatchResponse(*parsed, outcomes, true) : StoreError(write_status));
-              },
-              respond);
+  PostRecords<Event>(request, std::move(respond), "events", true,
+                     [&](ParsedRecords<Event>* out, JsonSyntaxError* syntax) {
+                       return ThreadParser().ParseEvents(request.http.body, options_.limits, clock_->NowMillis(),
+                                                         options_.max_batch_records, out, syntax);
+                     },
+                     &WriteBatch::AppendEvent);
 }
 
 void ApiService::GetItem(RouteRequest& request, Responder respond) {
+  if (!CheckIdParam(request.params[0], options_.limits, respond)) return;
   auto item = store_->GetItem(request.params[0]);
   if (!item.ok()) {
     return respond(item.status().IsNotFound() ? ErrorResponse(404, "not_found", item.status().message(), "id")
@@ -260,9 +290,10 @@ void ApiService::GetItem(RouteRequest& request, Responder respond) {
 }
 
 void ApiService::DeleteItem(RouteRequest& request, Responder respond) {
+  if (!CheckIdParam(request.params[0], options_.limits, respond)) return;
   WriteBatch batch;
   batch.DeleteItem(request.params[0]);
-  SubmitWrite(std::move(batch),
+  SubmitWrite(std::move(batch), request.params[0].size(),
               [id = request.params[0], respond](const Status& status, std::vector<WriteOutcome> outcomes) {
                 if (!status.ok()) return respond(StoreError(status));
                 if (outcomes[0] == WriteOutcome::kNotFound) {
@@ -276,6 +307,7 @@ void ApiService::DeleteItem(RouteRequest& request, Responder respond) {
 }
 
 void ApiService::GetUser(RouteRequest& request, Responder respond) {
+  if (!CheckIdParam(request.params[0], options_.limits, respond)) return;
   auto user = store_->GetUser(request.params[0]);
   if (!user.ok()) {
     return respond(user.status().IsNotFound() ? ErrorResponse(404, "not_found", user.status().message(), "id")
@@ -288,13 +320,15 @@ void ApiService::GetUser(RouteRequest& request, Responder respond) {
 }
 
 void ApiService::ActorEvents(ActorKind kind, RouteRequest& request, Responder respond) {
+  if (!CheckIdParam(request.params[0], options_.limits, respond)) return;
   size_t limit = 50;
   if (const std::string* text = request.http.Query("limit")) {
     auto parsed = ParseInt64(*text);
     if (!parsed || *parsed < 1 || static_cast<size_t>(*parsed) > options_.max_recent_events) {
       return respond(ErrorResponse(400, "invalid_parameter",
                                    "limit must be a whole number from 1 to " +
-                                       std::to_string(options_.max_recent_events) + ", got '" + *text + "'",
+                                       std::to_string(options_.max_recent_events) + ", got '" +
+                                       std::string(TruncateUtf8(*text, 32)) + "'",
                                    "limit"));
     }
     limit = static_cast<size_t>(*parsed);

@@ -3,10 +3,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 
 #include "api/router.h"
 #include "common/clock.h"
 #include "ingest/ingestor.h"
+#include "schema/json.h"
 #include "schema/validate.h"
 #include "storage/store.h"
 
@@ -40,8 +43,13 @@ class ApiService {
   void PostEvents(RouteRequest& request, Responder respond);
   void ActorEvents(ActorKind kind, RouteRequest& request, Responder respond);
 
+  template <typename T>
+  void PostRecords(RouteRequest& request, Responder respond, std::string_view collection, bool events,
+                   const std::function<Status(ParsedRecords<T>*, JsonSyntaxError*)>& parse,
+                   void (WriteBatch::*add)(T));
+
   // Queues `batch`; answers 503 when the ingest queue is full.
-  void SubmitWrite(WriteBatch batch, Ingestor::Done done, const Responder& respond);
+  void SubmitWrite(WriteBatch batch, size_t approx_bytes, Ingestor::Done done, const Responder& respond);
 
   Store* store_;
   Ingestor* ingestor_;

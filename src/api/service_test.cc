@@ -4,7 +4,10 @@
 #include <simdjson.h>
 
 #include <future>
+#include <condition_variable>
 #include <list>
+#include <mutex>
+#include <thread>
 
 #include "common/time_util.h"
 
@@ -169,6 +172,90 @@ TEST_F(ServiceTest, StatsAndHealth) {
   EXPECT_EQ(std::string_view(Json(Call(HttpMethod::kGet, "/health", "", ""))["status"]), "ok");
   auto routes = Json(Call(HttpMethod::kGet, "/v1", "", ""))["routes"];
   EXPECT_GE(simdjson::dom::array(routes).size(), 10u);
+}
+
+TEST_F(ServiceTest, PathIdsFollowTheIdRules) {
+  HttpResponse response = Call(HttpMethod::kGet, "/v1/users/ann%00x/events");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(std::string_view(Json(response)["error"]["field"]), "id");
+  EXPECT_EQ(Call(HttpMethod::kGet, "/v1/items/" + std::string(300, 'x')).status, 400);
+}
+
+TEST_F(ServiceTest, NullFieldWhenAnErrorHasNone) {
+  HttpResponse response = Call(HttpMethod::kPost, "/v1/events", R"([{"type":"view","user_id":"u","item_id":"a"},7])");
+  EXPECT_EQ(response.status, 207);
+  EXPECT_TRUE(Json(response)["errors"].at(0)["field"].is_null()) << response.body;
+}
+
+// A store whose writes wait until released, to fill the ingest queue.
+class GatedStore : public Store {
+ public:
+  explicit GatedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) override {
+    std::unique_lock lock(mutex_);
+    cv_.wait(lock, [this] { return open_; });
+    return inner_->Write(batch, outcomes);
+  }
+  void Open() {
+    std::lock_guard lock(mutex_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  Result<Item> GetItem(std::string_view id) const override { return inner_->GetItem(id); }
+  Result<User> GetUser(std::string_view id) const override { return inner_->GetUser(id); }
+  Status GetRecentEvents(ActorKind kind, std::string_view id, size_t limit, std::vector<Event>* out) const override {
+    return inner_->GetRecentEvents(kind, id, limit, out);
+  }
+  StoreCounts Counts() const override { return inner_->Counts(); }
+  Status ScanItems(const std::function<bool(const Item&)>& v) const override { return inner_->ScanItems(v); }
+  Status ScanUsers(const std::function<bool(const User&)>& v) const override { return inner_->ScanUsers(v); }
+  Status ScanEvents(const std::function<bool(const Event&)>& v) const override { return inner_->ScanEvents(v); }
+  Status Sync() override { return inner_->Sync(); }
+
+ private:
+  std::unique_ptr<Store> inner_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+TEST(ServiceBackPressureTest, FullQueueAnswers503WithRetryAfter) {
+  ManualClock clock(*ParseTimestampMillis("2024-03-01T12:00:00Z"));
+  GatedStore store(NewMemoryStore(&clock));
+  IngestorOptions ingest;
+  ingest.max_queued_records = 1;
+  Ingestor ingestor(&store, ingest);
+  Router router(AuthKeys{kAdmin, kPublic});
+  ApiService service(&store, &ingestor, &clock, ApiOptions{});
+  service.RegisterRoutes(&router);
+  auto post = [&](int n, std::function<void(HttpResponse)> done) {
+    HttpRequest request;
+    request.method = HttpMethod::kPost;
+    request.path = "/v1/events";
+    request.authorization = std::string("Bearer ") + kPublic;
+    request.body = R"({"type":"view","user_id":"u","item_id":"a","event_id":"q)" + std::to_string(n) + R"("})";
+    router.Dispatch(std::move(request), std::move(done));
+  };
+  std::vector<std::promise<HttpResponse>> answers(3);
+  // The first is taken by the commit thread and blocks in Write; the second
+  // waits in the queue; the third finds the queue full.
+  post(0, [&](HttpResponse r) { answers[0].set_value(std::move(r)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  post(1, [&](HttpResponse r) { answers[1].set_value(std::move(r)); });
+  post(2, [&](HttpResponse r) { answers[2].set_value(std::move(r)); });
+  HttpResponse refused = answers[2].get_future().get();
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(refused.body.find("\"code\":\"unavailable\""), std::string::npos);
+  ASSERT_EQ(refused.headers.size(), 1u);
+  EXPECT_EQ(refused.headers[0].first, "Retry-After");
+  store.Open();
+  EXPECT_EQ(answers[0].get_future().get().status, 200);
+  EXPECT_EQ(answers[1].get_future().get().status, 200);
+  ingestor.Close();
+  ApiService closed_service(&store, &ingestor, &clock, ApiOptions{});
+  std::promise<HttpResponse> after_close;
+  post(3, [&](HttpResponse r) { after_close.set_value(std::move(r)); });
+  EXPECT_EQ(after_close.get_future().get().status, 503);  // shutting down
 }
 
 }  // namespace

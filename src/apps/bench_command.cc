@@ -87,19 +87,19 @@ struct LoadFlags {
   double warmup_s = 2;
 };
 
-// Replaces every "{seq}" in `body` with `seq` (unique event ids per request).
-std::string Instantiate(const std::string& body, uint64_t seq) {
+// Replaces every `placeholder` in `text` with `value`.
+std::string ReplaceAll(const std::string& text, std::string_view placeholder, const std::string& value) {
   std::string out;
-  out.reserve(body.size() + 16);
+  out.reserve(text.size() + 16);
   size_t pos = 0;
   while (true) {
-    size_t at = body.find("{seq}", pos);
+    size_t at = text.find(placeholder, pos);
     if (at == std::string::npos) break;
-    out.append(body, pos, at - pos);
-    out += std::to_string(seq);
-    pos = at + 5;
+    out.append(text, pos, at - pos);
+    out += value;
+    pos = at + placeholder.size();
   }
-  out.append(body, pos);
+  out.append(text, pos);
   return out;
 }
 
@@ -124,18 +124,26 @@ int RunLoad(const LoadFlags& flags) {
   const auto t0 = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
   const std::string run_id = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
 
+  const std::string body_for_run = ReplaceAll(body, "{run}", run_id);
   auto worker = [&] {
     net::io_context io;
     tcp::resolver resolver(io);
     beast::tcp_stream stream(io);
-    auto connect = [&] {
+    beast::flat_buffer buffer;
+    // Returns false when the server cannot be reached.
+    auto connect = [&]() -> bool {
       beast::error_code ec;
       stream.socket().close(ec);
-      stream.connect(resolver.resolve(flags.host, std::to_string(flags.port)));
-      stream.socket().set_option(tcp::no_delay(true));
+      buffer.clear();  // bytes of a broken response must not be read as the next one
+      try {
+        stream.connect(resolver.resolve(flags.host, std::to_string(flags.port)));
+        stream.socket().set_option(tcp::no_delay(true));
+        return true;
+      } catch (const std::exception&) {
+        return false;
+      }
     };
-    connect();
-    beast::flat_buffer buffer;
+    bool connected = connect();
     std::vector<double> mine;
     while (true) {
       const uint64_t i = next.fetch_add(1);
@@ -146,22 +154,18 @@ int RunLoad(const LoadFlags& flags) {
       request.set(http::field::host, flags.host);
       request.set(http::field::content_type, "application/json");
       if (!flags.key.empty()) request.set(http::field::authorization, "Bearer " + flags.key);
-      request.body() = Instantiate(body, i) ;
-      if (request.body().find("{run}") != std::string::npos) {
-        std::string b = request.body();
-        b.replace(b.find("{run}"), 5, run_id);
-        request.body() = b;
-      }
+      request.body() = ReplaceAll(body_for_run, "{seq}", std::to_string(i));
       request.prepare_payload();
       try {
+        if (!connected) throw std::runtime_error("not connected");
         http::write(stream, request);
         http::response<http::string_body> response;
         http::read(stream, buffer, response);
         if (response.result_int() >= 300) ++errors;
-        if (!response.keep_alive()) connect();
+        if (!response.keep_alive()) connected = connect();
       } catch (const std::exception&) {
         ++errors;
-        connect();
+        connected = connect();
       }
       if (i >= warmup) {
         mine.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - scheduled).count());

@@ -1,7 +1,9 @@
 // vitrina serve: the HTTP API over the embedded store.
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 
@@ -19,17 +21,37 @@ struct ServeFlags {
   std::string port_file;
 };
 
+// Each connection is a file descriptor; so are the store's files. Raise the
+// soft limit to the hard one, and keep max_connections within it.
+void FitOpenFileLimit(HttpServerOptions* server) {
+  constexpr rlim_t kReserve = 1024;  // the store, logs, listening socket
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+    (void)::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > server->max_connections + kReserve) return;
+  const size_t fits = limit.rlim_cur > 2 * kReserve ? limit.rlim_cur - kReserve : limit.rlim_cur / 2;
+  spdlog::warn("the open-file limit is {}: serving at most {} connections instead of {} (raise `ulimit -n`)",
+               static_cast<uint64_t>(limit.rlim_cur), fits, server->max_connections);
+  server->max_connections = fits;
+}
+
 int RunServe(const ServeFlags& flags) {
   const auto start = std::chrono::steady_clock::now();
   std::optional<LoadedConfig> loaded = flags.config.Load();
   if (!loaded) return kExitUsage;
-  const Config& config = loaded->config;
+  Config config = loaded->config;
   if (Status status = ValidateForServing(config); !status.ok()) {
     std::cerr << "vitrina: configuration error: " << status.message() << "\n";
     return kExitUsage;
   }
   SetupLogging(config.log_level);
   for (const std::string& warning : loaded->warnings) spdlog::warn("{}", warning);
+  FitOpenFileLimit(&config.server);
+  config.server.handle_signals = true;
 
   SystemClock clock;
   auto opened = OpenRocksDbStore(config.storage, &clock);
@@ -39,7 +61,7 @@ int RunServe(const ServeFlags& flags) {
   }
   std::unique_ptr<Store> store = std::move(opened).value();
   auto ingestor = std::make_unique<Ingestor>(store.get(), config.ingest);
-  Router router(config.auth);
+  Router router(config.auth, config.cors);
   ApiService service(store.get(), ingestor.get(), &clock, config.api);
   service.RegisterRoutes(&router);
   auto server = std::make_unique<HttpServer>(config.server, &router);
@@ -55,20 +77,28 @@ int RunServe(const ServeFlags& flags) {
                VITRINA_VERSION, config.server.host, server->port(), config.data_dir, counts.items, counts.users,
                counts.events, DurabilityName(config.storage.durability), ready_ms);
   if (!flags.port_file.empty()) {
-    // Written after the socket listens, so a test can poll for it.
-    std::string tmp = flags.port_file + ".tmp";
-    std::ofstream(tmp) << server->port() << "\n";
-    std::rename(tmp.c_str(), flags.port_file.c_str());
+    // Written after the socket listens, so a script can wait for it.
+    const std::string tmp = flags.port_file + ".tmp";
+    std::ofstream out(tmp);
+    out << server->port() << "\n";
+    out.close();
+    if (!out || std::rename(tmp.c_str(), flags.port_file.c_str()) != 0) {
+      spdlog::error("cannot write the port file {}", flags.port_file);
+      server->Stop();
+      return kExitFailure;
+    }
   }
 
-  server->Wait(/*handle_signals=*/true);
-  // Order matters: stop serving, commit what is queued (its responses are
-  // dropped; clients retry and get "duplicate"), then close the store.
+  server->WaitForStopRequest();
+  // Order matters. Stop taking connections; commit what is queued while the
+  // HTTP threads still run, so those requests get their answers (new writes
+  // on open connections get 503); then close connections and the store.
+  server->StopAccepting();
+  ingestor->Close();
   server->Stop();
-  ingestor.reset();
   server.reset();
-  if (Status status = store->Sync(); !status.ok()) spdlog::error("final sync failed: {}", status.message());
-  store.reset();
+  ingestor.reset();
+  store.reset();  // flushes memtables: the next start replays no log
   spdlog::info("stopped");
   return kExitOk;
 }

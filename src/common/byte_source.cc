@@ -219,6 +219,13 @@ bool LineReader::Fill() {
 }
 
 bool LineReader::Next(std::string_view* line) {
+  if (at_start_) {
+    at_start_ = false;
+    while (end_ - begin_ < 3 && !eof_ && Fill()) {
+    }
+    if (!status_.ok()) return false;
+    if (end_ - begin_ >= 3 && std::memcmp(buffer_.data() + begin_, "\xEF\xBB\xBF", 3) == 0) begin_ += 3;
+  }
   size_t scanned = begin_;
   while (true) {
     const char* start = buffer_.data() + scanned;

@@ -32,7 +32,8 @@ Result<std::unique_ptr<ByteSource>> OpenByteSource(const std::string& path);
 std::unique_ptr<ByteSource> MakeStringByteSource(std::string data, std::string name = "<memory>");
 
 // Splits a ByteSource into lines ("\n" or "\r\n"; the last line may lack
-// one). Lines longer than `max_line_bytes` are an error naming the line.
+// one). A UTF-8 byte-order mark at the start is dropped. Lines longer than
+// `max_line_bytes` are an error naming the line.
 class LineReader {
  public:
   explicit LineReader(ByteSource* source, size_t max_line_bytes = 64 << 20);
@@ -53,6 +54,7 @@ class LineReader {
   size_t begin_ = 0;  // start of unread data in buffer_
   size_t end_ = 0;    // end of valid data in buffer_
   bool eof_ = false;
+  bool at_start_ = true;
   uint64_t line_number_ = 0;
   Status status_;
 };

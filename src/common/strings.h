@@ -37,6 +37,17 @@ std::string FormatDouble(double value);
 // an escape is malformed.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 
+// At most `max_bytes` of `text`, cut on a UTF-8 character boundary, for
+// quoting user input in messages.
+std::string_view TruncateUtf8(std::string_view text, size_t max_bytes);
+
+// `text` with bytes outside printable ASCII replaced by '?', for echoing
+// header values in messages.
+std::string PrintableAscii(std::string_view text, size_t max_bytes);
+
+// 64-bit FNV-1a: a stable hash (same value on every platform and version).
+uint64_t Fnv1a64(std::string_view data);
+
 // Edit distance, for "did you mean" hints on short keys.
 size_t LevenshteinDistance(std::string_view a, std::string_view b);
 

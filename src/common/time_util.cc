@@ -74,7 +74,8 @@ int WeekdayFromDays(int64_t days) {
   return static_cast<int>(w < 0 ? w + 7 : w);
 }
 
-std::optional<int64_t> ParseTimestampMillis(std::string_view text) {
+std::optional<int64_t> ParseTimestampMillis(std::string_view text, bool* has_zone) {
+  if (has_zone != nullptr) *has_zone = false;
   size_t pos = 0;
   int64_t year, month, day;
   if (!ReadDigits(text, pos, 4, year) || !Expect(text, pos, '-') || !ReadDigits(text, pos, 2, month) ||
@@ -107,6 +108,7 @@ std::optional<int64_t> ParseTimestampMillis(std::string_view text) {
     }
     if (hour > 23 || minute > 59 || second > 60) return std::nullopt;  // 60: leap second
     if (pos < text.size()) {
+      if (has_zone != nullptr) *has_zone = true;
       char zone = text[pos++];
       if (zone == 'Z' || zone == 'z') {
         // UTC

@@ -28,9 +28,10 @@ int WeekdayFromDays(int64_t days);
 // Parses RFC 3339 / ISO 8601 timestamps: "2024-03-01", "2024-03-01T10:20",
 // "2024-03-01T10:20:30", with optional fraction ".123456" (kept to the
 // millisecond) and optional zone "Z", "+03:00", "-0500". 'T' may also be a
-// space. Without a zone the time is taken as UTC. Returns nullopt for
-// anything else, including out-of-range fields (month 13, 25:00, Feb 30).
-std::optional<int64_t> ParseTimestampMillis(std::string_view text);
+// space. Without a zone the time is taken as UTC; *has_zone (when given)
+// says whether a zone was written. Returns nullopt for anything else,
+// including out-of-range fields (month 13, 25:00, Feb 30).
+std::optional<int64_t> ParseTimestampMillis(std::string_view text, bool* has_zone = nullptr);
 
 // "2024-03-01T10:20:30Z", or "2024-03-01T10:20:30.123Z" with milliseconds.
 std::string FormatTimestampMillis(int64_t millis);

@@ -59,6 +59,17 @@ TEST(TimeUtilTest, UkLocalTimeFollowsBritishSummerTime) {
   EXPECT_EQ(UkLocalToUtcMillis(wall("2011-03-27 02:00")), wall("2011-03-27T01:00Z"));
   EXPECT_EQ(UkLocalToUtcMillis(wall("2011-10-30 00:30")), wall("2011-10-29T23:30Z"));
   EXPECT_EQ(UkLocalToUtcMillis(wall("2011-10-30 02:00")), wall("2011-10-30T02:00Z"));
+  // The repeated autumn hour resolves to BST; the skipped spring hour to BST too.
+  EXPECT_EQ(UkLocalToUtcMillis(wall("2011-10-30 01:30")), wall("2011-10-30T00:30Z"));
+  EXPECT_EQ(UkLocalToUtcMillis(wall("2011-03-27 01:30")), wall("2011-03-27T00:30Z"));
+}
+
+TEST(TimeUtilTest, ReportsWhetherAZoneWasGiven) {
+  bool has_zone = true;
+  EXPECT_TRUE(ParseTimestampMillis("2024-05-01T10:00:00", &has_zone).has_value());
+  EXPECT_FALSE(has_zone);
+  EXPECT_TRUE(ParseTimestampMillis("2024-05-01T10:00:00+02:00", &has_zone).has_value());
+  EXPECT_TRUE(has_zone);
 }
 
 }  // namespace

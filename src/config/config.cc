@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <toml++/toml.h>
 
 #include <functional>
@@ -107,8 +109,17 @@ std::vector<ParamImpl> BuildParams() {
       "Log verbosity (logs go to stderr).",
       [](Config& c, const std::string& v) { c.log_level = v; }, [](const Config& c) { return c.log_level; }));
 
-  params.push_back(String("server.host", "Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for all interfaces.",
-      [](Config& c) -> std::string& { return c.server.host; }));
+  params.push_back(String("server.host",
+      "Address to listen on: 127.0.0.1 (or localhost) for this machine only, 0.0.0.0 or :: for all interfaces.",
+      [](Config& c) -> std::string& { return c.server.host; },
+      [](const std::string& v) -> std::optional<std::string> {
+        unsigned char buffer[sizeof(struct in6_addr)];
+        if (v == "localhost" || ::inet_pton(AF_INET, v.c_str(), buffer) == 1 ||
+            ::inet_pton(AF_INET6, v.c_str(), buffer) == 1) {
+          return std::nullopt;
+        }
+        return "expected an IP address such as 127.0.0.1, 0.0.0.0 or ::, got \"" + v + "\"";
+      }));
   params.push_back(Integer("server.port", 0, 65535, "TCP port; 0 picks a free one (printed at start).",
       [](Config& c) -> uint16_t& { return c.server.port; }));
   params.back().info.flag = "--port";
@@ -117,10 +128,30 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("server.max_body_bytes", 1024, int64_t{1} << 30,
       "Largest request body accepted; larger requests get 413.",
       [](Config& c) -> size_t& { return c.server.max_body_bytes; }));
-  params.push_back(Integer("server.idle_timeout_s", 1, 3600, "Idle keep-alive connections are closed after this many seconds.",
+  params.push_back(Integer("server.idle_timeout_s", 1, 3600, "A connection idle (or stalled mid-request) this many seconds is closed (checked every second).",
       [](Config& c) -> int& { return c.server.idle_timeout_s; }));
-  params.push_back(Integer("server.max_connections", 1, 1000000, "Open connections at most; more are closed at once.",
+  params.push_back(Integer("server.max_connections", 1, 1000000,
+      "Open connections at most; more are closed at once. `serve` raises its open-file limit to fit, or lowers this.",
       [](Config& c) -> size_t& { return c.server.max_connections; }));
+  {
+    ParamImpl cors = String("server.cors_origins",
+        "Web origins whose pages may call the API from a browser (CORS), comma-separated, e.g. "
+        "\"https://shop.example,https://www.shop.example\"; \"*\" allows any; empty allows none. Keys are never "
+        "cookies, so an origin gains nothing without a key.",
+        [](Config& c) -> std::string& { return c.cors_origins_text; },
+        [](const std::string& v) -> std::optional<std::string> {
+          for (std::string_view origin : Split(v, ",")) {
+            origin = TrimWhitespace(origin);
+            if (origin.empty() || origin == "*") continue;
+            if (origin.rfind("http://", 0) != 0 && origin.rfind("https://", 0) != 0) {
+              return "origins look like https://shop.example, got \"" + std::string(origin) + "\"";
+            }
+            if (origin.back() == '/') return "origins have no path or trailing slash: \"" + std::string(origin) + "\"";
+          }
+          return std::nullopt;
+        });
+    params.push_back(std::move(cors));
+  }
 
   params.push_back(String("auth.admin_key", "Bearer key for every endpoint. Required by `serve`; 16+ characters.",
       [](Config& c) -> std::string& { return c.auth.admin_key; }, CheckKey));
@@ -157,6 +188,9 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("ingest.max_queued_records", 1, 100000000,
       "Records waiting for the commit thread at most; beyond it writes get 503 with Retry-After.",
       [](Config& c) -> size_t& { return c.ingest.max_queued_records; }));
+  params.push_back(Integer("ingest.max_queued_bytes", 1 << 20, int64_t{1} << 40,
+      "Request bytes waiting for the commit thread at most; beyond it writes get 503 with Retry-After.",
+      [](Config& c) -> size_t& { return c.ingest.max_queued_bytes; }));
   // clang-format on
 
   // The skew is stored in milliseconds but configured in seconds.
@@ -305,6 +339,12 @@ Result<LoadedConfig> LoadConfig(const ConfigInputs& inputs) {
     VITRINA_RETURN_IF_ERROR(Apply(&loaded, *param, value, ConfigSource::kFlag, "flag " + param->info.flag));
   }
   loaded.config.storage.path = loaded.config.data_dir;
+  if (loaded.config.server.host == "localhost") loaded.config.server.host = "127.0.0.1";
+  loaded.config.cors.allowed_origins.clear();
+  for (std::string_view origin : Split(loaded.config.cors_origins_text, ",")) {
+    origin = TrimWhitespace(origin);
+    if (!origin.empty()) loaded.config.cors.allowed_origins.emplace_back(origin);
+  }
   if (!loaded.config.auth.public_key.empty() && loaded.config.auth.public_key == loaded.config.auth.admin_key) {
     return Status::InvalidArgument("auth.public_key must differ from auth.admin_key");
   }

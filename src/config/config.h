@@ -23,6 +23,8 @@ struct Config {
   std::string data_dir = "./vitrina-data";
   std::string log_level = "info";
   HttpServerOptions server;
+  std::string cors_origins_text = "*";  // server.cors_origins as written
+  CorsOptions cors;                      // ... parsed
   AuthKeys auth;
   RocksDbOptions storage;  // storage.path follows data_dir
   ApiOptions api;

@@ -21,7 +21,7 @@ bool ToNumber(std::string_view text, const std::string& field, double* out, Reco
   auto value = ParseDouble(text);
   if (!value) {
     return Fail(error, error_code::kWrongType, field,
-                field + " must be a number, got \"" + std::string(text.substr(0, 64)) + "\"");
+                field + " must be a number, got \"" + std::string(TruncateUtf8(text, 64)) + "\"");
   }
   *out = *value;
   return true;
@@ -38,7 +38,7 @@ bool ToBool(std::string_view text, const std::string& field, bool* out, RecordEr
     return true;
   }
   return Fail(error, error_code::kWrongType, field,
-              field + " must be true or false, got \"" + std::string(text.substr(0, 64)) + "\"");
+              field + " must be true or false, got \"" + std::string(TruncateUtf8(text, 64)) + "\"");
 }
 
 // One recognised column: its field name and, for "attributes.x" and
@@ -107,7 +107,7 @@ bool ParseEventRow(const std::vector<Column>& columns, const std::vector<std::st
         auto type = ParseEventType(TrimWhitespace(cell));
         if (!type) {
           return Fail(error, error_code::kUnknownEventType, "type",
-                      "unknown event type \"" + std::string(cell.substr(0, 64)) + "\"");
+                      "unknown event type \"" + std::string(TruncateUtf8(cell, 64)) + "\"");
         }
         event->type = *type;
         has_type = true;
@@ -125,7 +125,7 @@ bool ParseEventRow(const std::vector<Column>& columns, const std::vector<std::st
         price = number;
         break;
       case 7:
-        if (!ParseTimestampField(std::string(cell), field, &event->timestamp_ms, error)) return false;
+        if (!ParseTimestampField(cell, field, &event->timestamp_ms, error)) return false;
         has_timestamp = true;
         break;
       case 8: event->recommendation_id = cell; break;
@@ -182,7 +182,7 @@ bool ParseItemRow(const std::vector<Column>& columns, const std::vector<std::str
         if (!ToBool(cell, field, &item->active, error)) return false;
         break;
       case 9:
-        if (!ParseTimestampField(std::string(cell), field, &item->created_ms, error)) return false;
+        if (!ParseTimestampField(cell, field, &item->created_ms, error)) return false;
         break;
     }
   }
@@ -206,7 +206,7 @@ bool ParseUserRow(const std::vector<Column>& columns, const std::vector<std::str
       user->consent.emplace_back(column.key, granted);
     } else if (column.field == 0) {
       user->id = cell;
-    } else if (!ParseTimestampField(std::string(cell), "created_at", &user->created_ms, error)) {
+    } else if (!ParseTimestampField(cell, "created_at", &user->created_ms, error)) {
       return false;
     }
   }
@@ -255,6 +255,11 @@ Result<ImportReport> ImportCsvRecords(Store* store, ByteSource* source, const Im
         case RecordKind::kEvents: {
           Event event;
           ok = ParseEventRow(columns, cells, options, now, &event, &error);
+          if (ok && event.event_id.empty()) {
+            std::string content;
+            for (std::string_view cell : cells) (content += cell) += '\x1f';
+            event.event_id = ImportedEventId(content, reader.line_number());
+          }
           if (ok) VITRINA_RETURN_IF_ERROR(writer.Add(std::move(event), 1));
           break;
         }

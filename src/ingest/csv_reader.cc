@@ -1,8 +1,11 @@
 #include "ingest/csv_reader.h"
 
+#include <cstring>
+
 namespace vitrina {
 
-CsvReader::CsvReader(ByteSource* source, char separator) : source_(source), separator_(separator) {
+CsvReader::CsvReader(ByteSource* source, char separator, size_t max_record_bytes)
+    : source_(source), separator_(separator), max_record_bytes_(max_record_bytes) {
   buffer_.resize(1 << 20);
 }
 
@@ -17,7 +20,11 @@ bool CsvReader::Refill() {
   pos_ = 0;
   end_ = *n;
   if (end_ == 0) eof_ = true;
-  return end_ > 0;
+  if (at_start_ && end_ > 0) {
+    at_start_ = false;
+    if (end_ >= 3 && std::memcmp(buffer_.data(), "\xEF\xBB\xBF", 3) == 0) pos_ = 3;
+  }
+  return end_ > pos_ || (end_ > 0 && Refill());
 }
 
 bool CsvReader::Next(std::vector<std::string_view>* fields) {
@@ -52,17 +59,33 @@ bool CsvReader::Next(std::vector<std::string_view>* fields) {
       finish_record();
       return true;
     }
+    if (skip_newline_) {
+      skip_newline_ = false;
+      if (buffer_[pos_] == '\n') {
+        ++pos_;
+        continue;
+      }
+    }
     // Fast path: copy a run of ordinary bytes in one go.
     if (state == State::kUnquoted || state == State::kQuoted) {
       size_t run = pos_;
-      const char quote_or_sep = state == State::kQuoted ? '"' : separator_;
-      while (run < end_) {
-        char c = buffer_[run];
-        if (c == quote_or_sep || c == '\n' || c == '\r' || (state == State::kUnquoted && c == '"')) break;
-        ++run;
+      if (state == State::kQuoted) {
+        while (run < end_ && buffer_[run] != '"' && buffer_[run] != '\n') ++run;
+      } else {
+        while (run < end_) {
+          char c = buffer_[run];
+          if (c == separator_ || c == '\n' || c == '\r' || c == '"') break;
+          ++run;
+        }
       }
       row_.append(buffer_.data() + pos_, run - pos_);
       pos_ = run;
+      if (row_.size() > max_record_bytes_) {
+        status_ = Status::InvalidArgument(source_->name() + ":" + std::to_string(record_line_) +
+                                          ": record longer than " + std::to_string(max_record_bytes_) +
+                                          " bytes (an unterminated quote?)");
+        return false;
+      }
       if (pos_ == end_) continue;
     }
     char c = buffer_[pos_++];
@@ -73,16 +96,16 @@ bool CsvReader::Next(std::vector<std::string_view>* fields) {
           any = true;
           finish_field();
           state = State::kFieldStart;
-        } else if (c == '\n') {
+        } else if (c == '\n' || c == '\r') {
           ++line_;
+          skip_newline_ = c == '\r';
           if (!any) {
             record_line_ = line_;
+            state = State::kFieldStart;
             continue;  // blank line
           }
           finish_record();
           return true;
-        } else if (c == '\r') {
-          // Dropped; the '\n' that follows ends the record.
         } else if (c == '"' && state == State::kFieldStart) {
           any = true;
           state = State::kQuoted;

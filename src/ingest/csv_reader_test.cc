@@ -43,6 +43,28 @@ TEST(CsvReaderTest, UnterminatedQuoteIsAnErrorWithTheLine) {
   EXPECT_NE(status.message().find("t.csv:2: unterminated"), std::string::npos) << status.message();
 }
 
+TEST(CsvReaderTest, ByteOrderMarkAndLineEndings) {
+  auto rows = ReadAll("\xEF\xBB\xBF" "a,b\r1,x\ry\r\n2,\"in\rquotes\"\n");
+  ASSERT_EQ(rows.size(), 4u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"a", "b"}));  // no BOM in the first name
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"1", "x"}));  // bare CR ends a record
+  EXPECT_EQ(rows[2], (std::vector<std::string>{"y"}));
+  EXPECT_EQ(rows[3], (std::vector<std::string>{"2", "in\rquotes"}));
+  std::vector<uint64_t> lines;
+  ReadAll("a\r\n\r\nb\r\n", nullptr, &lines);
+  EXPECT_EQ(lines, (std::vector<uint64_t>{1, 3}));
+}
+
+TEST(CsvReaderTest, RunawayQuoteStopsAtTheRecordLimit) {
+  auto source = MakeStringByteSource("a\n\"" + std::string(5000, 'x'), "big.csv");
+  CsvReader reader(source.get(), ',', 1000);
+  std::vector<std::string_view> fields;
+  EXPECT_TRUE(reader.Next(&fields));
+  EXPECT_FALSE(reader.Next(&fields));
+  EXPECT_NE(reader.status().message().find("big.csv:2: record longer than 1000 bytes"), std::string::npos)
+      << reader.status().message();
+}
+
 TEST(CsvReaderTest, RowsSpanningReadBuffers) {
   std::string text;
   for (int i = 0; i < 60000; ++i) text += std::to_string(i) + ",\"quoted " + std::to_string(i) + "\",tail\n";

@@ -42,6 +42,11 @@ void RecordRejected(ImportReport* report, const ImportOptions& options, const st
 
 void RecordSkipped(ImportReport* report, const std::string& reason);
 
+// The id given to an imported event that has none: derived from the row's
+// content and line, so importing the same file again stores it once.
+// Starts with '~', which client ids may not use.
+std::string ImportedEventId(std::string_view row_content, uint64_t line);
+
 Result<ImportReport> ImportCsvRecords(Store* store, ByteSource* source, const ImportOptions& options,
                                       const Clock* clock, ProgressBar* progress);
 Result<ImportReport> ImportOnlineRetail(Store* store, ByteSource* source, const ImportOptions& options,

@@ -1,6 +1,7 @@
 #include "ingest/importer.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "common/strings.h"
 #include "ingest/import_util.h"
@@ -76,6 +77,13 @@ void RecordSkipped(ImportReport* report, const std::string& reason) {
   ++report->skipped_by_reason[reason];
 }
 
+std::string ImportedEventId(std::string_view row_content, uint64_t line) {
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%ci%016llx:%llu", kGeneratedEventIdPrefix,
+                static_cast<unsigned long long>(Fnv1a64(row_content)), static_cast<unsigned long long>(line));
+  return buffer;
+}
+
 namespace {
 
 Result<ImportReport> ImportJsonl(Store* store, ByteSource* source, const ImportOptions& options, const Clock* clock,
@@ -95,6 +103,7 @@ Result<ImportReport> ImportJsonl(Store* store, ByteSource* source, const ImportO
       case RecordKind::kEvents: {
         Event event;
         ok = parser.ParseEvent(line, options.limits, now, &event, &error);
+        if (ok && event.event_id.empty()) event.event_id = ImportedEventId(line, reader.line_number());
         if (ok) VITRINA_RETURN_IF_ERROR(writer.Add(std::move(event), 1));
         break;
       }

@@ -183,8 +183,61 @@ TEST_F(ImporterTest, OnlineRetailReimportIsIdempotent) {
   EXPECT_EQ(again.accepted, 0u);
   EXPECT_EQ(again.duplicates, 5u);
   EXPECT_EQ(again.events_duplicate, 4u);
-  EXPECT_EQ(again.items_updated, 2u);
+  EXPECT_EQ(again.items_created + again.items_updated, 0u);
+  EXPECT_EQ(again.users_created + again.users_updated, 0u);
   EXPECT_EQ(store_->Counts().events, 4u);
+}
+
+TEST_F(ImporterTest, OnlineRetailKeepsWhatTheShopAlreadyStored) {
+  WriteBatch batch;
+  Item item;
+  item.id = "85123A";
+  item.title = "Heart holder (shop's own title)";
+  item.brand = "Acme";
+  item.created_ms = *ParseTimestampMillis("2011-01-01T00:00:00Z");
+  batch.UpsertItem(item);
+  User user;
+  user.id = "17850";
+  user.consent = {{"email", true}};
+  user.created_ms = *ParseTimestampMillis("2011-01-01T00:00:00Z");
+  batch.UpsertUser(user);
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
+
+  ImportReport report = Import(kRetailSample, ImportFormat::kOnlineRetail);
+  EXPECT_EQ(report.items_updated, 1u);  // created_at moved back to the first sale
+  EXPECT_EQ(report.users_updated, 1u);
+  auto stored_item = store_->GetItem("85123A");
+  EXPECT_EQ(stored_item->title, "Heart holder (shop's own title)");
+  EXPECT_EQ(stored_item->brand, "Acme");
+  EXPECT_EQ(stored_item->created_ms, *ParseTimestampMillis("2010-12-01T08:26:00Z"));
+  auto stored_user = store_->GetUser("17850");
+  ASSERT_EQ(stored_user->consent.size(), 1u);
+  EXPECT_TRUE(stored_user->consent[0].second);
+  ASSERT_EQ(stored_user->attributes.size(), 1u);
+  EXPECT_EQ(stored_user->attributes[0].first, "country");
+}
+
+TEST_F(ImporterTest, EventsWithoutIdsAreNotStoredTwiceByARepeatedImport) {
+  const std::string jsonl =
+      "{\"type\":\"view\",\"user_id\":\"u\",\"item_id\":\"a\",\"timestamp\":\"2023-05-01T10:00:00Z\"}\n"
+      "{\"type\":\"view\",\"user_id\":\"u\",\"item_id\":\"a\",\"timestamp\":\"2023-05-01T10:00:00Z\"}\n";
+  EXPECT_EQ(Import(jsonl, ImportFormat::kJsonl).accepted, 2u);  // two identical lines: two events
+  ImportReport again = Import(jsonl, ImportFormat::kJsonl);
+  EXPECT_EQ(again.accepted, 0u);
+  EXPECT_EQ(again.duplicates, 2u);
+  const std::string csv = "type,user_id,item_id,timestamp\nview,u,b,2023-05-01T10:00:00Z\n";
+  EXPECT_EQ(Import(csv, ImportFormat::kCsv).accepted, 1u);
+  EXPECT_EQ(Import(csv, ImportFormat::kCsv).duplicates, 1u);
+  EXPECT_EQ(store_->Counts().events, 3u);
+}
+
+TEST_F(ImporterTest, CsvFromExcelWithByteOrderMark) {
+  ImportReport report = Import("\xEF\xBB\xBFid,title\r\nsku-9,Mug\r\n", ImportFormat::kCsv, RecordKind::kItems);
+  EXPECT_EQ(report.accepted, 1u);
+  EXPECT_EQ(store_->GetItem("sku-9")->title, "Mug");
+  ImportReport retail = Import(std::string("\xEF\xBB\xBF") + kRetailSample, ImportFormat::kOnlineRetail);
+  EXPECT_EQ(retail.rows, 11u);
 }
 
 TEST_F(ImporterTest, OnlineRetailNeedsItsHeader) {

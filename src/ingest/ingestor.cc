@@ -5,25 +5,30 @@ namespace vitrina {
 Ingestor::Ingestor(Store* store, IngestorOptions options)
     : store_(store), options_(options), thread_([this] { Run(); }) {}
 
-Ingestor::~Ingestor() {
+Ingestor::~Ingestor() { Close(); }
+
+void Ingestor::Close() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
-Status Ingestor::Submit(WriteBatch batch, Done done) {
+Status Ingestor::Submit(WriteBatch batch, size_t approx_bytes, Done done) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return Status::Unavailable("the server is shutting down");
-    if (queued_records_ > 0 && queued_records_ + batch.size() > options_.max_queued_records) {
+    // An empty queue takes any batch, so one large request always fits.
+    if (queued_records_ > 0 && (queued_records_ + batch.size() > options_.max_queued_records ||
+                                queued_bytes_ + approx_bytes > options_.max_queued_bytes)) {
       return Status::Unavailable("ingest queue is full (" + std::to_string(queued_records_) +
                                  " records waiting); retry shortly");
     }
     queued_records_ += batch.size();
-    queue_.push_back(Job{std::move(batch), std::move(done)});
+    queued_bytes_ += approx_bytes;
+    queue_.push_back(Job{std::move(batch), approx_bytes, std::move(done)});
   }
   wake_.notify_one();
   return Status::OK();
@@ -44,13 +49,15 @@ void Ingestor::Run() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to commit
-      size_t records = 0;
+      size_t records = 0, bytes = 0;
       while (!queue_.empty() && (group.empty() || records + queue_.front().batch.size() <= options_.max_group_records)) {
         records += queue_.front().batch.size();
+        bytes += queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
       queued_records_ -= records;
+      queued_bytes_ -= bytes;
     }
     sizes.clear();
     for (Job& job : group) {

@@ -19,8 +19,10 @@ namespace vitrina {
 struct IngestorOptions {
   // Records merged into one Store::Write at most.
   size_t max_group_records = 20000;
-  // Records waiting at most; beyond it Submit refuses (back-pressure).
+  // Records and bytes (as the caller estimates them) waiting at most;
+  // beyond either, Submit refuses (back-pressure).
   size_t max_queued_records = 200000;
+  size_t max_queued_bytes = 256 << 20;
 };
 
 struct IngestorStats {
@@ -38,21 +40,27 @@ class Ingestor {
 
   // `store` must outlive the Ingestor.
   Ingestor(Store* store, IngestorOptions options);
-  // Commits everything already submitted, then stops.
+  // Close()s.
   ~Ingestor();
 
   Ingestor(const Ingestor&) = delete;
   Ingestor& operator=(const Ingestor&) = delete;
 
-  // Queues `batch`. Thread-safe. Returns Unavailable without calling `done`
-  // when the queue is full or the ingestor is stopping.
-  Status Submit(WriteBatch batch, Done done);
+  // Queues `batch`; `approx_bytes` is its size as received (for the byte
+  // budget). Thread-safe. Returns Unavailable without calling `done` when
+  // the queue is full or the ingestor is closed.
+  Status Submit(WriteBatch batch, size_t approx_bytes, Done done);
+
+  // Refuses new batches, commits everything already queued (calling each
+  // `done`), and stops the commit thread. Idempotent; thread-safe.
+  void Close();
 
   IngestorStats stats() const;
 
  private:
   struct Job {
     WriteBatch batch;
+    size_t bytes;
     Done done;
   };
 
@@ -64,6 +72,7 @@ class Ingestor {
   std::condition_variable wake_;
   std::deque<Job> queue_;      // GUARDED_BY(mutex_)
   size_t queued_records_ = 0;  // GUARDED_BY(mutex_)
+  size_t queued_bytes_ = 0;    // GUARDED_BY(mutex_)
   bool stopping_ = false;      // GUARDED_BY(mutex_)
   IngestorStats stats_;        // GUARDED_BY(mutex_)
   std::thread thread_;

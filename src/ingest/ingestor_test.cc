@@ -63,7 +63,7 @@ TEST(IngestorTest, ConcurrentSubmissionsShareWrites) {
           batch.AppendEvent(View("shared-" + std::to_string(i)));  // every thread sends these
           std::promise<void> committed;
           ASSERT_TRUE(ingestor
-                          .Submit(std::move(batch),
+                          .Submit(std::move(batch), 100,
                                   [&](const Status& status, std::vector<WriteOutcome> outcomes) {
                                     ASSERT_TRUE(status.ok());
                                     ASSERT_EQ(outcomes.size(), 2u);
@@ -95,7 +95,7 @@ TEST(IngestorTest, FailedWriteReportsToEveryBatchInTheGroup) {
     Ingestor ingestor(&store, IngestorOptions{});
     WriteBatch batch;
     batch.AppendEvent(View("x"));
-    ASSERT_TRUE(ingestor.Submit(std::move(batch), [&](const Status& status, std::vector<WriteOutcome> outcomes) {
+    ASSERT_TRUE(ingestor.Submit(std::move(batch), 100, [&](const Status& status, std::vector<WriteOutcome> outcomes) {
                   EXPECT_TRUE(outcomes.empty());
                   result.set_value(status);
                 }).ok());
@@ -116,7 +116,7 @@ TEST(IngestorTest, FullQueueRefusesWithoutCallingBack) {
     WriteBatch batch;
     batch.AppendEvent(View("q" + std::to_string(i)));
     batch.AppendEvent(View("r" + std::to_string(i)));
-    Status status = ingestor.Submit(std::move(batch), [&](const Status&, std::vector<WriteOutcome>) { ++called; });
+    Status status = ingestor.Submit(std::move(batch), 100, [&](const Status&, std::vector<WriteOutcome>) { ++called; });
     if (!status.ok()) {
       EXPECT_EQ(status.code(), StatusCode::kUnavailable);
       ++refused;
@@ -125,6 +125,32 @@ TEST(IngestorTest, FullQueueRefusesWithoutCallingBack) {
   EXPECT_GT(refused, 0);
   while (called + refused < 200) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_EQ(called + refused, 200);
+}
+
+TEST(IngestorTest, ByteBudgetAndClose) {
+  SystemClock clock;
+  CountingStore store(NewMemoryStore(&clock));
+  IngestorOptions options;
+  options.max_queued_bytes = 1000;
+  Ingestor ingestor(&store, options);
+  std::atomic<int> committed{0};
+  int refused = 0;
+  for (int i = 0; i < 100; ++i) {
+    WriteBatch batch;
+    batch.AppendEvent(View("b" + std::to_string(i)));
+    if (!ingestor.Submit(std::move(batch), 600, [&](const Status& s, std::vector<WriteOutcome>) {
+          if (s.ok()) ++committed;
+        }).ok()) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 0);  // at most one 600-byte request fits behind another
+  ingestor.Close();       // commits what was queued
+  EXPECT_EQ(committed + refused, 100);
+  WriteBatch late;
+  late.AppendEvent(View("late"));
+  EXPECT_EQ(ingestor.Submit(std::move(late), 1, [](const Status&, std::vector<WriteOutcome>) {}).code(),
+            StatusCode::kUnavailable);
 }
 
 }  // namespace

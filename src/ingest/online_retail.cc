@@ -5,6 +5,8 @@
 // users; rows without a customer belong to an anonymous session named after
 // the invoice. The catalog is built from the rows: one item per StockCode,
 // titled by its most frequent description, priced at its median unit price.
+// Items and users already in the store are kept as they are (a shop may
+// have enriched them); only an earlier first sale moves created_at back.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -76,6 +78,16 @@ std::string MostFrequent(const StringMap<uint32_t>& counts) {
   return best == nullptr ? std::string() : *best;
 }
 
+// The median unit price, rounded back to pennies (prices are kept as float).
+double Median(std::vector<float>* prices) {
+  const size_t n = prices->size();
+  auto upper = prices->begin() + n / 2;
+  std::nth_element(prices->begin(), upper, prices->end());
+  double median = *upper;
+  if (n % 2 == 0) median = (median + *std::max_element(prices->begin(), upper)) / 2.0;
+  return std::round(median * 100.0) / 100.0;
+}
+
 // "17850.0" -> "17850"
 std::string_view CustomerId(std::string_view raw) {
   raw = TrimWhitespace(raw);
@@ -87,7 +99,8 @@ class OnlineRetailImporter {
  public:
   OnlineRetailImporter(Store* store, ByteSource* source, const ImportOptions& options, const Clock* clock,
                        ProgressBar* progress)
-      : source_(source),
+      : store_(store),
+        source_(source),
         options_(options),
         progress_(progress),
         now_(clock->NowMillis()),
@@ -168,34 +181,38 @@ class OnlineRetailImporter {
     }
     auto quantity = ParseInt64(TrimWhitespace(row[kQuantity]));
     if (!quantity) {
-      Reject(line, "Quantity", "\"" + std::string(row[kQuantity].substr(0, 32)) + "\" is not a whole number");
+      Reject(line, "Quantity", "\"" + std::string(TruncateUtf8(row[kQuantity], 32)) + "\" is not a whole number");
       return Status::OK();
     }
     auto price = ParseDouble(TrimWhitespace(row[kPrice]));
     if (!price) {
-      Reject(line, "UnitPrice", "\"" + std::string(row[kPrice].substr(0, 32)) + "\" is not a number");
+      Reject(line, "UnitPrice", "\"" + std::string(TruncateUtf8(row[kPrice], 32)) + "\" is not a number");
       return Status::OK();
     }
     auto wall_clock = ParseTimestampMillis(TrimWhitespace(row[kDate]));
     if (!wall_clock) {
-      Reject(line, "InvoiceDate", "\"" + std::string(row[kDate].substr(0, 32)) + "\" is not YYYY-MM-DD HH:MM[:SS]");
+      Reject(line, "InvoiceDate", "\"" + std::string(TruncateUtf8(row[kDate], 32)) + "\" is not YYYY-MM-DD HH:MM[:SS]");
       return Status::OK();
     }
     const bool cancellation = invoice[0] == 'C';
+    if (*quantity < -1'000'000'000 || *quantity > 1'000'000'000) {
+      Reject(line, "Quantity", "quantity " + std::to_string(*quantity) + " is out of range");
+      return Status::OK();
+    }
     if (!cancellation && *quantity <= 0) {
       RecordSkipped(&report_, "stock adjustment (quantity <= 0 outside a C invoice)");
       return Status::OK();
     }
-    if (cancellation && *quantity >= 0) {
-      Reject(line, "Quantity", "a cancellation (C invoice) must have a negative quantity");
-      return Status::OK();
-    }
     if (*price < 0) {
-      Reject(line, "UnitPrice", "negative unit price " + std::string(row[kPrice]));
+      Reject(line, "UnitPrice", "negative unit price " + std::string(TruncateUtf8(row[kPrice], 32)));
       return Status::OK();
     }
     if (*price == 0) {
       RecordSkipped(&report_, "zero unit price");
+      return Status::OK();
+    }
+    if (cancellation && *quantity >= 0) {
+      Reject(line, "Quantity", "a cancellation (C invoice) must have a negative quantity");
       return Status::OK();
     }
     const int64_t timestamp = UkLocalToUtcMillis(*wall_clock);
@@ -208,8 +225,12 @@ class OnlineRetailImporter {
     current_.lines.push_back(EventLine{std::string(code), static_cast<double>(std::abs(*quantity)), *price});
     ++current_rows_;
 
-    auto [item, inserted] = items_.try_emplace(std::string(code));
-    if (inserted || timestamp < item->second.first_seen_ms) item->second.first_seen_ms = timestamp;
+    auto item = items_.find(code);
+    if (item == items_.end()) {
+      item = items_.emplace(std::string(code), ItemStats{}).first;
+      item->second.first_seen_ms = timestamp;
+    }
+    item->second.first_seen_ms = std::min(item->second.first_seen_ms, timestamp);
     std::string_view title = TrimWhitespace(row[kDescription]);
     if (!title.empty()) {
       auto it = item->second.titles.find(title);
@@ -241,9 +262,6 @@ class OnlineRetailImporter {
       current_.session_id = "inv-" + current_invoice_;
     } else {
       current_.user_id = std::string(customer);
-      auto [user, inserted] = users_.try_emplace(current_.user_id);
-      if (inserted || timestamp < user->second.first_seen_ms) user->second.first_seen_ms = timestamp;
-      if (!country.empty()) ++user->second.countries[std::string(country)];
     }
   }
 
@@ -254,6 +272,14 @@ class OnlineRetailImporter {
       report_.rejected += current_rows_ - 1;  // RecordRejected counts one
       RecordRejected(&report_, options_, source_->name(), current_line_, error);
     } else {
+      if (!current_.user_id.empty()) {
+        // Counted only for accepted invoices, so every user has a valid id.
+        auto [user, inserted] = users_.try_emplace(current_.user_id);
+        if (inserted || current_.timestamp_ms < user->second.first_seen_ms) {
+          user->second.first_seen_ms = current_.timestamp_ms;
+        }
+        if (!current_.context.country.empty()) ++user->second.countries[current_.context.country];
+      }
       VITRINA_RETURN_IF_ERROR(writer_.Add(std::move(current_), current_rows_));
     }
     current_ = Event{};
@@ -267,18 +293,24 @@ class OnlineRetailImporter {
     for (const auto& [code, stats] : items_) codes.push_back(code);
     std::sort(codes.begin(), codes.end());
     for (const std::string& code : codes) {
-      ItemStats& stats = items_[code];
+      ItemStats& stats = items_.find(code)->second;
+      auto existing = store_->GetItem(code);
+      if (existing.ok()) {
+        if (existing->created_ms <= stats.first_seen_ms) continue;
+        existing->created_ms = stats.first_seen_ms;
+        VITRINA_RETURN_IF_ERROR(writer_.Add(std::move(existing).value(), 0));
+        continue;
+      }
+      if (!existing.status().IsNotFound()) return existing.status();
       Item item;
       item.id = code;
       item.title = MostFrequent(stats.titles);
-      auto middle = stats.prices.begin() + stats.prices.size() / 2;
-      std::nth_element(stats.prices.begin(), middle, stats.prices.end());
-      // Round the float median back to pennies.
-      item.price = std::round(static_cast<double>(*middle) * 100.0) / 100.0;
+      item.price = Median(&stats.prices);
       item.currency = "GBP";
       item.created_ms = stats.first_seen_ms;
       RecordError error;
       if (!ValidateItem(item, options_.limits, &error)) {
+        error.message = "stock code " + std::string(TruncateUtf8(code, 64)) + ": " + error.message;
         RecordRejected(&report_, options_, source_->name(), 0, error);
         continue;
       }
@@ -290,9 +322,30 @@ class OnlineRetailImporter {
     std::sort(ids.begin(), ids.end());
     for (const std::string& id : ids) {
       const UserStats& stats = users_[id];
+      const std::string country = MostFrequent(stats.countries);
+      auto existing = store_->GetUser(id);
+      if (existing.ok()) {
+        // Keep consent and attributes set through the API; fill gaps only.
+        User user = std::move(existing).value();
+        bool changed = false;
+        if (user.created_ms > stats.first_seen_ms) {
+          user.created_ms = stats.first_seen_ms;
+          changed = true;
+        }
+        auto has_country = std::any_of(user.attributes.begin(), user.attributes.end(),
+                                       [](const auto& attribute) { return attribute.first == "country"; });
+        if (!country.empty() && !has_country) {
+          user.attributes.emplace_back("country", country);
+          std::sort(user.attributes.begin(), user.attributes.end(),
+                    [](const auto& a, const auto& b) { return a.first < b.first; });
+          changed = true;
+        }
+        if (changed) VITRINA_RETURN_IF_ERROR(writer_.Add(std::move(user), 0));
+        continue;
+      }
+      if (!existing.status().IsNotFound()) return existing.status();
       User user;
       user.id = id;
-      const std::string country = MostFrequent(stats.countries);
       if (!country.empty()) user.attributes.emplace_back("country", country);
       user.created_ms = stats.first_seen_ms;
       VITRINA_RETURN_IF_ERROR(writer_.Add(std::move(user), 0));
@@ -300,6 +353,7 @@ class OnlineRetailImporter {
     return Status::OK();
   }
 
+  Store* store_;
   ByteSource* source_;
   const ImportOptions& options_;
   ProgressBar* progress_;

@@ -71,6 +71,7 @@ class Decoder {
     for (int shift = 0; shift < 64; shift += 7) {
       if (pos_ >= data_.size()) return false;
       auto byte = static_cast<uint8_t>(data_[pos_++]);
+      if (shift == 63 && byte > 1) return false;  // more than 64 bits
       result |= static_cast<uint64_t>(byte & 0x7F) << shift;
       if ((byte & 0x80) == 0) {
         *v = result;
@@ -180,6 +181,8 @@ Status Corrupt(const char* what) { return Status::Corruption(std::string("cannot
 void EncodeItem(const Item& item, std::string* out) {
   Encoder e(out);
   e.U8(kFormatVersion);
+  e.Signed(item.created_ms);  // first, for PeekCreatedMillis
+  e.Signed(item.updated_ms);
   e.String(item.id);
   e.String(item.title);
   e.String(item.description);
@@ -191,14 +194,12 @@ void EncodeItem(const Item& item, std::string* out) {
   if (item.stock) e.Signed(*item.stock);
   e.Attrs(item.attributes);
   e.U8(item.active ? 1 : 0);
-  e.Signed(item.created_ms);
-  e.Signed(item.updated_ms);
 }
 
 Status DecodeItem(std::string_view data, Item* item) {
   Decoder d(data);
   uint8_t has_stock, active;
-  if (!d.Version() || !d.String(&item->id) || !d.String(&item->title) || !d.String(&item->description) ||
+  if (!d.Version() || !d.Signed(&item->created_ms) || !d.Signed(&item->updated_ms) || !d.String(&item->id) || !d.String(&item->title) || !d.String(&item->description) ||
       !d.Strings(&item->category) || !d.String(&item->brand) || !d.OptionalDouble(&item->price) ||
       !d.String(&item->currency) || !d.U8(&has_stock)) {
     return Corrupt("item");
@@ -209,8 +210,7 @@ Status DecodeItem(std::string_view data, Item* item) {
     if (!d.Signed(&stock)) return Corrupt("item");
     item->stock = stock;
   }
-  if (!d.Attrs(&item->attributes) || !d.U8(&active) || !d.Signed(&item->created_ms) ||
-      !d.Signed(&item->updated_ms) || !d.AtEnd()) {
+  if (!d.Attrs(&item->attributes) || !d.U8(&active) || !d.AtEnd()) {
     return Corrupt("item");
   }
   item->active = active != 0;
@@ -220,6 +220,8 @@ Status DecodeItem(std::string_view data, Item* item) {
 void EncodeUser(const User& user, std::string* out) {
   Encoder e(out);
   e.U8(kFormatVersion);
+  e.Signed(user.created_ms);  // first, for PeekCreatedMillis
+  e.Signed(user.updated_ms);
   e.String(user.id);
   e.Attrs(user.attributes);
   e.Varint(user.consent.size());
@@ -227,14 +229,13 @@ void EncodeUser(const User& user, std::string* out) {
     e.String(channel);
     e.U8(granted ? 1 : 0);
   }
-  e.Signed(user.created_ms);
-  e.Signed(user.updated_ms);
 }
 
 Status DecodeUser(std::string_view data, User* user) {
   Decoder d(data);
   uint64_t channels;
-  if (!d.Version() || !d.String(&user->id) || !d.Attrs(&user->attributes) || !d.Count(&channels)) {
+  if (!d.Version() || !d.Signed(&user->created_ms) || !d.Signed(&user->updated_ms) || !d.String(&user->id) ||
+      !d.Attrs(&user->attributes) || !d.Count(&channels)) {
     return Corrupt("user");
   }
   user->consent.resize(channels);
@@ -243,7 +244,13 @@ Status DecodeUser(std::string_view data, User* user) {
     if (!d.String(&channel) || !d.U8(&flag)) return Corrupt("user");
     granted = flag != 0;
   }
-  if (!d.Signed(&user->created_ms) || !d.Signed(&user->updated_ms) || !d.AtEnd()) return Corrupt("user");
+  if (!d.AtEnd()) return Corrupt("user");
+  return Status::OK();
+}
+
+Status PeekCreatedMillis(std::string_view data, int64_t* created_ms) {
+  Decoder d(data);
+  if (!d.Version() || !d.Signed(created_ms)) return Corrupt("record");
   return Status::OK();
 }
 

@@ -20,4 +20,7 @@ Status DecodeItem(std::string_view data, Item* item);
 Status DecodeUser(std::string_view data, User* user);
 Status DecodeEvent(std::string_view data, Event* event);
 
+// created_ms of an encoded Item or User without decoding the rest.
+Status PeekCreatedMillis(std::string_view data, int64_t* created_ms);
+
 }  // namespace vitrina

@@ -98,6 +98,39 @@ TEST(CodecTest, TruncationAndTrailingBytesAreCorruption) {
   EXPECT_EQ(DecodeEvent(wrong_version, &decoded).code(), StatusCode::kCorruption);
 }
 
+TEST(CodecTest, OverlongVarintIsCorruption) {
+  // created_ms encoded with eleven varint bytes (more than 64 bits).
+  std::string bytes = "\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff\x7f";
+  int64_t created = 0;
+  EXPECT_EQ(PeekCreatedMillis(bytes, &created).code(), StatusCode::kCorruption);
+  std::string item_bytes;
+  Item item;
+  item.id = "x";
+  item.created_ms = 1234;
+  EncodeItem(item, &item_bytes);
+  ASSERT_TRUE(PeekCreatedMillis(item_bytes, &created).ok());
+  EXPECT_EQ(created, 1234);
+}
+
+TEST(CodecTest, RandomBytesNeverCrashTheDecoders) {
+  std::string bytes;
+  EncodeEvent(FullEvent(), &bytes);
+  uint64_t state = 42;
+  for (int round = 0; round < 2000; ++round) {
+    std::string mutated = bytes;
+    for (int k = 0; k < 3; ++k) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      mutated[(state >> 33) % mutated.size()] = static_cast<char>(state >> 56);
+    }
+    Event event;
+    Item item;
+    User user;
+    (void)DecodeEvent(mutated, &event);  // must not crash or over-allocate
+    (void)DecodeItem(mutated, &item);
+    (void)DecodeUser(mutated, &user);
+  }
+}
+
 TEST(CodecTest, HugeCountsDoNotAllocate) {
   // Version, then a string length of 2^62: must fail without allocating.
   std::string bytes = "\x01\xff\xff\xff\xff\xff\xff\xff\xff\x3f";

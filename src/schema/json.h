@@ -54,7 +54,8 @@ class RecordJsonParser {
 
   // A body holding one object or an array of objects. Returns
   // InvalidArgument when the body is not JSON or not objects (nothing is
-  // parsed then: *syntax says where, when it is a syntax error), and
+  // parsed then; *syntax says where when it is not JSON, and has an empty
+  // message when it is JSON of the wrong shape), and
   // ResourceExhausted when the array has more than `max_records` elements.
   // Otherwise every element lands in out->records or out->rejected.
   Status ParseItems(std::string_view body, const Limits& limits, size_t max_records, ParsedRecords<Item>* out,

@@ -17,9 +17,9 @@ using simdjson::dom::element;
 using simdjson::dom::element_type;
 using simdjson::dom::object;
 
-bool Fail(RecordError* error, const char* code, std::string field, std::string message) {
+bool Fail(RecordError* error, const char* code, std::string_view field, std::string message) {
   error->code = code;
-  error->field = std::move(field);
+  error->field = std::string(field);
   error->message = std::move(message);
   return false;
 }
@@ -33,9 +33,10 @@ int FieldIndex(const std::array<std::string_view, N>& fields, std::string_view k
 }
 
 template <size_t N>
-bool UnknownField(const std::array<std::string_view, N>& fields, std::string_view key, const std::string& prefix,
+bool UnknownField(const std::array<std::string_view, N>& fields, std::string_view key, std::string_view prefix,
                   RecordError* error) {
-  std::string message = "unknown field '" + prefix + std::string(key) + "'";
+  const std::string name(TruncateUtf8(key, 64));
+  std::string message = "unknown field '" + std::string(prefix) + name + "'";
   size_t best = 3;
   std::string_view suggestion;
   for (auto field : fields) {
@@ -45,8 +46,8 @@ bool UnknownField(const std::array<std::string_view, N>& fields, std::string_vie
       suggestion = field;
     }
   }
-  if (!suggestion.empty()) message += "; did you mean '" + prefix + std::string(suggestion) + "'?";
-  return Fail(error, error_code::kUnknownField, prefix + std::string(key), std::move(message));
+  if (!suggestion.empty()) message += "; did you mean '" + std::string(prefix) + std::string(suggestion) + "'?";
+  return Fail(error, error_code::kUnknownField, std::string(prefix) + name, std::move(message));
 }
 
 // Tracks which fields an object has set, to reject duplicates.
@@ -64,8 +65,7 @@ class SeenFields {
 };
 
 bool DuplicateField(std::string_view field, RecordError* error) {
-  return Fail(error, error_code::kDuplicateField, std::string(field),
-              "field '" + std::string(field) + "' appears twice");
+  return Fail(error, error_code::kDuplicateField, field, "field '" + std::string(field) + "' appears twice");
 }
 
 const char* TypeName(element value) {
@@ -82,68 +82,81 @@ const char* TypeName(element value) {
   return "a value";
 }
 
-bool WrongType(element value, const std::string& field, const char* expected, RecordError* error) {
+bool WrongType(element value, std::string_view field, const char* expected, RecordError* error) {
   return Fail(error, error_code::kWrongType, field,
-              field + " must be " + expected + ", got " + TypeName(value));
+              std::string(field) + " must be " + expected + ", got " + TypeName(value));
 }
 
-bool GetString(element value, const std::string& field, std::string* out, RecordError* error) {
+bool NotAnObject(element value, const char* kind, RecordError* error) {
+  return Fail(error, error_code::kWrongType, "",
+              std::string("each ") + kind + " must be a JSON object, got " + TypeName(value));
+}
+
+bool GetString(element value, std::string_view field, std::string* out, RecordError* error) {
   std::string_view text;
   if (value.get_string().get(text)) return WrongType(value, field, "a string", error);
   out->assign(text);
   return true;
 }
 
-// Ids may arrive as numbers from systems that use numeric keys.
-bool GetId(element value, const std::string& field, std::string* out, RecordError* error) {
+// Ids may arrive as numbers from systems with numeric keys: 17850 and
+// 17850.0 both become "17850".
+bool GetId(element value, std::string_view field, std::string* out, RecordError* error) {
   switch (value.type()) {
     case element_type::STRING: return GetString(value, field, out, error);
     case element_type::INT64: *out = std::to_string(value.get_int64().value_unsafe()); return true;
     case element_type::UINT64: *out = std::to_string(value.get_uint64().value_unsafe()); return true;
+    case element_type::DOUBLE: {
+      const double d = value.get_double().value_unsafe();
+      if (std::floor(d) == d && std::fabs(d) < 9e15) {
+        *out = std::to_string(static_cast<int64_t>(d));
+        return true;
+      }
+      return WrongType(value, field, "a string (or a whole number)", error);
+    }
     default: return WrongType(value, field, "a string", error);
   }
 }
 
-bool GetNumber(element value, const std::string& field, double* out, RecordError* error) {
+bool GetNumber(element value, std::string_view field, double* out, RecordError* error) {
   if (value.get_double().get(*out)) return WrongType(value, field, "a number", error);
   return true;
 }
 
-bool GetInteger(element value, const std::string& field, int64_t* out, RecordError* error) {
+bool GetInteger(element value, std::string_view field, int64_t* out, RecordError* error) {
   switch (value.type()) {
     case element_type::INT64: *out = value.get_int64().value_unsafe(); return true;
-    case element_type::UINT64: return Fail(error, error_code::kOutOfRange, field, field + " is too large");
+    case element_type::UINT64:
+      return Fail(error, error_code::kOutOfRange, field, std::string(field) + " is too large");
     case element_type::DOUBLE: {
       double d = value.get_double().value_unsafe();
       if (std::floor(d) == d && std::fabs(d) < 9e15) {
         *out = static_cast<int64_t>(d);
         return true;
       }
-      return Fail(error, error_code::kWrongType, field, field + " must be a whole number");
+      return Fail(error, error_code::kWrongType, field, std::string(field) + " must be a whole number");
     }
     default: return WrongType(value, field, "a whole number", error);
   }
 }
 
-bool GetBool(element value, const std::string& field, bool* out, RecordError* error) {
+bool GetBool(element value, std::string_view field, bool* out, RecordError* error) {
   if (value.get_bool().get(*out)) return WrongType(value, field, "true or false", error);
   return true;
 }
 
-bool GetTimestamp(element value, const std::string& field, int64_t* millis, RecordError* error) {
+bool GetTimestamp(element value, std::string_view field, int64_t* millis, RecordError* error) {
   if (value.type() == element_type::STRING) {
-    std::string text;
-    GetString(value, field, &text, error);
-    return ParseTimestampField(text, field, millis, error);
+    return ParseTimestampField(value.get_string().value_unsafe(), std::string(field), millis, error);
   }
   double seconds;
   if (value.get_double().get(seconds)) {
     return WrongType(value, field, "an RFC 3339 string or a number of seconds since the epoch", error);
   }
-  return SecondsToMillis(seconds, field, millis, error);
+  return SecondsToMillis(seconds, std::string(field), millis, error);
 }
 
-bool GetStringList(element value, const std::string& field, size_t max, std::vector<std::string>* out,
+bool GetStringList(element value, std::string_view field, size_t max, std::vector<std::string>* out,
                    RecordError* error) {
   array list;
   if (value.get_array().get(list)) return WrongType(value, field, "an array of strings", error);
@@ -151,10 +164,13 @@ bool GetStringList(element value, const std::string& field, size_t max, std::vec
   for (element entry : list) {
     if (i >= max) {
       return Fail(error, error_code::kTooMany, field,
-                  field + " has more than " + std::to_string(max) + " entries");
+                  std::string(field) + " has more than " + std::to_string(max) + " entries");
     }
     out->emplace_back();
-    if (!GetId(entry, field + "[" + std::to_string(i) + "]", &out->back(), error)) return false;
+    if (!GetId(entry, field, &out->back(), error)) {
+      error->field = std::string(field) + "[" + std::to_string(i) + "]";
+      return false;
+    }
     ++i;
   }
   return true;
@@ -171,20 +187,20 @@ bool GetCategory(element value, const Limits& limits, std::vector<std::string>* 
   return GetStringList(value, "category", limits.max_category_depth + 1, out, error);
 }
 
-bool GetAttributes(element value, const std::string& field, Attributes* out, RecordError* error) {
+bool GetAttributes(element value, std::string_view field, Attributes* out, RecordError* error) {
   object fields;
   if (value.get_object().get(fields)) return WrongType(value, field, "an object", error);
   for (auto [key_view, entry] : fields) {
     std::string key(key_view);
-    const std::string path = field + "." + key;
     switch (entry.type()) {
       case element_type::NULL_VALUE: continue;
-      case element_type::STRING: out->emplace_back(key, std::string(entry.get_string().value_unsafe())); break;
-      case element_type::BOOL: out->emplace_back(key, entry.get_bool().value_unsafe()); break;
+      case element_type::STRING: out->emplace_back(std::move(key), std::string(entry.get_string().value_unsafe())); break;
+      case element_type::BOOL: out->emplace_back(std::move(key), entry.get_bool().value_unsafe()); break;
       case element_type::INT64:
       case element_type::UINT64:
-      case element_type::DOUBLE: out->emplace_back(key, entry.get_double().value_unsafe()); break;
+      case element_type::DOUBLE: out->emplace_back(std::move(key), entry.get_double().value_unsafe()); break;
       case element_type::ARRAY: {
+        const std::string path = std::string(field) + "." + key;
         std::vector<std::string> list;
         if (!GetStringList(entry, path, 100000, &list, error)) {
           if (error->code == error_code::kWrongType) {
@@ -192,12 +208,14 @@ bool GetAttributes(element value, const std::string& field, Attributes* out, Rec
           }
           return false;
         }
-        out->emplace_back(key, std::move(list));
+        out->emplace_back(std::move(key), std::move(list));
         break;
       }
-      case element_type::OBJECT:
+      case element_type::OBJECT: {
+        const std::string path = std::string(field) + "." + key;
         return Fail(error, error_code::kWrongType, path,
                     path + " must be a string, number, boolean or array of strings, got an object");
+      }
     }
   }
   std::stable_sort(out->begin(), out->end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -211,28 +229,32 @@ bool GetConsent(element value, std::vector<std::pair<std::string, bool>>* out, R
   }
   for (auto [key, entry] : channels) {
     bool granted = false;
-    if (!GetBool(entry, "consent." + std::string(key), &granted, error)) return false;
+    if (entry.get_bool().get(granted)) {
+      return WrongType(entry, "consent." + std::string(TruncateUtf8(key, 64)), "true or false", error);
+    }
     out->emplace_back(std::string(key), granted);
   }
   std::stable_sort(out->begin(), out->end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   return true;
 }
 
-constexpr std::array<std::string_view, 11> kItemFields = {
+// The last field of each list is output-only (set by the server): accepted
+// and ignored, so records read from the API can be posted back.
+constexpr std::array<std::string_view, 12> kItemFields = {
     "id", "title", "description", "category", "brand", "price", "currency", "stock", "attributes", "active",
-    "created_at"};
+    "created_at", "updated_at"};
 
 bool ParseItemElement(element root, const Limits& limits, Item* item, RecordError* error) {
   *item = Item{};
   object fields;
-  if (root.get_object().get(fields)) return WrongType(root, "item", "a JSON object", error);
+  if (root.get_object().get(fields)) return NotAnObject(root, "item", error);
   SeenFields seen;
   for (auto [key, value] : fields) {
     const int f = FieldIndex(kItemFields, key);
     if (f < 0) return UnknownField(kItemFields, key, "", error);
     if (!seen.Mark(f)) return DuplicateField(key, error);
     if (value.is_null()) continue;
-    const std::string field(key);
+    const std::string_view field = key;
     bool ok = true;
     switch (f) {
       case 0: ok = GetId(value, field, &item->id, error); break;
@@ -262,19 +284,19 @@ bool ParseItemElement(element root, const Limits& limits, Item* item, RecordErro
   return ValidateItem(*item, limits, error);
 }
 
-constexpr std::array<std::string_view, 4> kUserFields = {"id", "attributes", "consent", "created_at"};
+constexpr std::array<std::string_view, 5> kUserFields = {"id", "attributes", "consent", "created_at", "updated_at"};
 
 bool ParseUserElement(element root, const Limits& limits, User* user, RecordError* error) {
   *user = User{};
   object fields;
-  if (root.get_object().get(fields)) return WrongType(root, "user", "a JSON object", error);
+  if (root.get_object().get(fields)) return NotAnObject(root, "user", error);
   SeenFields seen;
   for (auto [key, value] : fields) {
     const int f = FieldIndex(kUserFields, key);
     if (f < 0) return UnknownField(kUserFields, key, "", error);
     if (!seen.Mark(f)) return DuplicateField(key, error);
     if (value.is_null()) continue;
-    const std::string field(key);
+    const std::string_view field = key;
     bool ok = true;
     switch (f) {
       case 0: ok = GetId(value, field, &user->id, error); break;
@@ -346,9 +368,9 @@ bool ParseContext(element value, EventContext* context, RecordError* error) {
   return true;
 }
 
-constexpr std::array<std::string_view, 15> kEventFields = {
+constexpr std::array<std::string_view, 16> kEventFields = {
     "event_id", "type",     "user_id",   "session_id", "item_id",           "quantity", "price",   "lines",
-    "item_ids", "timestamp", "context", "recommendation_id", "query",      "value",    "currency"};
+    "item_ids", "timestamp", "context", "recommendation_id", "query",      "value",    "currency", "received_at"};
 
 std::string EventTypeList() {
   std::string list;
@@ -362,7 +384,7 @@ std::string EventTypeList() {
 bool ParseEventElement(element root, const Limits& limits, int64_t now_ms, Event* event, RecordError* error) {
   *event = Event{};
   object fields;
-  if (root.get_object().get(fields)) return WrongType(root, "event", "a JSON object", error);
+  if (root.get_object().get(fields)) return NotAnObject(root, "event", error);
   SeenFields seen;
   bool has_type = false;
   bool has_timestamp = false;
@@ -373,7 +395,7 @@ bool ParseEventElement(element root, const Limits& limits, int64_t now_ms, Event
     if (f < 0) return UnknownField(kEventFields, key, "", error);
     if (!seen.Mark(f)) return DuplicateField(key, error);
     if (value.is_null()) continue;
-    const std::string field(key);
+    const std::string_view field = key;
     bool ok = true;
     switch (f) {
       case 0: ok = GetId(value, field, &event->event_id, error); break;
@@ -384,7 +406,7 @@ bool ParseEventElement(element root, const Limits& limits, int64_t now_ms, Event
         auto type = ParseEventType(name);
         if (!type) {
           return Fail(error, error_code::kUnknownEventType, "type",
-                      "unknown event type \"" + name.substr(0, 64) + "\"; expected one of: " + EventTypeList());
+                      "unknown event type \"" + std::string(TruncateUtf8(name, 64)) + "\"; expected one of: " + EventTypeList());
         }
         event->type = *type;
         has_type = true;
@@ -452,12 +474,12 @@ struct RecordJsonParser::Impl {
   Status ParseBatch(std::string_view body, size_t max_records, ParsedRecords<T>* out, JsonSyntaxError* syntax,
                     ParseOne parse_one) {
     *out = ParsedRecords<T>{};
+    *syntax = JsonSyntaxError{};
     element root;
     if (auto code = Parse(body, &root)) {
       if (auto located = FindJsonSyntaxError(body)) {
         *syntax = *located;
       } else {
-        *syntax = JsonSyntaxError{};
         syntax->message = simdjson::error_message(code);
       }
       return Status::InvalidArgument("malformed JSON at line " + std::to_string(syntax->line) + ", column " +

@@ -1,5 +1,8 @@
 // Locates the first syntax error in a JSON text, for error messages. The
 // fast path (simdjson) only says "invalid"; this says where.
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "common/strings.h"
@@ -88,6 +91,8 @@ class SyntaxScanner {
   }
 
   bool Number() {
+    const size_t start = pos_;
+    bool integer = true;
     if (text_[pos_] == '-') ++pos_;
     if (pos_ < text_.size() && text_[pos_] == '0') {
       ++pos_;
@@ -98,13 +103,33 @@ class SyntaxScanner {
       return Fail("invalid number");
     }
     if (pos_ < text_.size() && text_[pos_] == '.') {
+      integer = false;
       ++pos_;
       if (!Digits()) return Fail("invalid number: digits expected after '.'");
     }
     if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+      integer = false;
       ++pos_;
       if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
       if (!Digits()) return Fail("invalid number: digits expected in the exponent");
+    }
+    // Well-formed but beyond what a parser can hold: the fast parser
+    // refuses these too.
+    const std::string number(text_.substr(start, pos_ - start));
+    if (integer) {
+      errno = 0;
+      if (number[0] == '-') {
+        std::strtoll(number.c_str(), nullptr, 10);
+      } else {
+        std::strtoull(number.c_str(), nullptr, 10);
+      }
+      if (errno == ERANGE) {
+        pos_ = start;
+        return Fail("integer " + number.substr(0, 40) + " is out of the 64-bit range");
+      }
+    } else if (std::isinf(std::strtod(number.c_str(), nullptr))) {
+      pos_ = start;
+      return Fail("number " + number.substr(0, 40) + " is out of range");
     }
     return true;
   }

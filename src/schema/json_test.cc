@@ -144,6 +144,40 @@ TEST_F(JsonTest, BatchLimitAndMalformedBodies) {
   EXPECT_EQ(parser_.ParseEvents("", limits_, kNow, 10, &parsed, &syntax).code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(JsonTest, NumbersOutOfRangeAreLocated) {
+  ParsedRecords<Event> parsed;
+  JsonSyntaxError syntax;
+  Status status = parser_.ParseEvents(
+      R"([{"type":"view","user_id":"u","item_id":"a"},{"type":"rating","user_id":"u","item_id":"a","value":1e400}])",
+      limits_, kNow, 10, &parsed, &syntax);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(syntax.index, 1);
+  EXPECT_NE(status.message().find("out of range"), std::string::npos) << status.message();
+  status = parser_.ParseEvents(R"({"type":"view","user_id":123456789012345678901234,"item_id":"a"})", limits_, kNow,
+                               10, &parsed, &syntax);
+  EXPECT_NE(status.message().find("64-bit range"), std::string::npos) << status.message();
+}
+
+TEST_F(JsonTest, TimesOfDayNeedAZone) {
+  RecordError error = EventError(R"({"type":"view","user_id":"u","item_id":"a","timestamp":"2023-11-14T10:00:00"})");
+  EXPECT_EQ(error.code, "invalid_timestamp");
+  EXPECT_NE(error.message.find("no time zone"), std::string::npos) << error.message;
+  EXPECT_EQ(GoodEvent(R"({"type":"view","user_id":"u","item_id":"a","timestamp":"2023-11-14"})").timestamp_ms,
+            *ParseTimestampMillis("2023-11-14T00:00:00Z"));
+}
+
+TEST_F(JsonTest, OutputOnlyFieldsAndWholeNumberIds) {
+  Event event = GoodEvent(R"({"type":"view","user_id":17850.0,"item_id":"a","received_at":"2023-01-01T00:00:00Z"})");
+  EXPECT_EQ(event.user_id, "17850");
+  EXPECT_EQ(event.received_ms, kNow);  // the server's, not the client's
+  EXPECT_EQ(EventError(R"({"type":"view","user_id":17850.5,"item_id":"a"})").field, "user_id");
+  Item item;
+  RecordError error;
+  EXPECT_TRUE(parser_.ParseItem(R"({"id":"a","updated_at":"2020-01-01T00:00:00Z"})", limits_, &item, &error))
+      << error.message;
+  EXPECT_EQ(item.updated_ms, 0);
+}
+
 TEST_F(JsonTest, ItemsAndUsers) {
   ParsedRecords<Item> items;
   JsonSyntaxError syntax;

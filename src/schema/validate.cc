@@ -110,6 +110,24 @@ bool CheckTimestamp(int64_t millis, const std::string& field, const Limits& limi
   return true;
 }
 
+bool CheckCurrency(const std::string& currency, RecordError* error) {
+  if (currency.empty()) return true;
+  bool ok = currency.size() == 3;
+  for (char c : currency) ok = ok && c >= 'A' && c <= 'Z';
+  if (ok) return true;
+  return Fail(error, error_code::kInvalidValue, "currency",
+              "currency must be a three-letter ISO 4217 code such as \"EUR\", got \"" +
+                  std::string(TruncateUtf8(currency, 64)) + "\"");
+}
+
+// Catalog and user records may predate 2000, but not the epoch.
+bool CheckCreated(int64_t created_ms, RecordError* error) {
+  constexpr int64_t kYear2200 = 7'258'118'400'000;
+  if (created_ms >= 0 && created_ms < kYear2200) return true;
+  return Fail(error, error_code::kOutOfRange, "created_at",
+              "created_at " + FormatTimestampMillis(created_ms) + " is outside 1970-2200");
+}
+
 bool NeedsLines(EventType type) {
   return type == EventType::kAddToCart || type == EventType::kRemoveFromCart || type == EventType::kPurchase ||
          type == EventType::kReturn;
@@ -145,14 +163,7 @@ bool ValidateItem(const Item& item, const Limits& limits, RecordError* error) {
     if (!CheckLabel(item.category[i], field, limits.max_category_level_bytes, error)) return false;
   }
   if (item.price && !CheckNonNegative(*item.price, limits.max_price, "price", error)) return false;
-  if (!item.currency.empty()) {
-    bool ok = item.currency.size() == 3;
-    for (char c : item.currency) ok = ok && c >= 'A' && c <= 'Z';
-    if (!ok) {
-      return Fail(error, error_code::kInvalidValue, "currency",
-                  "currency must be a three-letter ISO 4217 code such as \"EUR\", got \"" + item.currency + "\"");
-    }
-  }
+  if (!CheckCurrency(item.currency, error) || !CheckCreated(item.created_ms, error)) return false;
   if (item.stock && *item.stock < 0) {
     return Fail(error, error_code::kOutOfRange, "stock",
                 "stock must be 0 or more, got " + std::to_string(*item.stock));
@@ -163,6 +174,7 @@ bool ValidateItem(const Item& item, const Limits& limits, RecordError* error) {
 bool ValidateUser(const User& user, const Limits& limits, RecordError* error) {
   if (user.id.empty()) return Fail(error, error_code::kMissingField, "id", "every user needs an id");
   if (!ValidateId(user.id, "id", limits, error)) return false;
+  if (!CheckCreated(user.created_ms, error)) return false;
   if (user.consent.size() > limits.max_consent_channels) {
     return Fail(error, error_code::kTooMany, "consent",
                 std::to_string(user.consent.size()) + " consent channels; the limit is " +
@@ -277,15 +289,7 @@ bool ValidateEvent(const Event& event, const Limits& limits, int64_t now_ms, Rec
       !CheckLabel(event.context.page, "context.page", limits.max_page_bytes, error)) {
     return false;
   }
-  if (!event.currency.empty()) {
-    bool ok = event.currency.size() == 3;
-    for (char c : event.currency) ok = ok && c >= 'A' && c <= 'Z';
-    if (!ok) {
-      return Fail(error, error_code::kInvalidValue, "currency",
-                  "currency must be a three-letter ISO 4217 code such as \"EUR\", got \"" + event.currency + "\"");
-    }
-  }
-  return true;
+  return CheckCurrency(event.currency, error);
 }
 
 bool ApplyItemShorthand(Event* event, std::optional<double> quantity, std::optional<double> price,
@@ -332,15 +336,21 @@ bool SecondsToMillis(double seconds, const std::string& field, int64_t* millis, 
   return true;
 }
 
-bool ParseTimestampField(const std::string& text, const std::string& field, int64_t* millis,
-                         RecordError* error) {
-  if (auto parsed = ParseTimestampMillis(text)) {
+bool ParseTimestampField(std::string_view text, const std::string& field, int64_t* millis, RecordError* error) {
+  bool has_zone = false;
+  if (auto parsed = ParseTimestampMillis(text, &has_zone)) {
+    // A date alone means midnight UTC; a time of day must say its zone.
+    if (text.size() > 10 && !has_zone) {
+      return Fail(error, error_code::kInvalidTimestamp, field,
+                  field + " \"" + std::string(TruncateUtf8(text, 64)) +
+                      "\" has no time zone; add Z for UTC or an offset such as +02:00");
+    }
     *millis = *parsed;
     return true;
   }
   if (auto seconds = ParseDouble(text)) return SecondsToMillis(*seconds, field, millis, error);
   return Fail(error, error_code::kInvalidTimestamp, field,
-              field + " \"" + text.substr(0, 64) +
+              field + " \"" + std::string(TruncateUtf8(text, 64)) +
                   "\" is not an RFC 3339 timestamp (2024-03-01T10:20:30Z) or a number of seconds");
 }
 

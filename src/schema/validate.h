@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "schema/types.h"
 
@@ -80,8 +81,9 @@ bool ApplyItemShorthand(Event* event, std::optional<double> quantity, std::optio
 // CSV) and converts it; explains the common milliseconds mistake.
 bool SecondsToMillis(double seconds, const std::string& field, int64_t* millis, RecordError* error);
 
-// Parses a timestamp field given as text: RFC 3339, or a number of seconds.
-bool ParseTimestampField(const std::string& text, const std::string& field, int64_t* millis,
-                         RecordError* error);
+// Parses a timestamp field given as text: RFC 3339 (a time of day needs a
+// zone: "Z" or an offset; a date alone is midnight UTC), or a number of
+// seconds since the epoch.
+bool ParseTimestampField(std::string_view text, const std::string& field, int64_t* millis, RecordError* error);
 
 }  // namespace vitrina

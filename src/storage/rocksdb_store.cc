@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -42,23 +43,30 @@ struct Meta {
   uint64_t next_seq = 0;
 };
 
+// items, users, events, next_seq, number of event types, count per type.
+// Storing the number of types lets a later version add types and still
+// read this store.
 std::string EncodeMeta(const Meta& meta) {
   std::string out;
   PutFixed64(&out, meta.counts.items);
   PutFixed64(&out, meta.counts.users);
   PutFixed64(&out, meta.counts.events);
-  for (uint64_t n : meta.counts.events_by_type) PutFixed64(&out, n);
   PutFixed64(&out, meta.next_seq);
+  PutFixed64(&out, kEventTypeCount);
+  for (uint64_t n : meta.counts.events_by_type) PutFixed64(&out, n);
   return out;
 }
 
 bool DecodeMeta(std::string_view data, Meta* meta) {
-  if (data.size() != 8 * (4 + kEventTypeCount)) return false;
+  if (data.size() < 8 * 5) return false;
+  const uint64_t types = GetFixed64(data.data() + 32);
+  if (types > kEventTypeCount || data.size() != 8 * (5 + types)) return false;
   meta->counts.items = GetFixed64(data.data());
   meta->counts.users = GetFixed64(data.data() + 8);
   meta->counts.events = GetFixed64(data.data() + 16);
-  for (size_t i = 0; i < kEventTypeCount; ++i) meta->counts.events_by_type[i] = GetFixed64(data.data() + 24 + 8 * i);
-  meta->next_seq = GetFixed64(data.data() + 24 + 8 * kEventTypeCount);
+  meta->next_seq = GetFixed64(data.data() + 24);
+  meta->counts.events_by_type.fill(0);
+  for (size_t i = 0; i < types; ++i) meta->counts.events_by_type[i] = GetFixed64(data.data() + 40 + 8 * i);
   return true;
 }
 
@@ -76,9 +84,17 @@ class RocksDbStore final : public Store {
     sync_cv_.notify_all();
     if (syncer_.joinable()) syncer_.join();
     if (db_ != nullptr) {
-      if (!options_.read_only) (void)Sync();
+      if (!options_.read_only) {
+        // Flush memtables to table files: everything is durable, and the
+        // next start has no write-ahead log to replay.
+        rocksdb::FlushOptions flush;
+        flush.wait = true;
+        (void)db_->Flush(flush, handles_);
+        (void)db_->SyncWAL();
+      }
       for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
       (void)db_->Close();
+      db_.reset();
     }
   }
 
@@ -92,8 +108,6 @@ class RocksDbStore final : public Store {
     // holding old logs are flushed once the logs exceed it.
     db_options.max_total_wal_size = 4 * options_.write_buffer_mb << 20;
     db_options.keep_log_file_num = 5;
-    // A clean close flushes memtables, so the next start has no log to replay.
-    db_options.avoid_flush_during_shutdown = false;
     // Without a log, only flushing all column families together keeps them
     // consistent with each other (and with the counts) after a crash.
     db_options.atomic_flush = options_.disable_wal;
@@ -120,6 +134,7 @@ class RocksDbStore final : public Store {
       cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
       descriptors.emplace_back(kCfNames[cf], cf_options);
     }
+    VITRINA_RETURN_IF_ERROR(CheckDirectory(descriptors));
     rocksdb::DB* db = nullptr;
     rocksdb::Status status =
         options_.read_only ? rocksdb::DB::OpenForReadOnly(db_options, options_.path, descriptors, &handles_, &db)
@@ -131,7 +146,7 @@ class RocksDbStore final : public Store {
       }
       return FromRocks(status, "cannot open data directory " + options_.path);
     }
-    db_ = db;
+    db_.reset(db);
     write_options_.sync = options_.durability == Durability::kFsync && !options_.disable_wal;
     write_options_.disableWAL = options_.disable_wal;
     VITRINA_RETURN_IF_ERROR(LoadMeta());
@@ -153,20 +168,29 @@ class RocksDbStore final : public Store {
     }
     outcomes->assign(batch->size(), WriteOutcome::kCreated);
 
-    // What exists before this batch: one MultiGet per column family.
-    std::unordered_map<std::string_view, std::optional<int64_t>> item_created;  // nullopt: absent
-    std::unordered_map<std::string_view, std::optional<int64_t>> user_created;
-    std::unordered_set<std::string_view> known_event_ids;
-    VITRINA_RETURN_IF_ERROR(PrefetchExisting(batch, &item_created, &user_created, &known_event_ids));
+    // What exists before this batch: one MultiGet per column family. The
+    // scratch containers are members, reused across writes (one writer).
+    auto& item_created = scratch_.item_created;
+    auto& user_created = scratch_.user_created;
+    auto& known_event_ids = scratch_.known_event_ids;
+    item_created.clear();
+    user_created.clear();
+    known_event_ids.clear();
+    VITRINA_RETURN_IF_ERROR(PrefetchExisting(batch));
 
     rocksdb::WriteBatch rocks_batch;
     // Index entries are added in key order at the end: sorted inserts let the
     // memtable's skip list reuse its search path ("splice") between keys,
-    // which more than halves insert cost for random ids.
-    std::vector<std::pair<std::string, std::string>> id_entries;  // event_id -> sequence key
-    std::vector<std::string> timeline_keys;
+    // which more than halves insert cost for random ids. Keys are packed in
+    // one arena and sorted as views.
+    std::string& arena = scratch_.key_arena;
+    auto& id_entries = scratch_.id_entries;      // (event id, offset of its sequence key in the arena)
+    auto& timeline_keys = scratch_.timeline_keys;  // (offset, length) in the arena
+    arena.clear();
+    id_entries.clear();
+    timeline_keys.clear();
     std::string key;
-    std::string value;
+    std::string& value = scratch_.value;
     for (size_t i = 0; i < batch->ops().size(); ++i) {
       const WriteBatch::Op op = batch->ops()[i];
       switch (op.kind) {
@@ -220,7 +244,7 @@ class RocksDbStore final : public Store {
               (*outcomes)[i] = WriteOutcome::kDuplicate;
               break;
             }
-            id_entries.emplace_back(event.event_id, seq_key);
+            id_entries.emplace_back(event.event_id, seq);
           }
           ++meta.next_seq;
           value.clear();
@@ -228,11 +252,13 @@ class RocksDbStore final : public Store {
           rocks_batch.Put(handles_[kEvents], seq_key, value);
           if (!event.user_id.empty()) {
             TimelineKey(ActorKind::kUser, event.user_id, event.timestamp_ms, seq, &key);
-            timeline_keys.push_back(key);
+            timeline_keys.emplace_back(arena.size(), key.size());
+            arena += key;
           }
           if (!event.session_id.empty()) {
             TimelineKey(ActorKind::kSession, event.session_id, event.timestamp_ms, seq, &key);
-            timeline_keys.push_back(key);
+            timeline_keys.emplace_back(arena.size(), key.size());
+            arena += key;
           }
           ++meta.counts.events;
           ++meta.counts.events_by_type[static_cast<size_t>(event.type)];
@@ -241,9 +267,10 @@ class RocksDbStore final : public Store {
       }
     }
     std::sort(id_entries.begin(), id_entries.end());
-    for (const auto& [id, seq_key] : id_entries) rocks_batch.Put(handles_[kEventIds], id, seq_key);
-    std::sort(timeline_keys.begin(), timeline_keys.end());
-    for (const std::string& timeline_key : timeline_keys) rocks_batch.Put(handles_[kTimeline], timeline_key, rocksdb::Slice());
+    for (const auto& [id, seq] : id_entries) rocks_batch.Put(handles_[kEventIds], ToSlice(id), SequenceKey(seq));
+    auto view = [&arena](std::pair<size_t, size_t> span) { return std::string_view(arena).substr(span.first, span.second); };
+    std::sort(timeline_keys.begin(), timeline_keys.end(), [&](auto a, auto b) { return view(a) < view(b); });
+    for (auto span : timeline_keys) rocks_batch.Put(handles_[kTimeline], ToSlice(view(span)), rocksdb::Slice());
     rocks_batch.Put(handles_[kMeta], ToSlice(kCountsKey), EncodeMeta(meta));
     VITRINA_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &rocks_batch), "write failed"));
     std::lock_guard counts_lock(counts_mutex_);
@@ -376,12 +403,46 @@ class RocksDbStore final : public Store {
     return Status::OK();
   }
 
+  // Refuses directories that are not (and cannot become) a Vitrina store:
+  // a file, a non-empty directory that is not a database, or a RocksDB
+  // database with other column families.
+  Status CheckDirectory(const std::vector<rocksdb::ColumnFamilyDescriptor>& descriptors) const {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path path(options_.path);
+    if (!fs::exists(path, ec)) return Status::OK();
+    if (!fs::is_directory(path, ec)) return Status::InvalidArgument("data directory " + options_.path + " is not a directory");
+    if (!fs::exists(path / "CURRENT", ec)) {
+      if (fs::directory_iterator(path, ec) == fs::directory_iterator()) return Status::OK();
+      return Status::InvalidArgument("data directory " + options_.path +
+                                     " is not empty and holds no Vitrina store; choose an empty or new directory");
+    }
+    std::vector<std::string> names;
+    rocksdb::Status status = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options_.path, &names);
+    if (!status.ok()) return FromRocks(status, "cannot read data directory " + options_.path);
+    for (const auto& descriptor : descriptors) {
+      if (std::find(names.begin(), names.end(), descriptor.name) == names.end()) {
+        return Status::InvalidArgument("data directory " + options_.path +
+                                       " holds a RocksDB database that is not a Vitrina store (no column family '" +
+                                       descriptor.name + "')");
+      }
+    }
+    return Status::OK();
+  }
+
   // Looks up, in one MultiGet per column family, which items and users of
   // the batch exist (with their created time) and which event ids are known.
-  Status PrefetchExisting(WriteBatch* batch, std::unordered_map<std::string_view, std::optional<int64_t>>* items,
-                          std::unordered_map<std::string_view, std::optional<int64_t>>* users,
-                          std::unordered_set<std::string_view>* event_ids) const {
-    std::vector<rocksdb::Slice> item_keys, user_keys, event_keys;
+  // REQUIRES: write_mutex_ held (fills scratch_).
+  Status PrefetchExisting(WriteBatch* batch) {
+    auto* items = &scratch_.item_created;
+    auto* users = &scratch_.user_created;
+    auto* event_ids = &scratch_.known_event_ids;
+    auto& item_keys = scratch_.item_keys;
+    auto& user_keys = scratch_.user_keys;
+    auto& event_keys = scratch_.event_keys;
+    item_keys.clear();
+    user_keys.clear();
+    event_keys.clear();
     for (const Item& item : batch->items()) item_keys.push_back(ToSlice(item.id));
     for (const std::string& id : batch->deleted_item_ids()) item_keys.push_back(ToSlice(id));
     for (const User& user : batch->users()) user_keys.push_back(ToSlice(user.id));
@@ -390,8 +451,10 @@ class RocksDbStore final : public Store {
     }
     auto lookup = [&](Cf cf, std::vector<rocksdb::Slice>& keys, auto on_found) -> Status {
       if (keys.empty()) return Status::OK();
-      std::vector<rocksdb::PinnableSlice> values(keys.size());
-      std::vector<rocksdb::Status> statuses(keys.size());
+      auto& values = scratch_.values;
+      auto& statuses = scratch_.statuses;
+      values.resize(std::max(values.size(), keys.size()));
+      statuses.resize(std::max(statuses.size(), keys.size()));
       db_->MultiGet(rocksdb::ReadOptions(), handles_[cf], keys.size(), keys.data(), values.data(), statuses.data());
       for (size_t i = 0; i < keys.size(); ++i) {
         if (statuses[i].IsNotFound()) continue;
@@ -399,20 +462,19 @@ class RocksDbStore final : public Store {
         VITRINA_RETURN_IF_ERROR(
             on_found(std::string_view(keys[i].data(), keys[i].size()), std::string_view(values[i].data(), values[i].size())));
       }
+      for (size_t i = 0; i < keys.size(); ++i) values[i].Reset();
       return Status::OK();
     };
-    VITRINA_RETURN_IF_ERROR(lookup(kItems, item_keys, [&](std::string_view id, std::string_view value) -> Status {
-      Item item;
-      VITRINA_RETURN_IF_ERROR(DecodeItem(value, &item));
-      (*items)[id] = item.created_ms;
-      return Status::OK();
-    }));
-    VITRINA_RETURN_IF_ERROR(lookup(kUsers, user_keys, [&](std::string_view id, std::string_view value) -> Status {
-      User user;
-      VITRINA_RETURN_IF_ERROR(DecodeUser(value, &user));
-      (*users)[id] = user.created_ms;
-      return Status::OK();
-    }));
+    auto created = [](auto* map) {
+      return [map](std::string_view id, std::string_view value) -> Status {
+        int64_t created_ms = 0;
+        VITRINA_RETURN_IF_ERROR(PeekCreatedMillis(value, &created_ms));
+        (*map)[id] = created_ms;
+        return Status::OK();
+      };
+    };
+    VITRINA_RETURN_IF_ERROR(lookup(kItems, item_keys, created(items)));
+    VITRINA_RETURN_IF_ERROR(lookup(kUsers, user_keys, created(users)));
     return lookup(kEventIds, event_keys, [&](std::string_view id, std::string_view) -> Status {
       event_ids->insert(id);
       return Status::OK();
@@ -443,13 +505,28 @@ class RocksDbStore final : public Store {
     }
   }
 
+  // Buffers reused by every Write. GUARDED_BY(write_mutex_).
+  struct Scratch {
+    std::unordered_map<std::string_view, std::optional<int64_t>> item_created;  // nullopt: absent
+    std::unordered_map<std::string_view, std::optional<int64_t>> user_created;
+    std::unordered_set<std::string_view> known_event_ids;
+    std::vector<rocksdb::Slice> item_keys, user_keys, event_keys;
+    std::vector<rocksdb::PinnableSlice> values;
+    std::vector<rocksdb::Status> statuses;
+    std::string key_arena;
+    std::vector<std::pair<std::string_view, uint64_t>> id_entries;
+    std::vector<std::pair<size_t, size_t>> timeline_keys;
+    std::string value;
+  };
+
   const RocksDbOptions options_;
   const Clock* clock_;
-  rocksdb::DB* db_ = nullptr;
+  std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   rocksdb::WriteOptions write_options_;
 
   std::mutex write_mutex_;  // one Write at a time: makes check-then-write atomic
+  Scratch scratch_;
   mutable std::mutex counts_mutex_;
   Meta meta_;  // GUARDED_BY(counts_mutex_); changed only under write_mutex_ too
 

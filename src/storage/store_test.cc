@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
+
+#include <rocksdb/db.h>
 #include <thread>
 #include <random>
 
@@ -285,30 +288,49 @@ TEST(RocksDbStoreTest, AcknowledgedWritesSurviveKill9) {
   }
 }
 
+constexpr char kBulkChildEnv[] = "VITRINA_TEST_BULK_LOAD_DIR";
+
+RocksDbOptions BulkOptions(std::string path) {
+  RocksDbOptions options;
+  options.path = std::move(path);
+  options.disable_wal = true;
+  options.write_buffer_mb = 4;  // flush often, so the kill lands between flushes
+  return options;
+}
+
+// The writer of BulkLoadWithoutLogStaysConsistentAfterKill9, run in a fresh
+// process (exec, not just fork: RocksDB's background threads, which do the
+// flushes, do not survive a fork of a process that already used RocksDB).
+TEST(RocksDbStoreTest, BulkLoadChild) {
+  const char* path = std::getenv(kBulkChildEnv);
+  if (path == nullptr) GTEST_SKIP() << "runs only as the child of BulkLoadWithoutLogStaysConsistentAfterKill9";
+  SystemClock clock;
+  auto store = OpenRocksDbStore(BulkOptions(path), &clock);
+  ASSERT_TRUE(store.ok());
+  for (uint64_t batch_index = 0;; ++batch_index) {
+    WriteBatch batch;
+    for (int i = 0; i < 500; ++i) {
+      const uint64_t n = batch_index * 500 + i;
+      batch.AppendEvent(MakeEvent("bulk-" + std::to_string(n), "user-" + std::to_string(n % 97), EventType::kView,
+                                  1'600'000'000'000 + static_cast<int64_t>(n)));
+    }
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+  }
+}
+
 TEST(RocksDbStoreTest, BulkLoadWithoutLogStaysConsistentAfterKill9) {
   // Bulk loads skip the write-ahead log. A crash loses the unflushed tail,
   // but what survives must agree across column families: every stored event
   // is counted, indexed for dedup and on its timeline.
-  RocksDbOptions options;
-  options.path = FreshDir("bulk_kill9");
-  options.disable_wal = true;
-  options.write_buffer_mb = 4;  // flush often, so the kill lands between flushes
+  RocksDbOptions options = BulkOptions(FreshDir("bulk_kill9"));
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    SystemClock clock;
-    auto store = OpenRocksDbStore(options, &clock);
-    if (!store.ok()) ::_exit(2);
-    for (uint64_t batch_index = 0;; ++batch_index) {
-      WriteBatch batch;
-      for (int i = 0; i < 500; ++i) {
-        const uint64_t n = batch_index * 500 + i;
-        batch.AppendEvent(MakeEvent("bulk-" + std::to_string(n), "user-" + std::to_string(n % 97), EventType::kView,
-                                    1'600'000'000'000 + static_cast<int64_t>(n)));
-      }
-      std::vector<WriteOutcome> outcomes;
-      if (!(*store)->Write(&batch, &outcomes).ok()) ::_exit(3);
-    }
+    ::setenv(kBulkChildEnv, options.path.c_str(), 1);
+    const char* argv[] = {"storage_tests", "--gtest_filter=RocksDbStoreTest.BulkLoadChild", nullptr};
+    ::execv("/proc/self/exe", const_cast<char**>(argv));
+    ::_exit(127);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   ::kill(child, SIGKILL);
@@ -340,6 +362,57 @@ TEST(RocksDbStoreTest, BulkLoadWithoutLogStaysConsistentAfterKill9) {
   ASSERT_TRUE((*store)->Write(&again, &outcomes).ok());
   EXPECT_EQ(std::count(outcomes.begin(), outcomes.end(), WriteOutcome::kDuplicate),
             static_cast<long>(ids.size()));
+}
+
+TEST(RocksDbStoreTest, CleanCloseLeavesNoLogToReplay) {
+  ManualClock clock(1'700'000'000'000);
+  RocksDbOptions options;
+  options.path = FreshDir("clean_close");
+  {
+    auto store = OpenRocksDbStore(options, &clock);
+    ASSERT_TRUE(store.ok());
+    WriteBatch batch;
+    for (int i = 0; i < 2000; ++i) batch.AppendEvent(MakeEvent("e" + std::to_string(i), "u", EventType::kView, 1000 + i));
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+  }
+  uintmax_t log_bytes = 0;
+  for (const auto& entry : fs::directory_iterator(options.path)) {
+    if (entry.path().extension() == ".log") log_bytes += entry.file_size();
+  }
+  EXPECT_EQ(log_bytes, 0u) << "a clean close must flush memtables, leaving nothing to replay";
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_TRUE(store.ok());
+  EXPECT_EQ((*store)->Counts().events, 2000u);
+}
+
+TEST(RocksDbStoreTest, RefusesDirectoriesThatAreNotVitrinaStores) {
+  SystemClock clock;
+  RocksDbOptions options;
+  options.path = FreshDir("not_empty");
+  fs::create_directories(options.path);
+  std::ofstream(options.path + "/notes.txt") << "my files";
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("is not empty and holds no Vitrina store"), std::string::npos)
+      << store.status().ToString();
+  EXPECT_TRUE(fs::exists(options.path + "/notes.txt"));
+
+  options.path = FreshDir("foreign_rocksdb");
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options raw;
+    raw.create_if_missing = true;
+    ASSERT_TRUE(rocksdb::DB::Open(raw, options.path, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "someone", "else's data").ok());
+    delete db;
+  }
+  store = OpenRocksDbStore(options, &clock);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("not a Vitrina store"), std::string::npos) << store.status().ToString();
+  std::vector<std::string> families;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.path, &families).ok());
+  EXPECT_EQ(families.size(), 1u) << "the foreign database must be left untouched";
 }
 
 TEST(RocksDbStoreTest, ForeignDirectoryIsNotTakenOver) {

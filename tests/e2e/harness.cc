@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -130,7 +132,7 @@ bool Server::Start() {
     ::execv(VITRINA_BINARY, argv.data());
     ::_exit(127);
   }
-  for (int i = 0; i < 300; ++i) {
+  for (int i = 0; i < 1500; ++i) {  // 30 s: CI machines can be slow
     std::ifstream in(port_file_);
     if (in >> port_) return true;
     int status;
@@ -143,12 +145,13 @@ bool Server::Start() {
   return false;
 }
 
-void Server::Stop() {
-  if (pid_ <= 0) return;
+int Server::Stop() {
+  if (pid_ <= 0) return -1;
   ::kill(pid_, SIGTERM);
-  int status;
+  int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 void Server::Kill() {
@@ -172,6 +175,7 @@ HttpResult Server::Request(const std::string& method, const std::string& target,
   try {
     net::io_context io;
     beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(30));  // a hung server fails the test, not the run
     stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port_)));
     http::request<http::string_body> request(http::string_to_verb(method), target, 11);
     request.set(http::field::host, "127.0.0.1");
@@ -184,6 +188,7 @@ HttpResult Server::Request(const std::string& method, const std::string& target,
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(1 << 30);
+    if (method == "HEAD") parser.skip(true);
     http::read(stream, buffer, parser);
     auto& response = parser.get();
     result.status = response.result_int();
@@ -198,6 +203,27 @@ HttpResult Server::Request(const std::string& method, const std::string& target,
     result.body = error.what();
   }
   return result;
+}
+
+std::string Server::RawExchange(const std::string& bytes) {
+  std::string received;
+  try {
+    net::io_context io;
+    beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(10));
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port_)));
+    net::write(stream, net::buffer(bytes));
+    std::array<char, 4096> buffer;
+    beast::error_code ec;
+    while (true) {
+      size_t n = stream.read_some(net::buffer(buffer), ec);
+      received.append(buffer.data(), n);
+      if (ec) break;
+    }
+  } catch (const std::exception& error) {
+    received += std::string("<exception: ") + error.what() + ">";
+  }
+  return received;
 }
 
 }  // namespace vitrina::e2e

@@ -47,13 +47,17 @@ class Server {
   // Starts and waits until it listens; returns false (with the log in
   // log()) if it exits or does not come up in time.
   bool Start();
-  void Stop();  // SIGTERM, wait
+  int Stop();   // SIGTERM, wait; returns the exit code
   void Kill();  // SIGKILL, wait
   int port() const { return port_; }
   std::string log() const;
 
+  // One request on a new connection; status -1 when the connection fails.
   HttpResult Request(const std::string& method, const std::string& target, const std::string& body = "",
                      const std::string& key = kAdminKey, const std::map<std::string, std::string>& headers = {});
+  // Sends raw bytes on a new connection and returns everything the server
+  // sends back until it closes (or 10 s pass).
+  std::string RawExchange(const std::string& bytes);
 
  private:
   std::string data_dir_;
