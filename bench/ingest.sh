@@ -104,6 +104,8 @@ rm -f "$WORK/events.jsonl"
 echo "data directory: $(du -sh "$WORK/restart" | cut -f1)"
 echo "after a clean stop:"
 bench/restart.sh "$WORK/restart" 3
-echo "after kill -9 under batch ingest (durability=fsync), the log replayed at start:"
-bench/crash_restart.sh "$WORK/restart" 15
+echo "after 15 s of batch ingest over HTTP (durability=fsync) and a clean stop (SIGTERM):"
+bench/crash_restart.sh "$WORK/restart" term 15
+echo "after 15 s of batch ingest over HTTP (durability=fsync) and kill -9 (the log is replayed at start):"
+bench/crash_restart.sh "$WORK/restart" kill 15
 rm -rf "$WORK"
