@@ -248,7 +248,10 @@ class Session : public std::enable_shared_from_this<Session> {
     message->body() = std::move(response.body);
     message->prepare_payload();
     if (head_) message->body().clear();
-    if (response.status >= 500) spdlog::warn("HTTP {}: {}", response.status, message->body().substr(0, 300));
+    // 503 is back-pressure or shutdown, expected under load: not a warning.
+    if (response.status >= 500 && response.status != 503) {
+      spdlog::warn("HTTP {}: {}", response.status, message->body().substr(0, 300));
+    }
     SetIdleDeadline();
     http::async_write(socket_, *message, [self = shared_from_this(), message](beast::error_code ec, size_t) {
       if (ec) return self->Close();
