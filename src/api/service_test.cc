@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "common/time_util.h"
+#include "storage/forwarding_store.h"
 
 namespace vitrina {
 namespace {
@@ -188,32 +189,21 @@ TEST_F(ServiceTest, NullFieldWhenAnErrorHasNone) {
 }
 
 // A store whose writes wait until released, to fill the ingest queue.
-class GatedStore : public Store {
+class GatedStore : public ForwardingStore {
  public:
-  explicit GatedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  using ForwardingStore::ForwardingStore;
   Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) override {
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [this] { return open_; });
-    return inner_->Write(batch, outcomes);
+    return ForwardingStore::Write(batch, outcomes);
   }
   void Open() {
     std::lock_guard lock(mutex_);
     open_ = true;
     cv_.notify_all();
   }
-  Result<Item> GetItem(std::string_view id) const override { return inner_->GetItem(id); }
-  Result<User> GetUser(std::string_view id) const override { return inner_->GetUser(id); }
-  Status GetRecentEvents(ActorKind kind, std::string_view id, size_t limit, std::vector<Event>* out) const override {
-    return inner_->GetRecentEvents(kind, id, limit, out);
-  }
-  StoreCounts Counts() const override { return inner_->Counts(); }
-  Status ScanItems(const std::function<bool(const Item&)>& v) const override { return inner_->ScanItems(v); }
-  Status ScanUsers(const std::function<bool(const User&)>& v) const override { return inner_->ScanUsers(v); }
-  Status ScanEvents(const std::function<bool(const Event&)>& v) const override { return inner_->ScanEvents(v); }
-  Status Sync() override { return inner_->Sync(); }
 
  private:
-  std::unique_ptr<Store> inner_;
   std::mutex mutex_;
   std::condition_variable cv_;
   bool open_ = false;
@@ -252,7 +242,6 @@ TEST(ServiceBackPressureTest, FullQueueAnswers503WithRetryAfter) {
   EXPECT_EQ(answers[0].get_future().get().status, 200);
   EXPECT_EQ(answers[1].get_future().get().status, 200);
   ingestor.Close();
-  ApiService closed_service(&store, &ingestor, &clock, ApiOptions{});
   std::promise<HttpResponse> after_close;
   post(3, [&](HttpResponse r) { after_close.set_value(std::move(r)); });
   EXPECT_EQ(after_close.get_future().get().status, 503);  // shutting down

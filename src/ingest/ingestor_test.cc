@@ -1,5 +1,7 @@
 #include "ingest/ingestor.h"
 
+#include "storage/forwarding_store.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -20,31 +22,18 @@ Event View(std::string id) {
 }
 
 // Counts Write calls, optionally failing them.
-class CountingStore : public Store {
+class CountingStore : public ForwardingStore {
  public:
-  explicit CountingStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  using ForwardingStore::ForwardingStore;
   Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) override {
     ++writes;
     if (fail) return Status::IOError("disk full");
     std::this_thread::sleep_for(std::chrono::milliseconds(2));  // like an fsync
-    return inner_->Write(batch, outcomes);
+    return ForwardingStore::Write(batch, outcomes);
   }
-  Result<Item> GetItem(std::string_view id) const override { return inner_->GetItem(id); }
-  Result<User> GetUser(std::string_view id) const override { return inner_->GetUser(id); }
-  Status GetRecentEvents(ActorKind kind, std::string_view id, size_t limit, std::vector<Event>* out) const override {
-    return inner_->GetRecentEvents(kind, id, limit, out);
-  }
-  StoreCounts Counts() const override { return inner_->Counts(); }
-  Status ScanItems(const std::function<bool(const Item&)>& v) const override { return inner_->ScanItems(v); }
-  Status ScanUsers(const std::function<bool(const User&)>& v) const override { return inner_->ScanUsers(v); }
-  Status ScanEvents(const std::function<bool(const Event&)>& v) const override { return inner_->ScanEvents(v); }
-  Status Sync() override { return inner_->Sync(); }
 
   std::atomic<int> writes{0};
   std::atomic<bool> fail{false};
-
- private:
-  std::unique_ptr<Store> inner_;
 };
 
 TEST(IngestorTest, ConcurrentSubmissionsShareWrites) {

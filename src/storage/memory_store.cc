@@ -22,34 +22,18 @@ class MemoryStore final : public Store {
     outcomes->reserve(batch->size());
     for (const WriteBatch::Op& op : batch->ops()) {
       switch (op.kind) {
-        case WriteBatch::Kind::kUpsertItem: {
-          Item& item = batch->items()[op.index];
-          auto it = items_.find(item.id);
-          const bool exists = it != items_.end();
-          if (item.created_ms == 0) item.created_ms = exists ? it->second.created_ms : now;
-          item.updated_ms = now;
-          items_[item.id] = item;
-          if (!exists) ++counts_.items;
-          outcomes->push_back(exists ? WriteOutcome::kUpdated : WriteOutcome::kCreated);
+        case WriteBatch::Kind::kUpsertItem:
+          outcomes->push_back(Upsert(batch->items()[op.index], &items_, &counts_.items, now));
           break;
-        }
         case WriteBatch::Kind::kDeleteItem: {
           const bool erased = items_.erase(batch->deleted_item_ids()[op.index]) > 0;
           if (erased) --counts_.items;
           outcomes->push_back(erased ? WriteOutcome::kDeleted : WriteOutcome::kNotFound);
           break;
         }
-        case WriteBatch::Kind::kUpsertUser: {
-          User& user = batch->users()[op.index];
-          auto it = users_.find(user.id);
-          const bool exists = it != users_.end();
-          if (user.created_ms == 0) user.created_ms = exists ? it->second.created_ms : now;
-          user.updated_ms = now;
-          users_[user.id] = user;
-          if (!exists) ++counts_.users;
-          outcomes->push_back(exists ? WriteOutcome::kUpdated : WriteOutcome::kCreated);
+        case WriteBatch::Kind::kUpsertUser:
+          outcomes->push_back(Upsert(batch->users()[op.index], &users_, &counts_.users, now));
           break;
-        }
         case WriteBatch::Kind::kAppendEvent: {
           Event& event = batch->events()[op.index];
           const uint64_t seq = events_.size();
@@ -132,6 +116,17 @@ class MemoryStore final : public Store {
   Status Sync() override { return Status::OK(); }
 
  private:
+  template <typename T>
+  static WriteOutcome Upsert(T& record, std::map<std::string, T>* stored, uint64_t* count, int64_t now) {
+    auto it = stored->find(record.id);
+    const bool exists = it != stored->end();
+    if (record.created_ms == 0) record.created_ms = exists ? it->second.created_ms : now;
+    record.updated_ms = now;
+    (*stored)[record.id] = record;
+    if (!exists) ++*count;
+    return exists ? WriteOutcome::kUpdated : WriteOutcome::kCreated;
+  }
+
   const Clock* clock_;
   mutable std::shared_mutex mutex_;
   std::map<std::string, Item> items_;

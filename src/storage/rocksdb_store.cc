@@ -191,22 +191,26 @@ class RocksDbStore final : public Store {
     timeline_keys.clear();
     std::string key;
     std::string& value = scratch_.value;
+    // Upserts of items and users: keep the stored created time unless the
+    // record brings one; count records that are new.
+    auto upsert = [&](auto& record, auto& created_by_id, Cf cf, uint64_t* count, auto encode) {
+      auto& created = created_by_id[record.id];
+      const WriteOutcome outcome = created ? WriteOutcome::kUpdated : WriteOutcome::kCreated;
+      if (!created) ++*count;
+      if (record.created_ms == 0) record.created_ms = created ? *created : now;
+      record.updated_ms = now;
+      created = record.created_ms;
+      value.clear();
+      encode(record, &value);
+      rocks_batch.Put(handles_[cf], ToSlice(record.id), value);
+      return outcome;
+    };
     for (size_t i = 0; i < batch->ops().size(); ++i) {
       const WriteBatch::Op op = batch->ops()[i];
       switch (op.kind) {
-        case WriteBatch::Kind::kUpsertItem: {
-          Item& item = batch->items()[op.index];
-          auto& created = item_created[item.id];
-          (*outcomes)[i] = created ? WriteOutcome::kUpdated : WriteOutcome::kCreated;
-          if (!created) ++meta.counts.items;
-          if (item.created_ms == 0) item.created_ms = created ? *created : now;
-          item.updated_ms = now;
-          created = item.created_ms;
-          value.clear();
-          EncodeItem(item, &value);
-          rocks_batch.Put(handles_[kItems], ToSlice(item.id), value);
+        case WriteBatch::Kind::kUpsertItem:
+          (*outcomes)[i] = upsert(batch->items()[op.index], item_created, kItems, &meta.counts.items, EncodeItem);
           break;
-        }
         case WriteBatch::Kind::kDeleteItem: {
           const std::string& id = batch->deleted_item_ids()[op.index];
           auto& created = item_created[id];
@@ -220,19 +224,9 @@ class RocksDbStore final : public Store {
           }
           break;
         }
-        case WriteBatch::Kind::kUpsertUser: {
-          User& user = batch->users()[op.index];
-          auto& created = user_created[user.id];
-          (*outcomes)[i] = created ? WriteOutcome::kUpdated : WriteOutcome::kCreated;
-          if (!created) ++meta.counts.users;
-          if (user.created_ms == 0) user.created_ms = created ? *created : now;
-          user.updated_ms = now;
-          created = user.created_ms;
-          value.clear();
-          EncodeUser(user, &value);
-          rocks_batch.Put(handles_[kUsers], ToSlice(user.id), value);
+        case WriteBatch::Kind::kUpsertUser:
+          (*outcomes)[i] = upsert(batch->users()[op.index], user_created, kUsers, &meta.counts.users, EncodeUser);
           break;
-        }
         case WriteBatch::Kind::kAppendEvent: {
           Event& event = batch->events()[op.index];
           const uint64_t seq = meta.next_seq;
