@@ -278,6 +278,7 @@ bool ParseItemElement(element root, const Limits& limits, Item* item, RecordErro
       case 8: ok = GetAttributes(value, field, &item->attributes, error); break;
       case 9: ok = GetBool(value, field, &item->active, error); break;
       case 10: ok = GetTimestamp(value, field, &item->created_ms, error); break;
+      case 11: break;  // updated_at: set by the server
     }
     if (!ok) return false;
   }
@@ -303,6 +304,7 @@ bool ParseUserElement(element root, const Limits& limits, User* user, RecordErro
       case 1: ok = GetAttributes(value, field, &user->attributes, error); break;
       case 2: ok = GetConsent(value, &user->consent, error); break;
       case 3: ok = GetTimestamp(value, field, &user->created_ms, error); break;
+      case 4: break;  // updated_at: set by the server
     }
     if (!ok) return false;
   }
@@ -443,6 +445,7 @@ bool ParseEventElement(element root, const Limits& limits, int64_t now_ms, Event
         break;
       }
       case 14: ok = GetString(value, field, &event->currency, error); break;
+      case 15: break;  // received_at: set by the server
     }
     if (!ok) return false;
   }

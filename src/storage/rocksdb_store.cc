@@ -184,7 +184,7 @@ class RocksDbStore final : public Store {
     // which more than halves insert cost for random ids. Keys are packed in
     // one arena and sorted as views.
     std::string& arena = scratch_.key_arena;
-    auto& id_entries = scratch_.id_entries;      // (event id, offset of its sequence key in the arena)
+    auto& id_entries = scratch_.id_entries;        // (event id, sequence number)
     auto& timeline_keys = scratch_.timeline_keys;  // (offset, length) in the arena
     arena.clear();
     id_entries.clear();
