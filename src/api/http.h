@@ -24,7 +24,6 @@ struct HttpRequest {
   std::string content_type;
   std::string authorization;
   std::string origin;              // Origin (browsers)
-  std::string cors_method;         // Access-Control-Request-Method (CORS preflight)
 
   // First value of a query parameter, or nullptr.
   const std::string* Query(std::string_view name) const;

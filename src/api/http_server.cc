@@ -212,7 +212,6 @@ class Session : public std::enable_shared_from_this<Session> {
     request.content_type = std::string(raw[http::field::content_type]);
     request.authorization = std::string(raw[http::field::authorization]);
     request.origin = std::string(raw[http::field::origin]);
-    request.cors_method = std::string(raw[http::field::access_control_request_method]);
     request.body = std::move(raw.body());
     deadline_ms_.store(0, std::memory_order_relaxed);  // the handler may take its time
     // Exactly one answer per request: whoever sets this first writes.

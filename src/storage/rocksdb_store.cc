@@ -84,14 +84,12 @@ class RocksDbStore final : public Store {
     sync_cv_.notify_all();
     if (syncer_.joinable()) syncer_.join();
     if (db_ != nullptr) {
-      if (!options_.read_only) {
-        // Flush memtables to table files: everything is durable, and the
-        // next start has no write-ahead log to replay.
-        rocksdb::FlushOptions flush;
-        flush.wait = true;
-        (void)db_->Flush(flush, handles_);
-        (void)db_->SyncWAL();
-      }
+      // Flush memtables to table files: everything is durable, and the
+      // next start has no write-ahead log to replay.
+      rocksdb::FlushOptions flush;
+      flush.wait = true;
+      (void)db_->Flush(flush, handles_);
+      (void)db_->SyncWAL();
       for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
       (void)db_->Close();
       db_.reset();
@@ -136,9 +134,7 @@ class RocksDbStore final : public Store {
     }
     VITRINA_RETURN_IF_ERROR(CheckDirectory(descriptors));
     rocksdb::DB* db = nullptr;
-    rocksdb::Status status =
-        options_.read_only ? rocksdb::DB::OpenForReadOnly(db_options, options_.path, descriptors, &handles_, &db)
-                           : rocksdb::DB::Open(db_options, options_.path, descriptors, &handles_, &db);
+    rocksdb::Status status = rocksdb::DB::Open(db_options, options_.path, descriptors, &handles_, &db);
     if (!status.ok()) {
       if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
         return Status::Unavailable("data directory " + options_.path +
@@ -150,15 +146,13 @@ class RocksDbStore final : public Store {
     write_options_.sync = options_.durability == Durability::kFsync && !options_.disable_wal;
     write_options_.disableWAL = options_.disable_wal;
     VITRINA_RETURN_IF_ERROR(LoadMeta());
-    if (options_.durability == Durability::kOs && options_.fsync_interval_ms > 0 && !options_.disable_wal &&
-        !options_.read_only) {
+    if (options_.durability == Durability::kOs && options_.fsync_interval_ms > 0 && !options_.disable_wal) {
       syncer_ = std::thread([this] { SyncLoop(); });
     }
     return Status::OK();
   }
 
   Status Write(WriteBatch* batch, std::vector<WriteOutcome>* outcomes) override {
-    if (options_.read_only) return Status::FailedPrecondition("the store is open read-only");
     std::lock_guard lock(write_mutex_);
     const int64_t now = clock_->NowMillis();
     Meta meta;
@@ -168,15 +162,12 @@ class RocksDbStore final : public Store {
     }
     outcomes->assign(batch->size(), WriteOutcome::kCreated);
 
-    // What exists before this batch: one MultiGet per column family. The
-    // scratch containers are members, reused across writes (one writer).
+    // What exists before this batch: one MultiGet per column family, into
+    // scratch containers reused across writes (one writer).
+    VITRINA_RETURN_IF_ERROR(PrefetchExisting(batch));
     auto& item_created = scratch_.item_created;
     auto& user_created = scratch_.user_created;
     auto& known_event_ids = scratch_.known_event_ids;
-    item_created.clear();
-    user_created.clear();
-    known_event_ids.clear();
-    VITRINA_RETURN_IF_ERROR(PrefetchExisting(batch));
 
     rocksdb::WriteBatch rocks_batch;
     // Index entries are added in key order at the end: sorted inserts let the
@@ -356,7 +347,6 @@ class RocksDbStore final : public Store {
   }
 
   Status Sync() override {
-    if (options_.read_only) return Status::OK();
     if (options_.disable_wal) {
       rocksdb::FlushOptions flush;
       flush.wait = true;
@@ -376,7 +366,6 @@ class RocksDbStore final : public Store {
         it->SeekToFirst();
         if (it->Valid()) return Status::Corruption(options_.path + " holds data but no Vitrina format marker");
       }
-      if (options_.read_only) return Status::OK();
       rocksdb::WriteBatch init;
       init.Put(handles_[kMeta], ToSlice(kFormatKey), ToSlice(kFormatVersion));
       init.Put(handles_[kMeta], ToSlice(kCountsKey), EncodeMeta(meta_));
@@ -431,6 +420,9 @@ class RocksDbStore final : public Store {
     auto* items = &scratch_.item_created;
     auto* users = &scratch_.user_created;
     auto* event_ids = &scratch_.known_event_ids;
+    items->clear();
+    users->clear();
+    event_ids->clear();
     auto& item_keys = scratch_.item_keys;
     auto& user_keys = scratch_.user_keys;
     auto& event_keys = scratch_.event_keys;

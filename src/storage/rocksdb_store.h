@@ -37,7 +37,6 @@ struct RocksDbOptions {
   size_t block_cache_mb = 256;
   size_t write_buffer_mb = 32;
   bool create_if_missing = true;
-  bool read_only = false;
 };
 
 // Opens the store at options.path, creating it when allowed. Fails with a
