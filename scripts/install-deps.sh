@@ -13,6 +13,8 @@ PACKAGES=(
   libcli11-dev            # command line
   libtomlplusplus-dev     # config file
   libzstd-dev             # .zst input
+  libeigen3-dev           # ALS, EASE (with OpenMP from g++)
+  libopenblas-dev         # LAPACK for EASE's inversion
   libgtest-dev libgmock-dev
   curl                    # for the curl tour `make demo` prints
 )

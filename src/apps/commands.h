@@ -44,5 +44,6 @@ Command AddServeCommand(CLI::App* app);
 Command AddImportCommand(CLI::App* app);
 Command AddConfigCommand(CLI::App* app);
 Command AddBenchCommand(CLI::App* app);
+Command AddEvaluateCommand(CLI::App* app);
 
 }  // namespace vitrina

@@ -50,6 +50,23 @@ ParamImpl Integer(std::string key, int64_t min, int64_t max, std::string descrip
 }
 
 template <typename Access>
+ParamImpl Number(std::string key, double min, double max, std::string description, Access access) {
+  ParamImpl p;
+  p.info = {key, EnvName(key), "--" + key, "number", std::move(description)};
+  p.set = [min, max, access](Config* config, const std::string& value) -> std::optional<std::string> {
+    auto number = ParseDouble(TrimWhitespace(value));
+    if (!number) return "expected a number, got \"" + value + "\"";
+    if (*number < min || *number > max) {
+      return "must be between " + FormatDouble(min) + " and " + FormatDouble(max) + ", got " + value;
+    }
+    access(*config) = *number;
+    return std::nullopt;
+  };
+  p.get = [access](const Config& config) { return FormatDouble(access(const_cast<Config&>(config))); };
+  return p;
+}
+
+template <typename Access>
 ParamImpl String(std::string key, std::string description, Access access,
                  std::function<std::optional<std::string>(const std::string&)> check = nullptr) {
   ParamImpl p;
@@ -191,6 +208,44 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("ingest.max_queued_bytes", 1 << 20, int64_t{1} << 40,
       "Request bytes waiting for the commit thread at most; beyond it writes get 503 with Retry-After.",
       [](Config& c) -> size_t& { return c.ingest.max_queued_bytes; }));
+
+  params.push_back(Number("models.trending.half_life_days", 0, 3650,
+      "trending: popularity halves every this many days before the latest event (0: no decay).",
+      [](Config& c) -> double& { return c.models.trending.half_life_days; }));
+  params.push_back(Integer("models.cooccurrence.window", 0, 1000,
+      "cooccurrence: items at most this many positions apart in a session are viewed together (0: whole session).",
+      [](Config& c) -> int& { return c.models.cooccurrence.window; }));
+  params.push_back(Number("models.cooccurrence.backward_weight", 0, 1,
+      "cooccurrence: in a session, j viewed before i counts this much towards i -> j (i before j counts 1).",
+      [](Config& c) -> double& { return c.models.cooccurrence.backward_weight; }));
+  params.push_back(Number("models.cooccurrence.shrinkage", 0, 1e6,
+      "cooccurrence: similarity = count / (sqrt(n_i * n_j) + shrinkage); damps pairs seen rarely.",
+      [](Config& c) -> double& { return c.models.cooccurrence.shrinkage; }));
+  params.push_back(Integer("models.cooccurrence.neighbors", 1, 10000, "cooccurrence: neighbours kept per item and graph.",
+      [](Config& c) -> int& { return c.models.cooccurrence.neighbors; }));
+  params.push_back(Number("models.cooccurrence.recency_decay", 0, 1,
+      "cooccurrence: weight of the k-th most recent history item is decay^k.",
+      [](Config& c) -> double& { return c.models.cooccurrence.recency_decay; }));
+  params.push_back(Number("models.ease.lambda", 0, 1e9, "ease: L2 regularization.",
+      [](Config& c) -> double& { return c.models.ease.lambda; }));
+  params.push_back(Integer("models.ease.max_items", 1, 1000000,
+      "ease: larger catalogs are refused; training needs 8 * items^2 bytes (25,000 items: 5 GB).",
+      [](Config& c) -> int& { return c.models.ease.max_items; }));
+  params.push_back(Integer("models.als.factors", 1, 1024, "als: latent factors.",
+      [](Config& c) -> int& { return c.models.als.factors; }));
+  params.push_back(Integer("models.als.iterations", 1, 1000, "als: alternating sweeps.",
+      [](Config& c) -> int& { return c.models.als.iterations; }));
+  params.push_back(Number("models.als.regularization", 0, 1e6, "als: L2 regularization.",
+      [](Config& c) -> double& { return c.models.als.regularization; }));
+  params.push_back(Number("models.als.alpha", 0, 1e6, "als: confidence = 1 + alpha * interaction weight.",
+      [](Config& c) -> double& { return c.models.als.alpha; }));
+  params.push_back(Integer("models.als.cg_steps", 1, 100, "als: conjugate-gradient steps per row and sweep.",
+      [](Config& c) -> int& { return c.models.als.cg_steps; }));
+  params.push_back(Integer("models.content.neighbors", 1, 10000, "content: neighbours kept per item.",
+      [](Config& c) -> int& { return c.models.content.neighbors; }));
+  params.push_back(Number("models.content.max_document_frequency", 0, 1,
+      "content: tokens found in more than this share of items are ignored.",
+      [](Config& c) -> double& { return c.models.content.max_document_frequency; }));
   // clang-format on
 
   // The skew is stored in milliseconds but configured in seconds.

@@ -15,6 +15,7 @@
 #include "api/service.h"
 #include "common/status.h"
 #include "ingest/ingestor.h"
+#include "models/recommender.h"
 #include "storage/rocksdb_store.h"
 
 namespace vitrina {
@@ -29,6 +30,7 @@ struct Config {
   RocksDbOptions storage;  // storage.path follows data_dir
   ApiOptions api;
   IngestorOptions ingest;
+  ModelOptions models;
 };
 
 // One declared parameter.

@@ -1,0 +1,190 @@
+#include "models/als.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <random>
+
+#include "models/binary_io.h"
+
+namespace vitrina {
+namespace {
+
+constexpr uint32_t kFormatVersion = 1;
+
+// One half-sweep: updates every row of `solve` (rows of `matrix`) given
+// `fixed`, by `cg_steps` conjugate-gradient steps from its current value on
+//   (F^T F + reg I + F^T (C_u - I) F) x_u = F^T C_u p_u.
+void SolveRows(const SparseRows& matrix, const AlsRecommender::Factors& fixed, float alpha, float reg, int cg_steps,
+               int threads, AlsRecommender::Factors* solve) {
+  const Eigen::Index f = fixed.cols();
+  Eigen::MatrixXf gram = fixed.transpose() * fixed;
+  gram.diagonal().array() += reg;
+#pragma omp parallel num_threads(std::max(1, threads))
+  {
+    Eigen::VectorXf r(f), p(f), ap(f);
+#pragma omp for schedule(dynamic, 256)
+    for (size_t u = 0; u < matrix.rows(); ++u) {
+      auto x = solve->row(static_cast<Eigen::Index>(u)).transpose();
+      auto columns = matrix.RowColumns(u);
+      auto values = matrix.RowValues(u);
+      if (columns.empty()) {
+        x.setZero();
+        continue;
+      }
+      // r = b - A x
+      r.noalias() = -(gram * x);
+      for (size_t k = 0; k < columns.size(); ++k) {
+        auto y = fixed.row(columns[k]).transpose();
+        float confidence = 1 + alpha * values[k];
+        r += (confidence - (confidence - 1) * y.dot(x)) * y;
+      }
+      p = r;
+      float rs_old = r.squaredNorm();
+      for (int step = 0; step < cg_steps && rs_old > 1e-20f; ++step) {
+        ap.noalias() = gram * p;
+        for (size_t k = 0; k < columns.size(); ++k) {
+          auto y = fixed.row(columns[k]).transpose();
+          ap += (alpha * values[k]) * y.dot(p) * y;
+        }
+        float step_size = rs_old / p.dot(ap);
+        x += step_size * p;
+        r -= step_size * ap;
+        float rs_new = r.squaredNorm();
+        p = r + (rs_new / rs_old) * p;
+        rs_old = rs_new;
+      }
+    }
+  }
+}
+
+double Loss(const SparseRows& by_actor, const AlsRecommender::Factors& users, const AlsRecommender::Factors& items,
+            float alpha, float reg) {
+  // sum_u [ x_u^T (Y^T Y) x_u + sum_{i in u} (c (1 - s)^2 - s^2) ], s = x_u.y_i
+  Eigen::MatrixXf gram = items.transpose() * items;
+  double total = 0;
+  for (size_t u = 0; u < by_actor.rows(); ++u) {
+    auto x = users.row(static_cast<Eigen::Index>(u)).transpose();
+    total += x.dot(gram * x);
+    auto columns = by_actor.RowColumns(u);
+    auto values = by_actor.RowValues(u);
+    for (size_t k = 0; k < columns.size(); ++k) {
+      double s = x.dot(items.row(columns[k]).transpose());
+      double confidence = 1 + alpha * values[k];
+      total += confidence * (1 - s) * (1 - s) - s * s;
+    }
+  }
+  total += reg * (users.squaredNorm() + items.squaredNorm());
+  return total / (static_cast<double>(users.rows()) * std::max<Eigen::Index>(1, items.rows()));
+}
+
+}  // namespace
+
+Status AlsRecommender::Fit(const Dataset& data, const FitOptions& options) {
+  if (options_.factors < 1 || options_.iterations < 0 || options_.cg_steps < 1) {
+    return Status::InvalidArgument("als: factors and cg_steps must be >= 1");
+  }
+  SparseRows by_actor = BuildUserItemMatrix(data);
+  SparseRows by_item = Transpose(by_actor, data.num_items());
+  const Eigen::Index f = options_.factors;
+  std::mt19937_64 rng(options.seed);
+  std::normal_distribution<float> normal(0.0f, 0.01f);
+  Factors users(static_cast<Eigen::Index>(data.num_actors()), f);
+  item_factors_.resize(static_cast<Eigen::Index>(data.num_items()), f);
+  for (Eigen::Index i = 0; i < users.size(); ++i) users.data()[i] = normal(rng);
+  for (Eigen::Index i = 0; i < item_factors_.size(); ++i) item_factors_.data()[i] = normal(rng);
+
+  const float alpha = static_cast<float>(options_.alpha);
+  const float reg = static_cast<float>(options_.regularization);
+  loss_history_.clear();
+  for (int iteration = 0; iteration < options_.iterations; ++iteration) {
+    SolveRows(by_actor, item_factors_, alpha, reg, options_.cg_steps, options.threads, &users);
+    SolveRows(by_item, users, alpha, reg, options_.cg_steps, options.threads, &item_factors_);
+    loss_history_.push_back(Loss(by_actor, users, item_factors_, alpha, reg));
+    if (options.progress) options.progress(static_cast<double>(iteration + 1) / options_.iterations);
+  }
+  gram_ = item_factors_.transpose() * item_factors_;
+  gram_.diagonal().array() += reg;
+  return Status::OK();
+}
+
+void AlsRecommender::FoldInSystem(std::span<const HistoryEntry> history, Eigen::MatrixXf* a, Eigen::VectorXf* b,
+                                  std::vector<DistinctHistoryItem>* distinct) const {
+  DistinctHistory(history, num_items(), distinct);
+  *a = gram_;
+  b->setZero(item_factors_.cols());
+  const float alpha = static_cast<float>(options_.alpha);
+  for (const DistinctHistoryItem& h : *distinct) {
+    auto y = item_factors_.row(h.item).transpose();
+    float confidence = 1 + alpha * h.weight;
+    a->noalias() += (confidence - 1) * (y * y.transpose());
+    *b += confidence * y;
+  }
+}
+
+void AlsRecommender::Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const {
+  Eigen::Map<Eigen::VectorXf> out(scores.data(), item_factors_.rows());
+  std::vector<DistinctHistoryItem> distinct;
+  Eigen::MatrixXf a;
+  Eigen::VectorXf b;
+  FoldInSystem(history, &a, &b, &distinct);
+  if (distinct.empty()) {
+    out.setZero();
+    return;
+  }
+  Eigen::VectorXf user = a.ldlt().solve(b);
+  out.noalias() = item_factors_ * user;
+}
+
+int AlsRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {
+  // score(item) = y_item^T A^-1 sum_h c_h y_h: credit each h with its term.
+  std::vector<DistinctHistoryItem> distinct;
+  Eigen::MatrixXf a;
+  Eigen::VectorXf b;
+  FoldInSystem(history, &a, &b, &distinct);
+  if (distinct.empty() || item >= num_items()) return -1;
+  Eigen::VectorXf z = a.ldlt().solve(item_factors_.row(item).transpose());
+  int best = -1;
+  float best_term = 0;
+  for (const DistinctHistoryItem& h : distinct) {
+    float term = (1 + static_cast<float>(options_.alpha) * h.weight) * z.dot(item_factors_.row(h.item).transpose());
+    if (term > best_term) {
+      best_term = term;
+      best = h.first_index;
+    }
+  }
+  return best;
+}
+
+Status AlsRecommender::Save(const std::string& path) const {
+  VITRINA_ASSIGN_OR_RETURN(BinaryWriter writer, BinaryWriter::Create(path, name(), kFormatVersion));
+  writer.Put<uint64_t>(static_cast<uint64_t>(item_factors_.rows()));
+  writer.Put<uint64_t>(static_cast<uint64_t>(item_factors_.cols()));
+  writer.Put<float>(static_cast<float>(options_.regularization));
+  writer.Put<float>(static_cast<float>(options_.alpha));
+  writer.Write(item_factors_.data(), sizeof(float) * item_factors_.size());
+  return writer.Close();
+}
+
+Status AlsRecommender::Load(const std::string& path) {
+  VITRINA_ASSIGN_OR_RETURN(BinaryReader reader, BinaryReader::Open(path, name(), kFormatVersion));
+  uint64_t rows = 0, cols = 0;
+  float reg = 0, alpha = 0;
+  VITRINA_RETURN_IF_ERROR(reader.Get(&rows));
+  VITRINA_RETURN_IF_ERROR(reader.Get(&cols));
+  VITRINA_RETURN_IF_ERROR(reader.Get(&reg));
+  VITRINA_RETURN_IF_ERROR(reader.Get(&alpha));
+  if (cols == 0 || cols > 4096 || rows > (1ull << 31)) return Status::Corruption(path + ": factor shape out of range");
+  item_factors_.resize(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+  VITRINA_RETURN_IF_ERROR(reader.Read(item_factors_.data(), sizeof(float) * item_factors_.size()));
+  VITRINA_RETURN_IF_ERROR(reader.ExpectEnd());
+  // The model is served with the hyper-parameters it was trained with.
+  options_.regularization = reg;
+  options_.alpha = alpha;
+  options_.factors = static_cast<int>(cols);
+  gram_ = item_factors_.transpose() * item_factors_;
+  gram_.diagonal().array() += reg;
+  return Status::OK();
+}
+
+}  // namespace vitrina

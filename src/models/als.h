@@ -1,0 +1,50 @@
+// Implicit-feedback matrix factorization (Hu, Koren & Volinsky 2008),
+// solved by alternating least squares with a few conjugate-gradient steps
+// per row (Takacs et al. 2011), multithreaded over rows.
+//
+// Preference p_ui = 1 for every observed pair with confidence
+// c_ui = 1 + alpha * w_ui (w: summed interaction weight); unobserved pairs
+// have p = 0, c = 1. A shopper is scored by folding in their history: the
+// exact least-squares user vector given the item factors, so a new event
+// changes the very next answer without retraining.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include "models/recommender.h"
+#include "models/sparse.h"
+
+namespace vitrina {
+
+class AlsRecommender final : public Recommender {
+ public:
+  using Factors = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+  explicit AlsRecommender(ModelOptions::Als options) : options_(options) {}
+
+  std::string_view name() const override { return "als"; }
+  Status Fit(const Dataset& data, const FitOptions& options) override;
+  size_t num_items() const override { return static_cast<size_t>(item_factors_.rows()); }
+  void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
+  int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
+  Status Save(const std::string& path) const override;
+  Status Load(const std::string& path) override;
+
+  // The training objective on the data last fitted:
+  //   sum_ui c_ui (p_ui - x_u.y_i)^2 + reg (|X|^2 + |Y|^2), divided by the
+  //   number of actors x items. Recorded after each iteration.
+  const std::vector<double>& loss_history() const { return loss_history_; }
+  const Factors& item_factors() const { return item_factors_; }
+
+ private:
+  // Builds the fold-in system A x = b for a history.
+  void FoldInSystem(std::span<const HistoryEntry> history, Eigen::MatrixXf* a, Eigen::VectorXf* b,
+                    std::vector<DistinctHistoryItem>* distinct) const;
+
+  ModelOptions::Als options_;
+  Factors item_factors_;
+  Eigen::MatrixXf gram_;  // Y^T Y + reg I, cached for fold-in
+  std::vector<double> loss_history_;
+};
+
+}  // namespace vitrina

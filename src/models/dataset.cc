@@ -1,0 +1,166 @@
+#include "models/dataset.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace vitrina {
+
+int64_t Dataset::MaxTime() const {
+  int64_t latest = 0;
+  for (const Interaction& interaction : interactions) latest = std::max(latest, interaction.time_ms);
+  return latest;
+}
+
+std::string ActorIdOf(const Event& event) {
+  if (!event.user_id.empty()) return event.user_id;
+  return "session:" + event.session_id;
+}
+
+ItemMeta ItemMetaFrom(const Item& item) {
+  ItemMeta meta;
+  meta.id = item.id;
+  meta.title = item.title;
+  meta.brand = item.brand;
+  meta.category = item.category;
+  meta.price = item.price;
+  meta.active = item.active;
+  for (const auto& [key, value] : item.attributes) {
+    if (const auto* text = std::get_if<std::string>(&value)) {
+      meta.tags.push_back(key + "=" + *text);
+    } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+      for (const std::string& entry : *list) meta.tags.push_back(key + "=" + entry);
+    }
+  }
+  return meta;
+}
+
+Result<Dataset> BuildDatasetFromStore(const Store& store, const SignalWeights& weights) {
+  DatasetBuilder builder(weights);
+  VITRINA_RETURN_IF_ERROR(store.ScanItems([&](const Item& item) {
+    builder.AddItem(ItemMetaFrom(item));
+    return true;
+  }));
+  VITRINA_RETURN_IF_ERROR(store.ScanEvents([&](const Event& event) {
+    builder.AddEvent(event, /*add_unknown_items=*/true);
+    return true;
+  }));
+  return std::move(builder).Finish();
+}
+
+void EventToInteractions(const Event& event, const SignalWeights& weights,
+                         const std::function<int64_t(std::string_view)>& item_index,
+                         std::vector<Interaction>* out) {
+  auto emit = [&](std::string_view item_id, Signal signal, float weight) {
+    if (weight <= 0) return;
+    int64_t index = item_index(item_id);
+    if (index < 0) return;
+    Interaction interaction;
+    interaction.item = static_cast<uint32_t>(index);
+    interaction.signal = signal;
+    interaction.weight = weight;
+    interaction.time_ms = event.timestamp_ms;
+    out->push_back(interaction);
+  };
+  switch (event.type) {
+    case EventType::kView:
+      emit(event.item_id, Signal::kView, weights.view);
+      break;
+    case EventType::kClick:
+      emit(event.item_id, Signal::kView, weights.click);
+      break;
+    case EventType::kRating:
+      emit(event.item_id, Signal::kView, static_cast<float>(event.value.value_or(0)) * weights.rating_scale);
+      break;
+    case EventType::kAddToCart:
+      for (const EventLine& line : event.lines) emit(line.item_id, Signal::kCart, weights.add_to_cart);
+      break;
+    case EventType::kPurchase:
+      for (const EventLine& line : event.lines) {
+        float scale = std::max(1.0f, static_cast<float>(std::log2(1.0 + line.quantity)));
+        emit(line.item_id, Signal::kPurchase, weights.purchase * scale);
+      }
+      break;
+    case EventType::kRemoveFromCart:
+    case EventType::kReturn:
+    case EventType::kSearch:
+    case EventType::kImpression:
+      break;
+  }
+}
+
+uint32_t DatasetBuilder::AddItem(ItemMeta meta) {
+  auto [it, inserted] = item_index_.try_emplace(meta.id, static_cast<uint32_t>(data_.items.size()));
+  if (inserted) {
+    data_.items.push_back(std::move(meta));
+  } else {
+    data_.items[it->second] = std::move(meta);
+  }
+  return it->second;
+}
+
+int64_t DatasetBuilder::FindItem(std::string_view id) const {
+  auto it = item_index_.find(std::string(id));
+  return it == item_index_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+uint32_t DatasetBuilder::ActorIndex(std::string_view actor_id) {
+  auto [it, inserted] = actor_index_.try_emplace(std::string(actor_id), static_cast<uint32_t>(data_.actor_ids.size()));
+  if (inserted) data_.actor_ids.emplace_back(actor_id);
+  return it->second;
+}
+
+uint32_t DatasetBuilder::SessionIndex(std::string_view session_id) {
+  if (session_id.empty()) return 0;
+  auto [it, inserted] =
+      session_index_.try_emplace(std::string(session_id), static_cast<uint32_t>(session_index_.size() + 1));
+  return it->second;
+}
+
+void DatasetBuilder::AddEvent(const Event& event, bool add_unknown_items) {
+  std::vector<Interaction> produced;
+  EventToInteractions(
+      event, weights_,
+      [&](std::string_view id) -> int64_t {
+        int64_t index = FindItem(id);
+        if (index < 0 && add_unknown_items) {
+          ItemMeta meta;
+          meta.id = std::string(id);
+          index = AddItem(std::move(meta));
+        }
+        return index;
+      },
+      &produced);
+  if (produced.empty()) return;
+  uint32_t actor = ActorIndex(ActorIdOf(event));
+  uint32_t session = SessionIndex(event.session_id);
+  uint32_t order = event.type == EventType::kPurchase ? next_order_++ : 0;
+  for (Interaction& interaction : produced) {
+    interaction.session = session;
+    interaction.order = order;
+    pending_.emplace_back(actor, interaction);
+  }
+}
+
+void DatasetBuilder::Add(std::string_view actor_id, Interaction interaction) {
+  pending_.emplace_back(ActorIndex(actor_id), interaction);
+}
+
+Dataset DatasetBuilder::Finish() && {
+  std::stable_sort(pending_.begin(), pending_.end(), [](const auto& a, const auto& b) {
+    if (a.first != b.first) return a.first < b.first;
+    return a.second.time_ms < b.second.time_ms;
+  });
+  data_.offsets.assign(data_.actor_ids.size() + 1, 0);
+  data_.interactions.clear();
+  data_.interactions.reserve(pending_.size());
+  for (const auto& [actor, interaction] : pending_) {
+    ++data_.offsets[actor + 1];
+    data_.interactions.push_back(interaction);
+  }
+  for (size_t a = 0; a < data_.actor_ids.size(); ++a) data_.offsets[a + 1] += data_.offsets[a];
+  pending_.clear();
+  pending_.shrink_to_fit();
+  return std::move(data_);
+}
+
+}  // namespace vitrina

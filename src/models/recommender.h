@@ -1,0 +1,107 @@
+// The Recommender interface: every model (trending, co-occurrence, EASE,
+// ALS, content) trains on a Dataset and scores every item for a shopper's
+// history. Created by name with CreateRecommender.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "models/dataset.h"
+
+namespace vitrina {
+
+// One item of a shopper's history. Histories are passed newest first; the
+// same item may appear more than once. `weight` is the interaction's
+// strength (see SignalWeights); models apply their own recency decay.
+struct HistoryEntry {
+  uint32_t item = 0;
+  float weight = 1;
+  Signal signal = Signal::kView;
+};
+
+// What kind of related items a score should favour.
+enum class Relation : uint8_t {
+  kAny,         // whatever the shopper is likely to want next (for you)
+  kSubstitute,  // alternatives to the history items (similar items)
+  kComplement,  // items bought with them (bought together, cart)
+};
+
+struct FitOptions {
+  int threads = 2;
+  uint64_t seed = 42;
+  // Called from the training thread with the fraction done, 0..1. May be empty.
+  std::function<void(double)> progress;
+};
+
+// Thread-safety: Fit and Load are not; after them, the const methods may be
+// called from any number of threads at once.
+class Recommender {
+ public:
+  virtual ~Recommender() = default;
+
+  // The registry name: "trending", "cooccurrence", "ease", "als", "content".
+  virtual std::string_view name() const = 0;
+
+  // Trains on `data`, replacing any previous state.
+  virtual Status Fit(const Dataset& data, const FitOptions& options) = 0;
+
+  // The number of items scored: data.num_items() at Fit.
+  virtual size_t num_items() const = 0;
+
+  // Writes a score for every item into `scores` (size num_items()); higher
+  // is better, 0 means no evidence. History items are not excluded here.
+  // Allocates O(model size) scratch at most, never per item.
+  virtual void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const = 0;
+
+  // The index into `history` of the entry that most supports recommending
+  // `item`, or -1 when the score does not come from the history (trending).
+  virtual int Explain(std::span<const HistoryEntry> history, uint32_t item) const = 0;
+
+  // Persists / restores the trained state (binary, versioned).
+  virtual Status Save(const std::string& path) const = 0;
+  virtual Status Load(const std::string& path) = 0;
+};
+
+// Hyper-parameters of every model, with the defaults used when not set.
+struct ModelOptions {
+  struct Trending {
+    double half_life_days = 7;  // time decay of popularity; 0: no decay
+  } trending;
+  struct Cooccurrence {
+    int window = 5;             // items up to this far apart in a session co-occur
+    double backward_weight = 0.5;  // a pair seen in the order j then i counts this much for i -> j
+    double shrinkage = 10;      // cosine shrinkage: c_ij / (sqrt(n_i n_j) + shrinkage)
+    int neighbors = 100;        // kept per item and relation
+    double recency_decay = 0.8; // weight of the k-th most recent history item: decay^k
+  } cooccurrence;
+  struct Ease {
+    double lambda = 500;        // L2 regularization
+    int max_items = 25000;      // refuses larger catalogs (memory: 8 bytes * items^2)
+  } ease;
+  struct Als {
+    int factors = 64;
+    int iterations = 15;
+    double regularization = 0.05;
+    double alpha = 2;           // confidence = 1 + alpha * weight
+    int cg_steps = 3;
+  } als;
+  struct Content {
+    int neighbors = 50;
+    double max_document_frequency = 0.2;  // tokens in more items than this share are ignored
+    double recency_decay = 0.8;
+  } content;
+};
+
+// The names CreateRecommender accepts, in the order documented.
+const std::vector<std::string>& RecommenderNames();
+
+// InvalidArgument for an unknown name.
+Result<std::unique_ptr<Recommender>> CreateRecommender(std::string_view name, const ModelOptions& options);
+
+}  // namespace vitrina

@@ -1,0 +1,113 @@
+// Compressed sparse rows and the helpers models share: the user-item
+// matrix, transposes, top-k neighbour lists and top-k selection.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "models/binary_io.h"
+#include "models/dataset.h"
+#include "models/recommender.h"
+
+namespace vitrina {
+
+// Row r holds columns[offsets[r] .. offsets[r+1]) with their values;
+// columns are sorted within a row unless a builder says otherwise.
+struct SparseRows {
+  std::vector<uint64_t> offsets{0};
+  std::vector<uint32_t> columns;
+  std::vector<float> values;
+
+  size_t rows() const { return offsets.size() - 1; }
+  size_t nnz() const { return columns.size(); }
+  std::span<const uint32_t> RowColumns(size_t r) const {
+    return {columns.data() + offsets[r], columns.data() + offsets[r + 1]};
+  }
+  std::span<const float> RowValues(size_t r) const { return {values.data() + offsets[r], values.data() + offsets[r + 1]}; }
+
+  void Save(BinaryWriter* writer) const;
+  // Checks that offsets are monotone and columns < `num_columns`.
+  Status Load(BinaryReader* reader, size_t num_columns);
+};
+
+// Actors x items, summing the weights of repeated interactions.
+SparseRows BuildUserItemMatrix(const Dataset& data);
+
+// Columns become rows. Columns of the result are sorted.
+SparseRows Transpose(const SparseRows& matrix, size_t num_columns);
+
+// The `k` entries with the highest scores, best first; ties go to the lower
+// index. Entries with score <= `floor` or for which `skip(index)` is true are
+// left out. `heap` is scratch space reused between calls.
+template <typename Skip>
+void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& skip,
+                std::vector<std::pair<float, uint32_t>>* heap, std::vector<std::pair<uint32_t, float>>* out);
+
+// Distinct items of a history (newest first) with the summed weight and the
+// position (0 = newest) of their latest occurrence.
+struct DistinctHistoryItem {
+  uint32_t item;
+  uint32_t position;
+  float weight;
+  int first_index;  // index into the original history of the latest occurrence
+};
+void DistinctHistory(std::span<const HistoryEntry> history, size_t num_items, std::vector<DistinctHistoryItem>* out);
+
+// Item-to-item neighbour lists (rows sorted by descending similarity).
+// For each item i, `accumulate(i, acc, touched)` adds raw co-scores of the
+// other items into `acc` (dense, all zeros on entry) and appends each index
+// it makes non-zero to `touched`; `similarity(i, j, raw)` turns a raw score
+// into the similarity kept. The `k` most similar items (never i itself)
+// are kept. Runs rows on `threads` threads; both callbacks must be safe to
+// call concurrently for different i.
+using AccumulateRow = std::function<void(uint32_t item, std::vector<float>* acc, std::vector<uint32_t>* touched)>;
+using RowSimilarity = std::function<float(uint32_t item, uint32_t other, float raw)>;
+SparseRows BuildNeighborGraph(size_t num_items, size_t k, int threads, const AccumulateRow& accumulate,
+                              const RowSimilarity& similarity);
+
+// Adds, over the distinct history items h, decay^position(h) *
+// graph[h][j] into scores.
+void ScoreFromNeighbors(const SparseRows& graph, std::span<const DistinctHistoryItem> history, double decay,
+                        std::span<float> scores);
+// graph[a][b], 0 when b is not among a's neighbours.
+float NeighborSimilarity(const SparseRows& graph, uint32_t a, uint32_t b);
+
+// ---- implementation of the template ----
+
+template <typename Skip>
+void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& skip,
+                std::vector<std::pair<float, uint32_t>>* heap, std::vector<std::pair<uint32_t, float>>* out) {
+  out->clear();
+  heap->clear();
+  if (k == 0) return;
+  // Min-heap on (score, -index): the root is the worst kept entry.
+  auto worse = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return a.second < b.second;
+  };
+  for (uint32_t i = 0; i < scores.size(); ++i) {
+    float s = scores[i];
+    if (!(s > floor)) continue;
+    if (heap->size() == k) {
+      const auto& root = heap->front();
+      if (s < root.first || (s == root.first && i > root.second)) continue;
+    }
+    if (skip(i)) continue;
+    if (heap->size() == k) {
+      std::pop_heap(heap->begin(), heap->end(), worse);
+      heap->back() = {s, i};
+    } else {
+      heap->emplace_back(s, i);
+    }
+    std::push_heap(heap->begin(), heap->end(), worse);
+  }
+  std::sort_heap(heap->begin(), heap->end(), worse);
+  for (const auto& [score, index] : *heap) out->emplace_back(index, score);
+}
+
+}  // namespace vitrina

@@ -1,0 +1,30 @@
+// Popularity with time decay: each interaction counts its weight halved
+// every `half_life_days` before the latest interaction in the data.
+// Per-category trending is this score filtered by category (serving).
+#pragma once
+
+#include "models/recommender.h"
+
+namespace vitrina {
+
+class TrendingRecommender final : public Recommender {
+ public:
+  explicit TrendingRecommender(ModelOptions::Trending options) : options_(options) {}
+
+  std::string_view name() const override { return "trending"; }
+  Status Fit(const Dataset& data, const FitOptions& options) override;
+  size_t num_items() const override { return popularity_.size(); }
+  void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
+  int Explain(std::span<const HistoryEntry> history, uint32_t item) const override { return -1; }
+  Status Save(const std::string& path) const override;
+  Status Load(const std::string& path) override;
+
+  // Decayed popularity, scaled so the most popular item has 1.
+  const std::vector<float>& popularity() const { return popularity_; }
+
+ private:
+  ModelOptions::Trending options_;
+  std::vector<float> popularity_;
+};
+
+}  // namespace vitrina
