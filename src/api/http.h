@@ -44,6 +44,9 @@ using Responder = std::function<void(HttpResponse)>;
 bool ParseTarget(std::string_view target, std::string* path,
                  std::vector<std::pair<std::string, std::string>>* query);
 
+// A response with a JSON body.
+HttpResponse JsonResponse(int status, std::string body);
+
 // {"error":{"code":...,"message":...,"field":...,"index":...}}; field and
 // index are null when they do not apply.
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,

@@ -25,13 +25,6 @@ bool CheckBody(const HttpRequest& request, const Responder& respond) {
   return true;
 }
 
-HttpResponse JsonResponse(int status, std::string body) {
-  HttpResponse response;
-  response.status = status;
-  response.body = std::move(body);
-  return response;
-}
-
 // A body that could not be parsed at all: nothing from it was stored.
 HttpResponse BodyError(const Status& status, const JsonSyntaxError& syntax, std::string_view collection) {
   if (status.code() == StatusCode::kResourceExhausted) {
@@ -147,8 +140,15 @@ RecordJsonParser& ThreadParser() {
 
 }  // namespace
 
-ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options)
-    : store_(store), ingestor_(ingestor), clock_(clock), options_(std::move(options)), started_ms_(clock->NowMillis()) {}
+ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options, ModelManager* models,
+                       const RecommendationService* recommender)
+    : store_(store),
+      ingestor_(ingestor),
+      clock_(clock),
+      options_(std::move(options)),
+      models_(models),
+      recommender_(recommender),
+      started_ms_(clock->NowMillis()) {}
 
 void ApiService::RegisterRoutes(Router* router) {
   using M = HttpMethod;
@@ -170,6 +170,12 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kGet,    "/v1/sessions/{id}/events", Scope::kAdmin, "a session's recent events, newest first",
               [this](RouteRequest& r, Responder respond) { ActorEvents(ActorKind::kSession, r, std::move(respond)); });
   router->Add(M::kPost,   "/v1/events",              Scope::kPublic, "record events (one or a batch of up to 10,000)", bind(&ApiService::PostEvents));
+  router->Add(M::kGet,    "/v1/recommendations/{scenario}", Scope::kPublic,
+              "recommendations: for_you, similar, bought_together, cart, upsell, trending, recently_viewed",
+              bind(&ApiService::Recommendations));
+  router->Add(M::kGet,    "/v1/models",              Scope::kAdmin,  "model snapshots with offline metrics, and training status", bind(&ApiService::ListModels));
+  router->Add(M::kPost,   "/v1/models/train",        Scope::kAdmin,  "train a new snapshot in the background", bind(&ApiService::TrainModels));
+  router->Add(M::kPost,   "/v1/models/{id}/restore", Scope::kAdmin,  "put an earlier snapshot back in service", bind(&ApiService::RestoreModel));
   // clang-format on
 }
 

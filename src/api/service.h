@@ -11,6 +11,8 @@
 #include "ingest/ingestor.h"
 #include "schema/json.h"
 #include "schema/validate.h"
+#include "serving/model_manager.h"
+#include "serving/recommend.h"
 #include "storage/store.h"
 
 namespace vitrina {
@@ -26,7 +28,9 @@ struct ApiOptions {
 class ApiService {
  public:
   // All pointers must outlive the service.
-  ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options);
+  // `models` and `recommender` may be null (routes then answer 503).
+  ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options,
+             ModelManager* models = nullptr, const RecommendationService* recommender = nullptr);
 
   // The route table: every endpoint of the server, in one place.
   void RegisterRoutes(Router* router);
@@ -42,6 +46,11 @@ class ApiService {
   void GetUser(RouteRequest& request, Responder respond);
   void PostEvents(RouteRequest& request, Responder respond);
   void ActorEvents(ActorKind kind, RouteRequest& request, Responder respond);
+  // recommend_routes.cc
+  void Recommendations(RouteRequest& request, Responder respond);
+  void ListModels(RouteRequest& request, Responder respond);
+  void TrainModels(RouteRequest& request, Responder respond);
+  void RestoreModel(RouteRequest& request, Responder respond);
 
   template <typename T>
   void PostRecords(RouteRequest& request, Responder respond, std::string_view collection, bool events,
@@ -55,6 +64,8 @@ class ApiService {
   Ingestor* ingestor_;
   const Clock* clock_;
   const ApiOptions options_;
+  ModelManager* models_;
+  const RecommendationService* recommender_;
   const int64_t started_ms_;
 };
 

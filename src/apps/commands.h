@@ -45,5 +45,6 @@ Command AddImportCommand(CLI::App* app);
 Command AddConfigCommand(CLI::App* app);
 Command AddBenchCommand(CLI::App* app);
 Command AddEvaluateCommand(CLI::App* app);
+Command AddTrainCommand(CLI::App* app);
 
 }  // namespace vitrina

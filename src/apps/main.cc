@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
       vitrina::AddServeCommand(&app),
       vitrina::AddImportCommand(&app),
       vitrina::AddConfigCommand(&app),
+      vitrina::AddTrainCommand(&app),
       vitrina::AddEvaluateCommand(&app),
       vitrina::AddBenchCommand(&app),
   };

@@ -61,8 +61,14 @@ int RunServe(const ServeFlags& flags) {
   }
   std::unique_ptr<Store> store = std::move(opened).value();
   auto ingestor = std::make_unique<Ingestor>(store.get(), config.ingest);
+  auto models = std::make_unique<ModelManager>(store.get(), &clock, config.training);
+  if (Status status = models->Open(); !status.ok()) {
+    spdlog::error("{} (move the models directory aside to start from scratch)", status.message());
+    return kExitFailure;
+  }
+  RecommendationService recommender(store.get(), models.get(), &clock, RecommendOptions{});
   Router router(config.auth, config.cors);
-  ApiService service(store.get(), ingestor.get(), &clock, config.api);
+  ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender);
   service.RegisterRoutes(&router);
   auto server = std::make_unique<HttpServer>(config.server, &router);
   if (Status status = server->Start(); !status.ok()) {
@@ -89,15 +95,18 @@ int RunServe(const ServeFlags& flags) {
     }
   }
 
+  models->StartBackground();
   server->WaitForStopRequest();
   // Order matters. Stop taking connections; commit what is queued while the
   // HTTP threads still run, so those requests get their answers (new writes
   // on open connections get 503); then close connections and the store.
   server->StopAccepting();
+  models->Stop();  // a training run in progress finishes first
   ingestor->Close();
   server->Stop();
   server.reset();
   ingestor.reset();
+  models.reset();
   store.reset();  // flushes memtables: the next start replays no log
   spdlog::info("stopped");
   return kExitOk;

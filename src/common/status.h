@@ -44,6 +44,11 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   bool IsNotFound() const { return code_ == StatusCode::kNotFound; }
 
+  // The same code with `prefix` put before the message ("ease: " + ...).
+  Status WithPrefix(std::string_view prefix) const {
+    return ok() ? *this : Status(code_, std::string(prefix) + message_);
+  }
+
   // "NotFound: item 'x' does not exist", or "OK".
   std::string ToString() const;
 

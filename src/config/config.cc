@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <limits>
+#include <thread>
 #include <type_traits>
 
 #include "common/json_writer.h"
@@ -209,6 +210,29 @@ std::vector<ParamImpl> BuildParams() {
       "Request bytes waiting for the commit thread at most; beyond it writes get 503 with Retry-After.",
       [](Config& c) -> size_t& { return c.ingest.max_queued_bytes; }));
 
+  params.push_back(String("training.models",
+      "Models each snapshot trains (comma-separated): trending, cooccurrence, ease, als, content. Serving uses "
+      "trending for new shoppers, cooccurrence/als/ease for for_you, content for similar and new items.",
+      [](Config& c) -> std::string& { return c.training_models_text; },
+      [](const std::string& v) -> std::optional<std::string> {
+        for (std::string_view name : Split(v, ",")) {
+          auto created = CreateRecommender(TrimWhitespace(name), {});
+          if (!created.ok()) return created.status().message();
+        }
+        return std::nullopt;
+      }));
+  params.push_back(Integer("training.interval_s", 0, 30 * 86400,
+      "`serve` retrains in the background this often (0: only on POST /v1/models/train); it also trains at start "
+      "when there is no snapshot yet.",
+      [](Config& c) -> int64_t& { return c.training.train_interval_s; }));
+  params.push_back(Integer("training.keep_snapshots", 1, 1000, "Snapshots kept on disk; older ones are deleted.",
+      [](Config& c) -> size_t& { return c.training.keep_snapshots; }));
+  params.push_back(Integer("training.eval_days", 1, 365,
+      "Each snapshot's offline metrics come from holding out this many last days (leave-one-out if that is empty).",
+      [](Config& c) -> int& { return c.training.train.eval_days; }));
+  params.push_back(Integer("training.threads", 0, 256, "Training threads; 0: one per CPU core.",
+      [](Config& c) -> int& { return c.training.train.threads; }));
+
   params.push_back(Number("models.trending.half_life_days", 0, 3650,
       "trending: popularity halves every this many days before the latest event (0: no decay).",
       [](Config& c) -> double& { return c.models.trending.half_life_days; }));
@@ -244,7 +268,7 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("models.content.neighbors", 1, 10000, "content: neighbours kept per item.",
       [](Config& c) -> int& { return c.models.content.neighbors; }));
   params.push_back(Number("models.content.max_document_frequency", 0, 1,
-      "content: tokens found in more than this share of items are ignored.",
+      "content: tokens found in more than this share of items (and in more than 100) are ignored.",
       [](Config& c) -> double& { return c.models.content.max_document_frequency; }));
   // clang-format on
 
@@ -394,6 +418,16 @@ Result<LoadedConfig> LoadConfig(const ConfigInputs& inputs) {
     VITRINA_RETURN_IF_ERROR(Apply(&loaded, *param, value, ConfigSource::kFlag, "flag " + param->info.flag));
   }
   loaded.config.storage.path = loaded.config.data_dir;
+  loaded.config.training.dir = loaded.config.data_dir + "/models";
+  loaded.config.training.train.model_options = loaded.config.models;
+  loaded.config.training.train.models.clear();
+  for (std::string_view name : Split(loaded.config.training_models_text, ",")) {
+    name = TrimWhitespace(name);
+    if (!name.empty()) loaded.config.training.train.models.emplace_back(name);
+  }
+  if (loaded.config.training.train.threads == 0) {
+    loaded.config.training.train.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   if (loaded.config.server.host == "localhost") loaded.config.server.host = "127.0.0.1";
   loaded.config.cors.allowed_origins.clear();
   for (std::string_view origin : Split(loaded.config.cors_origins_text, ",")) {

@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "ingest/ingestor.h"
 #include "models/recommender.h"
+#include "serving/model_manager.h"
 #include "storage/rocksdb_store.h"
 
 namespace vitrina {
@@ -31,6 +32,8 @@ struct Config {
   ApiOptions api;
   IngestorOptions ingest;
   ModelOptions models;
+  ModelManagerOptions training;  // dir follows data_dir; train.model_options follows models
+  std::string training_models_text = "trending,cooccurrence,als,content";  // training.models as written
 };
 
 // One declared parameter.

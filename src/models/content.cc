@@ -10,11 +10,14 @@ namespace vitrina {
 namespace {
 
 constexpr uint32_t kFormatVersion = 1;
+constexpr double kAlwaysKeptFrequency = 100;
 
 void AddTitleWords(std::string_view title, std::vector<std::string>* tokens) {
   std::string word;
+  // Numbers ("2", "500ml" stays) say little about what an item is.
   auto flush = [&] {
-    if (word.size() > 1) tokens->push_back("t:" + word);
+    bool digits = std::all_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (word.size() > 1 && !digits) tokens->push_back("t:" + word);
     word.clear();
   };
   for (char c : title) {
@@ -69,8 +72,9 @@ Status ContentRecommender::Fit(const Dataset& data, const FitOptions& options) {
     item_tokens[i] = ContentTokens(data.items[i]);
     for (const std::string& token : item_tokens[i]) ++document_frequency[token];
   }
-  // A token in one item links nothing; one in most items says nothing.
-  double max_df = std::max(2.0, options_.max_document_frequency * static_cast<double>(n));
+  // A token in one item links nothing; one in most items says little and
+  // costs the square of its frequency. Small catalogs keep everything.
+  double max_df = std::max(kAlwaysKeptFrequency, options_.max_document_frequency * static_cast<double>(n));
   vocabulary_.clear();
   idf_.clear();
   std::vector<std::string> kept;

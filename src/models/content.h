@@ -15,7 +15,8 @@
 namespace vitrina {
 
 // The tokens an item is described by: "c:Home", "c:Home/Kitchen", "b:acme",
-// "t:mug", "a:<tag>". Lower-cased; title words of one character are dropped.
+// "t:mug", "a:<tag>". Lower-cased; title words of one character and
+// all-digit words are dropped.
 std::vector<std::string> ContentTokens(const ItemMeta& item);
 
 class ContentRecommender final : public Recommender {

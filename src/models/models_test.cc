@@ -193,6 +193,7 @@ TEST(AlsTest, LossDecreasesAndCommunitiesSeparate) {
   options.als.factors = 8;
   options.als.iterations = 8;
   options.als.regularization = 0.1;
+  options.als.alpha = 2;
   AlsRecommender als(options.als);
   ASSERT_TRUE(als.Fit(data, {.threads = 2}).ok());
   const auto& loss = als.loss_history();

@@ -87,13 +87,13 @@ struct ModelOptions {
   struct Als {
     int factors = 64;
     int iterations = 15;
-    double regularization = 0.05;
-    double alpha = 2;           // confidence = 1 + alpha * weight
+    double regularization = 5;
+    double alpha = 10;          // confidence = 1 + alpha * weight
     int cg_steps = 3;
   } als;
   struct Content {
     int neighbors = 50;
-    double max_document_frequency = 0.2;  // tokens in more items than this share are ignored
+    double max_document_frequency = 0.2;  // tokens in more items than this share (and 100) are ignored
     double recency_decay = 0.8;
   } content;
 };

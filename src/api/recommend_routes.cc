@@ -1,0 +1,199 @@
+// Handlers for /v1/recommendations and /v1/models.
+#include "api/service.h"
+#include "common/json_writer.h"
+#include "common/strings.h"
+#include "common/time_util.h"
+
+namespace vitrina {
+namespace {
+
+constexpr size_t kMaxResults = 100;
+constexpr size_t kMaxCartItems = 100;
+
+HttpResponse StatusError(const Status& status, std::string_view field = {}) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument: {
+      // Messages start with the field they are about: "item_id: ...".
+      std::string_view message = status.message();
+      size_t colon = message.find(':');
+      std::string_view named = colon == std::string_view::npos ? field : message.substr(0, colon);
+      return ErrorResponse(400, "invalid_request", message, named);
+    }
+    case StatusCode::kNotFound:
+      return ErrorResponse(404, "not_found", status.message(), field);
+    case StatusCode::kUnavailable: {
+      HttpResponse response = ErrorResponse(503, "unavailable", status.message());
+      response.headers.emplace_back("Retry-After", "5");
+      return response;
+    }
+    default:
+      return ErrorResponse(500, "internal", status.message());
+  }
+}
+
+// Reads the query into a request; on a bad value returns the 400 to send.
+std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, RecommendRequest* request) {
+  auto text = [&](std::string_view name, std::string* out) {
+    if (const std::string* value = http.Query(name)) *out = *value;
+  };
+  text("user_id", &request->user_id);
+  text("session_id", &request->session_id);
+  text("item_id", &request->item_id);
+  text("category", &request->category);
+  if (const std::string* n = http.Query("n")) {
+    auto value = ParseInt64(*n);
+    if (!value || *value < 1 || *value > static_cast<int64_t>(kMaxResults)) {
+      return ErrorResponse(400, "invalid_request", "n must be a whole number from 1 to 100", "n");
+    }
+    request->n = static_cast<size_t>(*value);
+  }
+  if (const std::string* items = http.Query("items")) {
+    for (std::string_view id : Split(*items, ",")) {
+      if (!id.empty()) request->cart_items.emplace_back(id);
+    }
+    if (request->cart_items.size() > kMaxCartItems) {
+      return ErrorResponse(400, "invalid_request", "items: at most 100 cart items", "items");
+    }
+  }
+  for (auto [name, target] : {std::pair{"min_price", &request->min_price}, std::pair{"max_price", &request->max_price}}) {
+    if (const std::string* value = http.Query(name)) {
+      auto number = ParseDouble(*value);
+      if (!number || *number < 0) {
+        return ErrorResponse(400, "invalid_request", std::string(name) + " must be a number >= 0", name);
+      }
+      *target = *number;
+    }
+  }
+  for (auto [name, target] :
+       {std::pair{"in_stock", &request->in_stock}, std::pair{"exclude_purchased", &request->exclude_purchased}}) {
+    if (const std::string* value = http.Query(name)) {
+      if (*value == "true" || *value == "1") {
+        *target = true;
+      } else if (*value == "false" || *value == "0") {
+        *target = false;
+      } else {
+        return ErrorResponse(400, "invalid_request", std::string(name) + " must be true or false", name);
+      }
+    }
+  }
+  for (const std::string* id : {&request->user_id, &request->session_id, &request->item_id}) {
+    if (id->size() > 256 || HasControlChar(*id)) {
+      return ErrorResponse(400, "invalid_request", "ids are at most 256 bytes without control characters");
+    }
+  }
+  return std::nullopt;
+}
+
+void WriteSnapshotInfo(const SnapshotInfo& info, JsonWriter* w) {
+  w->BeginObject().Key("id").String(info.id).Key("created").String(FormatTimestampMillis(info.created_ms));
+  w->Key("models").BeginArray();
+  for (const std::string& model : info.models) w->String(model);
+  w->EndArray();
+  w->Key("items").UInt(info.items).Key("actors").UInt(info.actors).Key("interactions").UInt(info.interactions);
+  w->Key("train_seconds").Double(info.train_seconds).Key("evaluation").String(info.evaluation);
+  w->Key("metrics").BeginObject();
+  for (const auto& [model, metrics] : info.metrics) {
+    w->Key(model).BeginObject();
+    for (const auto& [name, value] : metrics) w->Key(name).Double(value);
+    w->EndObject();
+  }
+  w->EndObject().EndObject();
+}
+
+}  // namespace
+
+void ApiService::Recommendations(RouteRequest& request, Responder respond) {
+  if (recommender_ == nullptr) return respond(ErrorResponse(503, "unavailable", "recommendations are not enabled"));
+  RecommendRequest query;
+  std::optional<Scenario> scenario = ParseScenario(request.params[0]);
+  if (!scenario) {
+    return respond(ErrorResponse(404, "unknown_scenario",
+                                 "no scenario '" + PrintableAscii(request.params[0], 40) +
+                                     "' (for_you, similar, bought_together, cart, upsell, trending, recently_viewed)",
+                                 "scenario"));
+  }
+  query.scenario = *scenario;
+  if (auto error = ParseRecommendQuery(request.http, &query)) return respond(std::move(*error));
+  auto result = recommender_->Recommend(query);
+  if (!result.ok()) return respond(StatusError(result.status()));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("recommendation_id").String(result->recommendation_id);
+  w.Key("scenario").String(ScenarioName(query.scenario));
+  w.Key("snapshot");
+  if (result->snapshot_id.empty()) {
+    w.Null();
+  } else {
+    w.String(result->snapshot_id);
+  }
+  w.Key("items").BeginArray();
+  for (const RecommendedItem& item : result->items) {
+    w.BeginObject().Key("item_id").String(item.item_id).Key("title").String(item.title);
+    w.Key("price");
+    if (item.price) {
+      w.Double(*item.price);
+    } else {
+      w.Null();
+    }
+    w.Key("score").Double(item.score).Key("model").String(item.model).Key("reason").String(item.reason);
+    w.Key("reason_item_id");
+    if (item.reason_item_id.empty()) {
+      w.Null();
+    } else {
+      w.String(item.reason_item_id);
+    }
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  HttpResponse response = JsonResponse(200, std::move(body));
+  response.headers.emplace_back("Cache-Control", "no-store");
+  respond(std::move(response));
+}
+
+void ApiService::ListModels(RouteRequest& request, Responder respond) {
+  if (models_ == nullptr) return respond(ErrorResponse(503, "unavailable", "models are not enabled"));
+  auto list = models_->List();
+  if (!list.ok()) return respond(StatusError(list.status()));
+  std::shared_ptr<const Snapshot> current = models_->current();
+  TrainingStatus training = models_->status();
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("current");
+  if (current == nullptr) {
+    w.Null();
+  } else {
+    w.String(current->info().id);
+  }
+  w.Key("training").BeginObject().Key("running").Bool(training.running).Key("queued").Bool(training.queued);
+  w.Key("stage").String(training.stage).Key("fraction").Double(training.fraction);
+  w.Key("last_error").String(training.last_error).Key("last_snapshot").String(training.last_snapshot);
+  w.EndObject();
+  w.Key("snapshots").BeginArray();
+  for (const SnapshotInfo& info : *list) WriteSnapshotInfo(info, &w);
+  w.EndArray().EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::TrainModels(RouteRequest& request, Responder respond) {
+  if (models_ == nullptr) return respond(ErrorResponse(503, "unavailable", "models are not enabled"));
+  bool queued = models_->RequestTraining();
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("queued").Bool(queued);
+  w.Key("message").String(queued ? "training started; GET /v1/models shows progress"
+                                 : "a training run is already queued or running");
+  w.EndObject();
+  respond(JsonResponse(202, std::move(body)));
+}
+
+void ApiService::RestoreModel(RouteRequest& request, Responder respond) {
+  if (models_ == nullptr) return respond(ErrorResponse(503, "unavailable", "models are not enabled"));
+  Status restored = models_->Restore(request.params[0]);
+  if (!restored.ok()) return respond(StatusError(restored, "id"));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("current").String(request.params[0]).EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+}  // namespace vitrina

@@ -1,0 +1,209 @@
+#include "serving/model_manager.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace vitrina {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool IsSnapshotId(std::string_view id) {
+  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+         });
+}
+
+}  // namespace
+
+ModelManager::ModelManager(const Store* store, const Clock* clock, ModelManagerOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+ModelManager::~ModelManager() { Stop(); }
+
+Status ModelManager::Open() {
+  std::error_code error;
+  fs::create_directories(options_.dir, error);
+  if (error) return Status::IOError("cannot create " + options_.dir + ": " + error.message());
+  std::ifstream in(options_.dir + "/CURRENT");
+  std::string id;
+  if (!in || !std::getline(in, id) || id.empty()) return Status::OK();  // never trained
+  if (!IsSnapshotId(id)) return Status::Corruption(options_.dir + "/CURRENT names no snapshot");
+  auto snapshot = LoadSnapshot(options_.dir + "/" + id, options_.train.model_options);
+  if (!snapshot.ok()) return snapshot.status().WithPrefix("snapshot " + id + ": ");
+  current_.store(std::move(snapshot).value());
+  spdlog::info("serving model snapshot {}", id);
+  return Status::OK();
+}
+
+void ModelManager::StartBackground() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ModelManager::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool ModelManager::RequestTraining() {
+  {
+    std::lock_guard lock(mutex_);
+    if (status_.queued || status_.running) return false;
+    status_.queued = true;
+  }
+  wake_.notify_all();
+  return true;
+}
+
+TrainingStatus ModelManager::status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+void ModelManager::Run() {
+  auto next_scheduled = std::chrono::steady_clock::now() + std::chrono::seconds(options_.train_interval_s);
+  // With no snapshot yet, train at once.
+  if (current() == nullptr) {
+    std::lock_guard lock(mutex_);
+    status_.queued = true;
+  }
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      auto due = [&] { return stopping_ || status_.queued; };
+      if (options_.train_interval_s > 0) {
+        if (!wake_.wait_until(lock, next_scheduled, due)) status_.queued = true;
+      } else {
+        wake_.wait(lock, due);
+      }
+      if (stopping_) return;
+    }
+    auto trained = TrainNow(nullptr);
+    auto wait = std::chrono::seconds(options_.train_interval_s);
+    if (!trained.ok()) {
+      if (trained.status().code() == StatusCode::kFailedPrecondition) {
+        spdlog::info("not training yet: {}", trained.status().message());
+      } else {
+        spdlog::error("training failed: {}", trained.status().message());
+      }
+      // Without any snapshot, recommendations are unavailable: retry soon.
+      if (current() == nullptr) wait = std::min(wait, std::chrono::seconds(60));
+    }
+    next_scheduled = std::chrono::steady_clock::now() + wait;
+  }
+}
+
+Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string_view, double)>& progress) {
+  std::lock_guard train_lock(train_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    status_.queued = false;
+    status_.running = true;
+    status_.stage = "reading data";
+    status_.fraction = 0;
+  }
+  auto finish = [&](const Status& status, const std::string& snapshot_id) {
+    std::lock_guard lock(mutex_);
+    status_.running = false;
+    status_.stage.clear();
+    status_.last_error = status.ok() ? "" : status.message();
+    if (status.ok()) status_.last_snapshot = snapshot_id;
+    status_.last_finished_ms = clock_->NowMillis();
+  };
+  auto track = [&](std::string_view stage, double fraction) {
+    {
+      std::lock_guard lock(mutex_);
+      status_.stage = std::string(stage);
+      status_.fraction = fraction;
+    }
+    if (progress) progress(stage, fraction);
+  };
+
+  auto data = BuildDatasetFromStore(*store_);
+  if (!data.ok()) {
+    finish(data.status(), "");
+    return data.status();
+  }
+  if (data->interactions.empty()) {
+    Status status = Status::FailedPrecondition("no events to train on yet");
+    finish(status, "");
+    return status;
+  }
+  auto snapshot = TrainSnapshot(*data, options_.train, clock_->NowMillis(), track);
+  if (!snapshot.ok()) {
+    finish(snapshot.status(), "");
+    return snapshot.status();
+  }
+  const SnapshotInfo& info = (*snapshot)->info();
+  Status saved = SaveSnapshot(**snapshot, options_.dir + "/" + info.id);
+  if (saved.ok()) saved = SetCurrent(*snapshot);
+  finish(saved, info.id);
+  if (!saved.ok()) return saved;
+  spdlog::info("trained model snapshot {} in {:.1f} s ({} items, {} interactions)", info.id, info.train_seconds,
+               info.items, info.interactions);
+  Prune();
+  return info;
+}
+
+Status ModelManager::SetCurrent(std::shared_ptr<const Snapshot> snapshot) {
+  std::string temp = options_.dir + "/CURRENT.tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << snapshot->info().id << "\n";
+    if (!out.flush()) return Status::IOError("cannot write " + temp);
+  }
+  std::error_code error;
+  fs::rename(temp, options_.dir + "/CURRENT", error);
+  if (error) return Status::IOError("cannot write " + options_.dir + "/CURRENT: " + error.message());
+  current_.store(std::move(snapshot));
+  return Status::OK();
+}
+
+Result<std::vector<SnapshotInfo>> ModelManager::List() const {
+  std::vector<SnapshotInfo> infos;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(options_.dir, error)) {
+    if (!entry.is_directory() || !IsSnapshotId(entry.path().filename().string())) continue;
+    auto info = ReadSnapshotInfo(entry.path().string());
+    if (info.ok()) infos.push_back(std::move(info).value());  // unfinished saves have no manifest
+  }
+  if (error) return Status::IOError("cannot list " + options_.dir + ": " + error.message());
+  std::sort(infos.begin(), infos.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return a.created_ms != b.created_ms ? a.created_ms > b.created_ms : a.id > b.id;
+  });
+  return infos;
+}
+
+Status ModelManager::Restore(std::string_view id) {
+  if (!IsSnapshotId(id) || !fs::exists(options_.dir + "/" + std::string(id) + "/manifest.json")) {
+    return Status::NotFound("no snapshot '" + std::string(id) + "'");
+  }
+  std::lock_guard train_lock(train_mutex_);
+  VITRINA_ASSIGN_OR_RETURN(std::shared_ptr<const Snapshot> snapshot,
+                           LoadSnapshot(options_.dir + "/" + std::string(id), options_.train.model_options));
+  return SetCurrent(std::move(snapshot));
+}
+
+void ModelManager::Prune() {
+  auto infos = List();
+  if (!infos.ok()) return;
+  std::shared_ptr<const Snapshot> serving = current();
+  for (size_t i = options_.keep_snapshots; i < infos->size(); ++i) {
+    const std::string& id = (*infos)[i].id;
+    if (serving != nullptr && serving->info().id == id) continue;
+    std::error_code error;
+    fs::remove_all(options_.dir + "/" + id, error);
+  }
+}
+
+}  // namespace vitrina

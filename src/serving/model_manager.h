@@ -1,0 +1,91 @@
+// Owns the serving snapshot and its history on disk, and trains new
+// snapshots in the background: on a schedule and on request.
+//
+// Layout under `dir` (<data_dir>/models): one folder per snapshot named by
+// its id, and CURRENT naming the one in service (replaced atomically).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "serving/snapshot.h"
+#include "storage/store.h"
+
+namespace vitrina {
+
+struct ModelManagerOptions {
+  std::string dir;                  // where snapshots live
+  TrainOptions train;
+  int64_t train_interval_s = 3600;  // background retraining period; 0: only on request
+  size_t keep_snapshots = 5;        // older snapshots are deleted after a successful training
+};
+
+struct TrainingStatus {
+  bool running = false;
+  bool queued = false;
+  std::string stage;        // model being trained, "evaluating", ...
+  double fraction = 0;
+  std::string last_error;   // of the last finished run, empty if it succeeded
+  std::string last_snapshot;
+  int64_t last_finished_ms = 0;
+};
+
+// Thread-safe.
+class ModelManager {
+ public:
+  // `store` and `clock` must outlive the manager.
+  ModelManager(const Store* store, const Clock* clock, ModelManagerOptions options);
+  ~ModelManager();
+
+  // Loads the snapshot CURRENT names, if any (a broken one is an error:
+  // the operator decides). Does not start the background thread.
+  Status Open();
+  // Starts the background trainer (schedule + requests).
+  void StartBackground();
+  // Stops it; a training run in progress finishes first.
+  void Stop();
+
+  // The snapshot in service; null before the first training.
+  std::shared_ptr<const Snapshot> current() const { return current_.load(); }
+
+  // Asks the background thread to train now. False when a run is already
+  // queued or running (the request is then already covered).
+  bool RequestTraining();
+  TrainingStatus status() const;
+
+  // Trains from the store, saves, and swaps the result in; the previous
+  // snapshot keeps serving throughout. On error nothing changes.
+  Result<SnapshotInfo> TrainNow(const std::function<void(std::string_view, double)>& progress);
+
+  // Snapshots on disk, newest first.
+  Result<std::vector<SnapshotInfo>> List() const;
+  // Loads snapshot `id` and puts it in service. NotFound when absent.
+  Status Restore(std::string_view id);
+
+ private:
+  void Run();
+  Status SetCurrent(std::shared_ptr<const Snapshot> snapshot);
+  void Prune();
+
+  const Store* store_;
+  const Clock* clock_;
+  const ModelManagerOptions options_;
+  std::atomic<std::shared_ptr<const Snapshot>> current_;
+
+  std::mutex train_mutex_;  // one training (or restore) at a time
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  TrainingStatus status_;   // GUARDED_BY(mutex_)
+  bool stopping_ = false;   // GUARDED_BY(mutex_)
+  std::thread thread_;
+};
+
+}  // namespace vitrina

@@ -1,0 +1,79 @@
+// GET /v1/recommendations/{scenario}: turns a shopper's live history and
+// the snapshot's models into a ranked, filtered, explained list.
+//
+// History is read from the store on every request, so an event posted a
+// moment ago already shapes the next answer (the models score histories;
+// nothing per user is precomputed).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/status.h"
+#include "serving/model_manager.h"
+#include "storage/store.h"
+
+namespace vitrina {
+
+enum class Scenario { kForYou, kSimilar, kBoughtTogether, kCart, kUpsell, kTrending, kRecentlyViewed };
+std::optional<Scenario> ParseScenario(std::string_view name);
+std::string_view ScenarioName(Scenario scenario);
+
+struct RecommendRequest {
+  Scenario scenario = Scenario::kForYou;
+  std::string user_id;
+  std::string session_id;
+  std::string item_id;                  // similar, bought_together, upsell
+  std::vector<std::string> cart_items;  // cart
+  size_t n = 10;
+  // Filters.
+  std::string category;                 // any level of the item's category path (case-insensitive)
+  std::optional<double> min_price, max_price;
+  bool in_stock = false;                // only items with stock > 0 or untracked stock
+  bool exclude_purchased = true;        // never items the shopper bought
+};
+
+struct RecommendedItem {
+  std::string item_id;
+  std::string title;
+  std::optional<double> price;
+  double score = 0;
+  std::string model;   // which model proposed it
+  std::string reason;  // for people: "because you viewed Red Mug"
+  std::string reason_item_id;  // the item the reason refers to, if any
+};
+
+struct RecommendResponse {
+  std::string recommendation_id;
+  std::string snapshot_id;  // empty before the first training
+  std::vector<RecommendedItem> items;
+};
+
+struct RecommendOptions {
+  std::vector<std::string> for_you_models = {"cooccurrence", "als", "ease"};  // those in the snapshot are used
+  size_t history_events = 100;  // recent events read per shopper
+};
+
+// Thread-safe; each call reads the current snapshot once.
+class RecommendationService {
+ public:
+  RecommendationService(const Store* store, const ModelManager* models, const Clock* clock, RecommendOptions options);
+
+  // InvalidArgument for a request the scenario cannot answer (field named);
+  // NotFound for an unknown anchor item.
+  Result<RecommendResponse> Recommend(const RecommendRequest& request) const;
+
+ private:
+  struct Context;
+  Status LoadHistory(const RecommendRequest& request, Context* context) const;
+
+  const Store* store_;
+  const ModelManager* models_;
+  const Clock* clock_;
+  const RecommendOptions options_;
+};
+
+}  // namespace vitrina

@@ -1,0 +1,209 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "serving/model_manager.h"
+#include "serving/recommend.h"
+
+namespace vitrina {
+namespace {
+
+constexpr int64_t kDay = 86400000;
+constexpr int64_t kStart = 1700000000000;
+
+class ServingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (std::filesystem::temp_directory_path() /
+            ("vitrina-serving-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    std::filesystem::remove_all(dir_);
+    clock_.Set(kStart + 60 * kDay);
+    store_ = NewMemoryStore(&clock_);
+    // Two kinds of things: mugs (m0..m5) and tents (t0..t5), priced 10..60.
+    WriteBatch batch;
+    for (int i = 0; i < 6; ++i) {
+      batch.UpsertItem(Item{.id = "m" + std::to_string(i), .title = "Mug " + std::to_string(i), .category = {"Home", "Mugs"},
+                            .brand = "Acme", .price = 10.0 * (i + 1), .stock = 5});
+      batch.UpsertItem(Item{.id = "t" + std::to_string(i), .title = "Tent " + std::to_string(i), .category = {"Outdoor", "Tents"},
+                            .brand = "Trek", .price = 10.0 * (i + 1), .stock = 5});
+    }
+    // Shoppers view m0 -> m1 -> m2 and t0 -> t1 -> t2, and buy m0 with m3.
+    for (int u = 0; u < 20; ++u) {
+      std::string kind = u % 2 == 0 ? "m" : "t";
+      std::string user = "u" + std::to_string(u);
+      for (int step = 0; step < 3; ++step) {
+        batch.AppendEvent(Event{.type = EventType::kView, .user_id = user, .session_id = "s" + user,
+                                .item_id = kind + std::to_string(step), .timestamp_ms = kStart + u * kDay + step});
+      }
+      batch.AppendEvent(Event{.type = EventType::kPurchase, .user_id = user, .session_id = "s" + user,
+                              .lines = {{.item_id = kind + "0", .price = 10}, {.item_id = kind + "3", .price = 40}},
+                              .timestamp_ms = kStart + u * kDay + 10});
+    }
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
+    ModelManagerOptions options;
+    options.dir = dir_;
+    options.train.models = {"trending", "cooccurrence", "als", "content"};
+    options.train.model_options.als.factors = 8;
+    options.train.model_options.content.max_document_frequency = 0.6;
+    manager_ = std::make_unique<ModelManager>(store_.get(), &clock_, options);
+    ASSERT_TRUE(manager_->Open().ok());
+    service_ = std::make_unique<RecommendationService>(store_.get(), manager_.get(), &clock_, RecommendOptions{});
+  }
+  void TearDown() override {
+    manager_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void View(const std::string& user, const std::string& item, int64_t at) {
+    WriteBatch batch;
+    batch.AppendEvent(Event{.type = EventType::kView, .user_id = user, .item_id = item, .timestamp_ms = at});
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
+  }
+
+  std::vector<std::string> Ids(const RecommendResponse& response) {
+    std::vector<std::string> ids;
+    for (const auto& item : response.items) ids.push_back(item.item_id);
+    return ids;
+  }
+
+  std::string dir_;
+  ManualClock clock_{0};
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<ModelManager> manager_;
+  std::unique_ptr<RecommendationService> service_;
+};
+
+TEST_F(ServingTest, NoSnapshotMeansUnavailableExceptRecentlyViewed) {
+  auto result = service_->Recommend({.scenario = Scenario::kTrending});
+  EXPECT_EQ(result.status().code(), StatusCode::kUnavailable);
+  View("new", "m1", kStart + 61 * kDay);
+  auto recent = service_->Recommend({.scenario = Scenario::kRecentlyViewed, .user_id = "new"});
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(Ids(*recent), std::vector<std::string>{"m1"});
+}
+
+TEST_F(ServingTest, ScenariosAnswerWithReasons) {
+  auto trained = manager_->TrainNow(nullptr);
+  ASSERT_TRUE(trained.ok()) << trained.status().message();
+  EXPECT_EQ(trained->items, 12u);
+  EXPECT_FALSE(trained->metrics.empty());
+
+  // A shopper who just viewed m1 gets m2 next, because of m1.
+  View("fresh", "m1", kStart + 61 * kDay);
+  auto for_you = service_->Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .n = 3});
+  ASSERT_TRUE(for_you.ok()) << for_you.status().message();
+  ASSERT_FALSE(for_you->items.empty());
+  // What follows m1 (m2) or sells with it (m0), explained by m1.
+  std::vector<std::string> ids = Ids(*for_you);
+  EXPECT_TRUE(ids[0] == "m2" || (ids.size() > 1 && ids[1] == "m2")) << ids[0];
+  EXPECT_EQ(for_you->items[0].item_id[0], 'm');
+  EXPECT_EQ(for_you->items[0].reason, "because you viewed Mug 1");
+  EXPECT_EQ(for_you->items[0].reason_item_id, "m1");
+  EXPECT_EQ(for_you->recommendation_id.size(), 36u);
+  for (const auto& item : for_you->items) EXPECT_NE(item.item_id, "m1");  // seen already
+
+  // Real time: one more view changes the next answer.
+  View("fresh", "t1", kStart + 61 * kDay + 5);
+  for_you = service_->Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .n = 3});
+  ASSERT_TRUE(for_you.ok());
+  EXPECT_EQ(for_you->items[0].item_id[0], 't');
+  EXPECT_EQ(for_you->items[0].reason, "because you viewed Tent 1");
+
+  // A new shopper gets trending, optionally per category.
+  auto cold = service_->Recommend({.scenario = Scenario::kForYou, .session_id = "nobody", .n = 2});
+  ASSERT_TRUE(cold.ok());
+  ASSERT_EQ(cold->items.size(), 2u);
+  EXPECT_EQ(cold->items[0].model, "trending");
+  EXPECT_EQ(cold->items[0].reason, "popular this week");
+  auto tents = service_->Recommend({.scenario = Scenario::kTrending, .n = 3, .category = "tents"});
+  ASSERT_TRUE(tents.ok());
+  ASSERT_EQ(tents->items.size(), 3u);
+  for (const auto& item : tents->items) EXPECT_EQ(item.item_id[0], 't');
+  EXPECT_EQ(tents->items[0].reason, "popular in tents this week");
+
+  // Bought together: m0 goes with m3; the cart never repeats its items.
+  auto together = service_->Recommend({.scenario = Scenario::kBoughtTogether, .item_id = "m0", .n = 1});
+  ASSERT_TRUE(together.ok());
+  ASSERT_EQ(Ids(*together), std::vector<std::string>{"m3"});
+  EXPECT_EQ(together->items[0].reason, "often bought with Mug 0");
+  auto cart = service_->Recommend({.scenario = Scenario::kCart, .cart_items = {"m0", "m3"}, .n = 5});
+  ASSERT_TRUE(cart.ok());
+  for (const auto& item : cart->items) EXPECT_TRUE(item.item_id != "m0" && item.item_id != "m3");
+
+  // Similar: the same kind of thing.
+  auto similar = service_->Recommend({.scenario = Scenario::kSimilar, .item_id = "t4", .n = 3});
+  ASSERT_TRUE(similar.ok());
+  ASSERT_EQ(similar->items.size(), 3u);
+  for (const auto& item : similar->items) EXPECT_EQ(item.item_id[0], 't');
+
+  // Upsell: a pricier mug, within the band of a shopper who paid up to 40.
+  auto upsell = service_->Recommend({.scenario = Scenario::kUpsell, .user_id = "u0", .item_id = "m1", .n = 5});
+  ASSERT_TRUE(upsell.ok());
+  ASSERT_FALSE(upsell->items.empty());
+  for (const auto& item : upsell->items) {
+    EXPECT_EQ(item.item_id[0], 'm');
+    EXPECT_GT(*item.price, 20);
+    EXPECT_LE(*item.price, 50);  // 1.25 * 40
+    EXPECT_NE(item.item_id, "m3");  // u0 bought it
+  }
+
+  // Filters.
+  auto cheap = service_->Recommend({.scenario = Scenario::kTrending, .n = 12, .max_price = 20});
+  ASSERT_TRUE(cheap.ok());
+  for (const auto& item : cheap->items) EXPECT_LE(*item.price, 20);
+
+  // Errors name the field.
+  auto missing = service_->Recommend({.scenario = Scenario::kSimilar});
+  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(missing.status().message().rfind("item_id:", 0), 0u);
+  EXPECT_EQ(service_->Recommend({.scenario = Scenario::kSimilar, .item_id = "nope"}).status().code(),
+            StatusCode::kNotFound);
+}
+
+TEST_F(ServingTest, NewItemsGetContentNeighbours) {
+  ASSERT_TRUE(manager_->TrainNow(nullptr).ok());
+  WriteBatch batch;
+  batch.UpsertItem(Item{.id = "t9", .title = "Tent 9 ultralight", .category = {"Outdoor", "Tents"}, .brand = "Trek",
+                        .price = 99});
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
+  auto similar = service_->Recommend({.scenario = Scenario::kSimilar, .item_id = "t9", .n = 3});
+  ASSERT_TRUE(similar.ok()) << similar.status().message();
+  ASSERT_EQ(similar->items.size(), 3u);
+  for (const auto& item : similar->items) {
+    EXPECT_EQ(item.item_id[0], 't');
+    EXPECT_EQ(item.model, "content");
+  }
+}
+
+TEST_F(ServingTest, SnapshotsPersistListAndRestore) {
+  auto first = manager_->TrainNow(nullptr);
+  ASSERT_TRUE(first.ok());
+  clock_.Set(kStart + 61 * kDay);
+  auto second = manager_->TrainNow(nullptr);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(manager_->current()->info().id, second->id);
+  auto list = manager_->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].id, second->id);  // newest first
+  EXPECT_EQ((*list)[1].metrics, first->metrics);
+
+  ASSERT_TRUE(manager_->Restore(first->id).ok());
+  EXPECT_EQ(manager_->current()->info().id, first->id);
+  EXPECT_EQ(manager_->Restore("no-such").code(), StatusCode::kNotFound);
+
+  // A restart serves the restored snapshot.
+  ModelManager reopened(store_.get(), &clock_, ModelManagerOptions{.dir = dir_});
+  ASSERT_TRUE(reopened.Open().ok());
+  ASSERT_NE(reopened.current(), nullptr);
+  EXPECT_EQ(reopened.current()->info().id, first->id);
+  EXPECT_EQ(reopened.current()->num_items(), 12u);
+}
+
+}  // namespace
+}  // namespace vitrina

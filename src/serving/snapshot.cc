@@ -1,0 +1,273 @@
+#include "serving/snapshot.h"
+
+#include <simdjson.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "common/json_writer.h"
+#include "common/time_util.h"
+#include "evaluation/evaluation.h"
+#include "models/binary_io.h"
+
+namespace vitrina {
+namespace {
+
+constexpr uint32_t kItemsFormatVersion = 1;
+
+std::string NewSnapshotId(int64_t now_ms) {
+  std::string stamp = FormatTimestampMillis(now_ms);  // 2026-11-23T10:15:00.000Z
+  std::string compact;
+  for (char c : stamp.substr(0, 19)) {
+    if (c != '-' && c != ':') compact.push_back(c);
+  }
+  std::random_device device;
+  char suffix[8];
+  std::snprintf(suffix, sizeof(suffix), "%06x", device() & 0xffffff);
+  return compact + "Z-" + suffix;
+}
+
+Status SaveItems(const std::vector<ItemMeta>& items, const std::string& path) {
+  VITRINA_ASSIGN_OR_RETURN(BinaryWriter writer, BinaryWriter::Create(path, "items", kItemsFormatVersion));
+  writer.Put<uint64_t>(items.size());
+  for (const ItemMeta& item : items) {
+    writer.PutString(item.id);
+    writer.PutString(item.title);
+    writer.PutString(item.brand);
+    writer.Put<uint32_t>(static_cast<uint32_t>(item.category.size()));
+    for (const std::string& level : item.category) writer.PutString(level);
+    writer.Put<uint32_t>(static_cast<uint32_t>(item.tags.size()));
+    for (const std::string& tag : item.tags) writer.PutString(tag);
+    writer.Put<uint8_t>(item.price.has_value());
+    writer.Put<double>(item.price.value_or(0));
+    writer.Put<uint8_t>(item.active);
+  }
+  return writer.Close();
+}
+
+Result<std::vector<ItemMeta>> LoadItems(const std::string& path) {
+  VITRINA_ASSIGN_OR_RETURN(BinaryReader reader, BinaryReader::Open(path, "items", kItemsFormatVersion));
+  uint64_t count = 0;
+  VITRINA_RETURN_IF_ERROR(reader.Get(&count));
+  std::vector<ItemMeta> items;
+  for (uint64_t i = 0; i < count; ++i) {
+    ItemMeta item;
+    VITRINA_RETURN_IF_ERROR(reader.GetString(&item.id));
+    VITRINA_RETURN_IF_ERROR(reader.GetString(&item.title));
+    VITRINA_RETURN_IF_ERROR(reader.GetString(&item.brand));
+    uint32_t levels = 0, tags = 0;
+    VITRINA_RETURN_IF_ERROR(reader.Get(&levels));
+    item.category.resize(std::min<uint32_t>(levels, 64));
+    if (levels > 64) return Status::Corruption(path + ": bad category depth");
+    for (std::string& level : item.category) VITRINA_RETURN_IF_ERROR(reader.GetString(&level));
+    VITRINA_RETURN_IF_ERROR(reader.Get(&tags));
+    if (tags > 100000) return Status::Corruption(path + ": bad tag count");
+    item.tags.resize(tags);
+    for (std::string& tag : item.tags) VITRINA_RETURN_IF_ERROR(reader.GetString(&tag));
+    uint8_t has_price = 0, active = 1;
+    double price = 0;
+    VITRINA_RETURN_IF_ERROR(reader.Get(&has_price));
+    VITRINA_RETURN_IF_ERROR(reader.Get(&price));
+    VITRINA_RETURN_IF_ERROR(reader.Get(&active));
+    if (has_price) item.price = price;
+    item.active = active != 0;
+    items.push_back(std::move(item));
+  }
+  VITRINA_RETURN_IF_ERROR(reader.ExpectEnd());
+  return items;
+}
+
+std::string ManifestJson(const SnapshotInfo& info) {
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("id").String(info.id).Key("created").String(FormatTimestampMillis(info.created_ms));
+  w.Key("created_ms").Int(info.created_ms);
+  w.Key("models").BeginArray();
+  for (const std::string& model : info.models) w.String(model);
+  w.EndArray();
+  w.Key("items").UInt(info.items).Key("actors").UInt(info.actors).Key("interactions").UInt(info.interactions);
+  w.Key("train_seconds").Double(info.train_seconds).Key("evaluation").String(info.evaluation);
+  w.Key("metrics").BeginObject();
+  for (const auto& [model, metrics] : info.metrics) {
+    w.Key(model).BeginObject();
+    for (const auto& [name, value] : metrics) w.Key(name).Double(value);
+    w.EndObject();
+  }
+  w.EndObject().EndObject();
+  return body;
+}
+
+}  // namespace
+
+Snapshot::Snapshot(SnapshotInfo info, std::vector<ItemMeta> items, std::vector<std::unique_ptr<Recommender>> models)
+    : info_(std::move(info)), items_(std::move(items)), models_(std::move(models)) {
+  index_.reserve(items_.size());
+  for (uint32_t i = 0; i < items_.size(); ++i) index_.emplace(items_[i].id, i);
+}
+
+int64_t Snapshot::FindItem(std::string_view id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? -1 : static_cast<int64_t>(it->second);
+}
+
+const Recommender* Snapshot::model(std::string_view name) const {
+  for (const auto& model : models_) {
+    if (model->name() == name) return model.get();
+  }
+  return nullptr;
+}
+
+const ContentRecommender* Snapshot::content() const {
+  return static_cast<const ContentRecommender*>(model("content"));
+}
+
+Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
+    const Dataset& data, const TrainOptions& requested, int64_t now_ms,
+    const std::function<void(std::string_view, double)>& progress) {
+  TrainOptions options = requested;
+  if (options.threads <= 0) options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto start = std::chrono::steady_clock::now();
+  SnapshotInfo info;
+  info.id = NewSnapshotId(now_ms);
+  info.created_ms = now_ms;
+  info.models = options.models;
+  info.items = data.num_items();
+  info.actors = data.num_actors();
+  info.interactions = data.interactions.size();
+
+  // Offline metrics on a holdout.
+  if (progress) progress("evaluating", 0);
+  SplitOptions split_options{.protocol = Protocol::kTemporal, .test_days = options.eval_days};
+  DataSplit split = SplitDataset(data, split_options);
+  std::string protocol = "temporal, last " + std::to_string(options.eval_days) + " days";
+  if (split.cases.empty()) {
+    split = SplitDataset(data, {.protocol = Protocol::kLeaveOneOut});
+    protocol = "leave-one-out";
+  }
+  if (split.cases.size() > options.max_eval_cases) {
+    std::vector<TestCase> sampled;
+    double stride = static_cast<double>(split.cases.size()) / static_cast<double>(options.max_eval_cases);
+    for (size_t i = 0; i < options.max_eval_cases; ++i) {
+      sampled.push_back(std::move(split.cases[static_cast<size_t>(static_cast<double>(i) * stride)]));
+    }
+    split.cases = std::move(sampled);
+  }
+  if (!split.cases.empty()) {
+    EvaluateOptions evaluate{.ks = {10}, .exclude_seen = true, .threads = options.threads, .seed = options.seed,
+                             .models = options.model_options};
+    for (const ModelResult& result : EvaluateModels(split, options.models, evaluate, false)) {
+      if (result.error.empty()) info.metrics[result.model] = result.metrics;
+    }
+    info.evaluation = protocol + ", " + std::to_string(split.cases.size()) +
+                      " test shoppers, full ranking, history items excluded";
+  } else {
+    info.evaluation = "not measured: too little data to hold any out";
+  }
+
+  std::vector<std::unique_ptr<Recommender>> models;
+  for (size_t m = 0; m < options.models.size(); ++m) {
+    const std::string& name = options.models[m];
+    VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateRecommender(name, options.model_options));
+    FitOptions fit{.threads = options.threads, .seed = options.seed};
+    if (progress) {
+      fit.progress = [&, m](double fraction) {
+        progress(name, (static_cast<double>(m) + fraction) / static_cast<double>(options.models.size()));
+      };
+      progress(name, static_cast<double>(m) / static_cast<double>(options.models.size()));
+    }
+    Status fitted = model->Fit(data, fit);
+    if (!fitted.ok()) return fitted.WithPrefix(name + ": ");
+    models.push_back(std::move(model));
+  }
+  info.train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (progress) progress("done", 1);
+  return std::shared_ptr<const Snapshot>(std::make_shared<Snapshot>(std::move(info), data.items, std::move(models)));
+}
+
+Status SaveSnapshot(const Snapshot& snapshot, const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) return Status::IOError("cannot create " + dir + ": " + error.message());
+  std::vector<ItemMeta> items;
+  items.reserve(snapshot.num_items());
+  for (uint32_t i = 0; i < snapshot.num_items(); ++i) items.push_back(snapshot.item(i));
+  VITRINA_RETURN_IF_ERROR(SaveItems(items, dir + "/items.bin"));
+  for (const std::string& name : snapshot.info().models) {
+    VITRINA_RETURN_IF_ERROR(snapshot.model(name)->Save(dir + "/" + name + ".bin"));
+  }
+  // The manifest goes last: a directory without one is an unfinished save.
+  std::string temp = dir + "/manifest.json.tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << ManifestJson(snapshot.info()) << "\n";
+    if (!out.flush()) return Status::IOError("cannot write " + temp);
+  }
+  std::filesystem::rename(temp, dir + "/manifest.json", error);
+  if (error) return Status::IOError("cannot write " + dir + "/manifest.json: " + error.message());
+  return Status::OK();
+}
+
+Result<SnapshotInfo> ReadSnapshotInfo(const std::string& dir) {
+  std::string path = dir + "/manifest.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound("no snapshot manifest at " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string json = text.str();
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(json).get(root) != simdjson::SUCCESS) return Status::Corruption(path + " is not valid JSON");
+  SnapshotInfo info;
+  std::string_view id;
+  simdjson::dom::array models;
+  if (root["id"].get(id) != simdjson::SUCCESS || root["created_ms"].get(info.created_ms) != simdjson::SUCCESS ||
+      root["models"].get(models) != simdjson::SUCCESS || root["items"].get(info.items) != simdjson::SUCCESS ||
+      root["actors"].get(info.actors) != simdjson::SUCCESS ||
+      root["interactions"].get(info.interactions) != simdjson::SUCCESS ||
+      root["train_seconds"].get(info.train_seconds) != simdjson::SUCCESS) {
+    return Status::Corruption(path + " lacks a required field");
+  }
+  info.id = std::string(id);
+  for (auto model : models) {
+    std::string_view name;
+    if (model.get(name) != simdjson::SUCCESS) return Status::Corruption(path + ": models must be strings");
+    info.models.emplace_back(name);
+  }
+  std::string_view evaluation;
+  if (root["evaluation"].get(evaluation) == simdjson::SUCCESS) info.evaluation = std::string(evaluation);
+  simdjson::dom::object metrics;
+  if (root["metrics"].get(metrics) == simdjson::SUCCESS) {
+    for (auto [model, values] : metrics) {
+      simdjson::dom::object object;
+      if (values.get(object) != simdjson::SUCCESS) continue;
+      for (auto [name, value] : object) {
+        double number = 0;
+        if (value.get(number) == simdjson::SUCCESS) info.metrics[std::string(model)][std::string(name)] = number;
+      }
+    }
+  }
+  return info;
+}
+
+Result<std::shared_ptr<const Snapshot>> LoadSnapshot(const std::string& dir, const ModelOptions& options) {
+  VITRINA_ASSIGN_OR_RETURN(SnapshotInfo info, ReadSnapshotInfo(dir));
+  VITRINA_ASSIGN_OR_RETURN(std::vector<ItemMeta> items, LoadItems(dir + "/items.bin"));
+  std::vector<std::unique_ptr<Recommender>> models;
+  for (const std::string& name : info.models) {
+    VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateRecommender(name, options));
+    VITRINA_RETURN_IF_ERROR(model->Load(dir + "/" + name + ".bin"));
+    if (model->num_items() != items.size()) {
+      return Status::Corruption(dir + "/" + name + ".bin scores " + std::to_string(model->num_items()) +
+                                " items, the snapshot has " + std::to_string(items.size()));
+    }
+    models.push_back(std::move(model));
+  }
+  return std::shared_ptr<const Snapshot>(std::make_shared<Snapshot>(std::move(info), std::move(items), std::move(models)));
+}
+
+}  // namespace vitrina

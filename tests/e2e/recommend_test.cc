@@ -1,0 +1,229 @@
+// Recommendations end to end: train through the API, every scenario,
+// real-time updates, errors, and a snapshot swap under load.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <thread>
+
+#include "harness.h"
+
+namespace vitrina::e2e {
+namespace {
+
+class RecommendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<Server>(dir_.path(), std::vector<std::string>{"--training.interval_s", "0"});
+    ASSERT_TRUE(server_->Start()) << server_->log();
+    std::string items;
+    for (int i = 0; i < 6; ++i) {
+      for (auto [kind, category] : {std::pair{"m", "Mugs"}, std::pair{"t", "Tents"}}) {
+        items += std::string(items.empty() ? "[" : ",") + R"({"id":")" + kind + std::to_string(i) + R"(","title":")" +
+                 (kind == std::string("m") ? "Mug " : "Tent ") + std::to_string(i) + R"(","category":["Shop",")" +
+                 category + R"("],"price":)" + std::to_string(10 * (i + 1)) + R"(,"stock":3})";
+      }
+    }
+    ASSERT_EQ(server_->Request("POST", "/v1/items", items + "]").status, 200);
+    std::string events;
+    for (int u = 0; u < 20; ++u) {
+      std::string kind = u % 2 == 0 ? "m" : "t";
+      std::string user = "u" + std::to_string(u);
+      for (int step = 0; step < 3; ++step) {
+        events += std::string(events.empty() ? "[" : ",") + R"({"type":"view","user_id":")" + user +
+                  R"(","session_id":"s)" + user + R"(","item_id":")" + kind + std::to_string(step) +
+                  R"(","timestamp":"2024-03-)" + std::to_string(10 + step) + R"(T10:00:00Z"})";
+      }
+      events += R"(,{"type":"purchase","user_id":")" + user + R"(","lines":[{"item_id":")" + kind +
+                R"(0","price":10},{"item_id":")" + kind + R"(3","price":40}],"timestamp":"2024-03-14T10:00:00Z"})";
+    }
+    HttpResult posted = server_->Request("POST", "/v1/events", events + "]");
+    ASSERT_EQ(posted.status, 200) << posted.body;
+  }
+
+  simdjson::dom::element Json(const HttpResult& result) {
+    bodies_.push_back(result.body);
+    auto parsed = parser_.parse(bodies_.back());
+    EXPECT_FALSE(parsed.error()) << "not JSON: " << result.body;
+    return parsed.value();
+  }
+
+  // Starts a training run and waits until `previous` is no longer current.
+  std::string TrainAndWait(const std::string& previous) {
+    HttpResult started = server_->Request("POST", "/v1/models/train");
+    EXPECT_EQ(started.status, 202) << started.body;
+    for (int attempt = 0; attempt < 300; ++attempt) {
+      HttpResult models = server_->Request("GET", "/v1/models");
+      simdjson::dom::parser parser;
+      auto doc = parser.parse(models.body);
+      std::string_view current;
+      bool running = bool(doc["training"]["running"]) || bool(doc["training"]["queued"]);
+      if (!running && doc["current"].get(current) == simdjson::SUCCESS && current != previous) {
+        return std::string(current);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "training did not finish: " << server_->Request("GET", "/v1/models").body;
+    return "";
+  }
+
+  std::vector<std::string> Ids(simdjson::dom::element response) {
+    std::vector<std::string> ids;
+    for (auto item : response["items"].get_array()) ids.emplace_back(std::string_view(item["item_id"]));
+    return ids;
+  }
+
+  TempDir dir_{"recommend"};
+  std::unique_ptr<Server> server_;
+  simdjson::dom::parser parser_;
+  std::list<std::string> bodies_;
+};
+
+TEST_F(RecommendTest, EveryScenarioWithReasonsAndRealTimeUpdates) {
+  HttpResult early = server_->Request("GET", "/v1/recommendations/trending");
+  EXPECT_EQ(early.status, 503) << early.body;  // nothing trained yet
+  std::string snapshot = TrainAndWait("");
+  ASSERT_FALSE(snapshot.empty());
+
+  // The public key may read recommendations.
+  ASSERT_EQ(server_->Request("POST", "/v1/events",
+                             R"({"type":"view","user_id":"fresh","item_id":"m1","timestamp":"2024-03-20T10:00:00Z"})",
+                             kPublicKey).status, 200);
+  HttpResult for_you = server_->Request("GET", "/v1/recommendations/for_you?user_id=fresh&n=3", "", kPublicKey);
+  ASSERT_EQ(for_you.status, 200) << for_you.body;
+  auto doc = Json(for_you);
+  EXPECT_EQ(std::string_view(doc["snapshot"]), snapshot);
+  EXPECT_EQ(std::string_view(doc["recommendation_id"]).substr(0, 4), "rec_");
+  // What comes after m1 (m2) or goes with it (m0), never m1 itself, and
+  // explained by m1.
+  std::vector<std::string> ids = Ids(doc);
+  EXPECT_NE(std::find(ids.begin(), ids.begin() + 2, "m2"), ids.begin() + 2) << for_you.body;
+  EXPECT_EQ(std::find(ids.begin(), ids.end(), "m1"), ids.end());
+  auto first = doc["items"].at(0);
+  EXPECT_EQ(std::string_view(first["item_id"]).substr(0, 1), "m");
+  EXPECT_EQ(std::string_view(first["reason"]), "because you viewed Mug 1");
+  EXPECT_EQ(std::string_view(first["reason_item_id"]), "m1");
+  EXPECT_GT(double(first["score"]), 0);
+  EXPECT_FALSE(std::string_view(first["model"]).empty());
+
+  // The very next answer reflects a new event.
+  ASSERT_EQ(server_->Request("POST", "/v1/events",
+                             R"({"type":"view","user_id":"fresh","item_id":"t1","timestamp":"2024-03-20T10:01:00Z"})",
+                             kPublicKey).status, 200);
+  doc = Json(server_->Request("GET", "/v1/recommendations/for_you?user_id=fresh&n=3", "", kPublicKey));
+  EXPECT_EQ(Ids(doc).at(0).substr(0, 1), "t");
+  EXPECT_EQ(std::string_view(doc["items"].at(0)["reason"]), "because you viewed Tent 1");
+
+  // Anonymous sessions too.
+  ASSERT_EQ(server_->Request("POST", "/v1/events",
+                             R"({"type":"view","session_id":"anon","item_id":"t0","timestamp":"2024-03-20T10:00:00Z"})",
+                             kPublicKey).status, 200);
+  doc = Json(server_->Request("GET", "/v1/recommendations/for_you?session_id=anon&n=2", "", kPublicKey));
+  ids = Ids(doc);
+  EXPECT_NE(std::find(ids.begin(), ids.end(), "t1"), ids.end()) << "anonymous: " << doc;
+
+  doc = Json(server_->Request("GET", "/v1/recommendations/bought_together?item_id=m0&n=1", "", kPublicKey));
+  EXPECT_EQ(Ids(doc), std::vector<std::string>{"m3"});
+  EXPECT_EQ(std::string_view(doc["items"].at(0)["reason"]), "often bought with Mug 0");
+
+  doc = Json(server_->Request("GET", "/v1/recommendations/cart?items=t0,t3&n=5", "", kPublicKey));
+  for (const std::string& id : Ids(doc)) EXPECT_TRUE(id != "t0" && id != "t3") << id;
+
+  doc = Json(server_->Request("GET", "/v1/recommendations/similar?item_id=t4&n=3", "", kPublicKey));
+  ASSERT_EQ(Ids(doc).size(), 3u);
+  for (const std::string& id : Ids(doc)) EXPECT_EQ(id[0], 't');
+
+  doc = Json(server_->Request("GET", "/v1/recommendations/upsell?item_id=m1&user_id=u0&n=5", "", kPublicKey));
+  ASSERT_FALSE(Ids(doc).empty());
+  for (auto item : doc["items"].get_array()) {
+    EXPECT_EQ(std::string_view(item["item_id"])[0], 'm');
+    EXPECT_GT(double(item["price"]), 20);
+    EXPECT_LE(double(item["price"]), 50);
+  }
+
+  doc = Json(server_->Request("GET", "/v1/recommendations/trending?category=Tents&n=2&max_price=30", "", kPublicKey));
+  ASSERT_EQ(Ids(doc).size(), 2u);
+  for (auto item : doc["items"].get_array()) {
+    EXPECT_EQ(std::string_view(item["item_id"])[0], 't');
+    EXPECT_LE(double(item["price"]), 30);
+  }
+  EXPECT_EQ(std::string_view(doc["items"].at(0)["reason"]), "popular in Tents this week");
+
+  doc = Json(server_->Request("GET", "/v1/recommendations/recently_viewed?user_id=fresh", "", kPublicKey));
+  EXPECT_EQ(Ids(doc), (std::vector<std::string>{"t1", "m1"}));
+
+  // The item changes live: out of stock drops it from in_stock answers.
+  ASSERT_EQ(server_->Request("POST", "/v1/items", R"({"id":"m2","title":"Mug 2","category":["Shop","Mugs"],"price":30,"stock":0})").status, 200);
+  doc = Json(server_->Request("GET", "/v1/recommendations/for_you?user_id=fresh&in_stock=true&n=12", "", kPublicKey));
+  for (const std::string& id : Ids(doc)) EXPECT_NE(id, "m2");
+}
+
+TEST_F(RecommendTest, BadRequestsNameTheField) {
+  ASSERT_FALSE(TrainAndWait("").empty());
+  auto expect_error = [&](const std::string& target, int status, std::string_view field) {
+    HttpResult result = server_->Request("GET", target, "", kPublicKey);
+    EXPECT_EQ(result.status, status) << target << ": " << result.body;
+    auto error = Json(result)["error"];
+    if (!field.empty()) {
+      EXPECT_EQ(std::string_view(error["field"]), field) << target;
+    }
+  };
+  expect_error("/v1/recommendations/nope", 404, "scenario");
+  expect_error("/v1/recommendations/similar", 400, "item_id");
+  expect_error("/v1/recommendations/similar?item_id=missing", 404, "");
+  expect_error("/v1/recommendations/for_you", 400, "user_id");
+  expect_error("/v1/recommendations/cart", 400, "items");
+  expect_error("/v1/recommendations/trending?n=0", 400, "n");
+  expect_error("/v1/recommendations/trending?n=abc", 400, "n");
+  expect_error("/v1/recommendations/trending?max_price=-1", 400, "max_price");
+  expect_error("/v1/recommendations/trending?in_stock=maybe", 400, "in_stock");
+  // Models are admin-only.
+  EXPECT_EQ(server_->Request("GET", "/v1/models", "", kPublicKey).status, 403);
+  EXPECT_EQ(server_->Request("POST", "/v1/models/train", "", kPublicKey).status, 403);
+  EXPECT_EQ(server_->Request("POST", "/v1/models/nope/restore").status, 404);
+}
+
+TEST_F(RecommendTest, SnapshotSwapUnderLoadFailsNoRequestAndRestoreWorks) {
+  std::string first = TrainAndWait("");
+  ASSERT_FALSE(first.empty());
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      while (!stop) {
+        HttpResult result = server_->Request(
+            "GET", "/v1/recommendations/for_you?user_id=u" + std::to_string(c) + "&n=5", "", kPublicKey);
+        (result.status == 200 ? ok : failed)++;
+      }
+    });
+  }
+  std::string second = TrainAndWait(first);
+  std::string third = TrainAndWait(second);
+  stop = true;
+  for (auto& client : clients) client.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load(), 20);
+  ASSERT_FALSE(third.empty());
+
+  auto models = Json(server_->Request("GET", "/v1/models"));
+  EXPECT_EQ(std::string_view(models["current"]), third);
+  auto snapshots = models["snapshots"].get_array();
+  ASSERT_EQ(snapshots.size(), 3u);
+  EXPECT_GT(double(snapshots.at(0)["metrics"]["cooccurrence"]["recall@10"]), 0.0);
+
+  ASSERT_EQ(server_->Request("POST", "/v1/models/" + first + "/restore").status, 200);
+  auto doc = Json(server_->Request("GET", "/v1/recommendations/trending", "", kPublicKey));
+  EXPECT_EQ(std::string_view(doc["snapshot"]), first);
+  // A restart serves the restored snapshot without training.
+  EXPECT_EQ(server_->Stop(), 0);
+  ASSERT_TRUE(server_->Start()) << server_->log();
+  doc = Json(server_->Request("GET", "/v1/recommendations/trending", "", kPublicKey));
+  EXPECT_EQ(std::string_view(doc["snapshot"]), first);
+}
+
+}  // namespace
+}  // namespace vitrina::e2e
