@@ -2,7 +2,6 @@
 #include "api/service.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
-#include "common/time_util.h"
 
 namespace vitrina {
 namespace {
@@ -84,22 +83,6 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
   return std::nullopt;
 }
 
-void WriteSnapshotInfo(const SnapshotInfo& info, JsonWriter* w) {
-  w->BeginObject().Key("id").String(info.id).Key("created").String(FormatTimestampMillis(info.created_ms));
-  w->Key("models").BeginArray();
-  for (const std::string& model : info.models) w->String(model);
-  w->EndArray();
-  w->Key("items").UInt(info.items).Key("actors").UInt(info.actors).Key("interactions").UInt(info.interactions);
-  w->Key("train_seconds").Double(info.train_seconds).Key("evaluation").String(info.evaluation);
-  w->Key("metrics").BeginObject();
-  for (const auto& [model, metrics] : info.metrics) {
-    w->Key(model).BeginObject();
-    for (const auto& [name, value] : metrics) w->Key(name).Double(value);
-    w->EndObject();
-  }
-  w->EndObject().EndObject();
-}
-
 }  // namespace
 
 void ApiService::Recommendations(RouteRequest& request, Responder respond) {
@@ -169,7 +152,7 @@ void ApiService::ListModels(RouteRequest& request, Responder respond) {
   w.Key("last_error").String(training.last_error).Key("last_snapshot").String(training.last_snapshot);
   w.EndObject();
   w.Key("snapshots").BeginArray();
-  for (const SnapshotInfo& info : *list) WriteSnapshotInfo(info, &w);
+  for (const SnapshotInfo& info : *list) WriteSnapshotInfoJson(info, &w);
   w.EndArray().EndObject();
   respond(JsonResponse(200, std::move(body)));
 }

@@ -82,27 +82,24 @@ Result<std::vector<ItemMeta>> LoadItems(const std::string& path) {
   return items;
 }
 
-std::string ManifestJson(const SnapshotInfo& info) {
-  std::string body;
-  JsonWriter w(&body);
-  w.BeginObject().Key("id").String(info.id).Key("created").String(FormatTimestampMillis(info.created_ms));
-  w.Key("created_ms").Int(info.created_ms);
-  w.Key("models").BeginArray();
-  for (const std::string& model : info.models) w.String(model);
-  w.EndArray();
-  w.Key("items").UInt(info.items).Key("actors").UInt(info.actors).Key("interactions").UInt(info.interactions);
-  w.Key("train_seconds").Double(info.train_seconds).Key("evaluation").String(info.evaluation);
-  w.Key("metrics").BeginObject();
-  for (const auto& [model, metrics] : info.metrics) {
-    w.Key(model).BeginObject();
-    for (const auto& [name, value] : metrics) w.Key(name).Double(value);
-    w.EndObject();
-  }
-  w.EndObject().EndObject();
-  return body;
-}
-
 }  // namespace
+
+void WriteSnapshotInfoJson(const SnapshotInfo& info, JsonWriter* w) {
+  w->BeginObject().Key("id").String(info.id).Key("created").String(FormatTimestampMillis(info.created_ms));
+  w->Key("created_ms").Int(info.created_ms);
+  w->Key("models").BeginArray();
+  for (const std::string& model : info.models) w->String(model);
+  w->EndArray();
+  w->Key("items").UInt(info.items).Key("actors").UInt(info.actors).Key("interactions").UInt(info.interactions);
+  w->Key("train_seconds").Double(info.train_seconds).Key("evaluation").String(info.evaluation);
+  w->Key("metrics").BeginObject();
+  for (const auto& [model, metrics] : info.metrics) {
+    w->Key(model).BeginObject();
+    for (const auto& [name, value] : metrics) w->Key(name).Double(value);
+    w->EndObject();
+  }
+  w->EndObject().EndObject();
+}
 
 Snapshot::Snapshot(SnapshotInfo info, std::vector<ItemMeta> items, std::vector<std::unique_ptr<Recommender>> models)
     : info_(std::move(info)), items_(std::move(items)), models_(std::move(models)) {
@@ -204,7 +201,10 @@ Status SaveSnapshot(const Snapshot& snapshot, const std::string& dir) {
   std::string temp = dir + "/manifest.json.tmp";
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << ManifestJson(snapshot.info()) << "\n";
+    std::string manifest;
+    JsonWriter writer(&manifest);
+    WriteSnapshotInfoJson(snapshot.info(), &writer);
+    out << manifest << "\n";
     if (!out.flush()) return Status::IOError("cannot write " + temp);
   }
   std::filesystem::rename(temp, dir + "/manifest.json", error);

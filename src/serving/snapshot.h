@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/json_writer.h"
 #include "common/status.h"
 #include "models/content.h"
 #include "models/dataset.h"
@@ -34,6 +35,9 @@ struct SnapshotInfo {
   std::map<std::string, std::map<std::string, double>> metrics;
   std::string evaluation;  // how the metrics were measured, in words
 };
+
+// The manifest's JSON object, also what GET /v1/models lists.
+void WriteSnapshotInfoJson(const SnapshotInfo& info, JsonWriter* w);
 
 class Snapshot {
  public:
