@@ -1,6 +1,8 @@
 // vitrina bench: tools for the figures in docs/BENCHMARKS.md.
 //
 //   generate-events  a deterministic synthetic event stream as JSONL
+//   gen              a synthetic shop: catalog, shoppers' events and a
+//                    request mix (evaluation/synthetic.h)
 //   http-load        an open-loop HTTP load at a fixed request rate,
 //                    with latency measured from each request's scheduled
 //                    send time (so a stalled server cannot hide queueing)
@@ -16,14 +18,19 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "apps/commands.h"
+#include "common/json_writer.h"
 #include "common/time_util.h"
+#include "evaluation/synthetic.h"
+#include "schema/json.h"
 
 namespace vitrina {
 namespace {
@@ -74,12 +81,144 @@ int RunGenerate(const GenerateFlags& flags) {
   return kExitOk;
 }
 
+struct ShopFlags {
+  SyntheticShopOptions shop;
+  std::string out;
+  uint64_t requests = 100'000;
+  bool s3rec = false;
+};
+
+// Buffered writer of one output file.
+class OutputFile {
+ public:
+  explicit OutputFile(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "w")) {}
+  ~OutputFile() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  bool ok() const { return file_ != nullptr && !failed_; }
+  const std::string& path() const { return path_; }
+  std::string& buffer() { return buffer_; }
+  // Writes the buffer out once it is large (or always, when `force`).
+  void Flush(bool force = false) {
+    if (file_ == nullptr || (!force && buffer_.size() < (1 << 20))) return;
+    if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) failed_ = true;
+    buffer_.clear();
+    if (force && std::fflush(file_) != 0) failed_ = true;
+  }
+
+ private:
+  std::string path_;
+  std::FILE* file_;
+  std::string buffer_;
+  bool failed_ = false;
+};
+
+int RunShop(const ShopFlags& flags) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(flags.out, ec);
+  if (ec) {
+    std::cerr << "vitrina bench gen: cannot create " << flags.out << ": " << ec.message() << "\n";
+    return kExitFailure;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  SyntheticShop shop(flags.shop);
+  OutputFile items((fs::path(flags.out) / "items.jsonl").string());
+  OutputFile events((fs::path(flags.out) / "events.jsonl").string());
+  OutputFile requests((fs::path(flags.out) / "for_you.paths").string());
+  std::optional<OutputFile> sequences;
+  if (flags.s3rec) sequences.emplace((fs::path(flags.out) / "sequences.txt").string());
+  for (const Item& item : shop.items()) {
+    JsonWriter w(&items.buffer());
+    WriteItemJson(item, &w);
+    items.buffer() += '\n';
+    items.Flush();
+  }
+  items.Flush(true);
+
+  // Sequences in the S3-Rec layout: "user item item ...", items numbered
+  // from 1, one line per user with at least two signed-in interactions.
+  std::string user;
+  std::vector<std::string_view> sequence;
+  auto end_user = [&] {
+    if (sequences && sequence.size() >= 2) {
+      std::string& out = sequences->buffer();
+      out += user.substr(1);
+      for (std::string_view item : sequence) {
+        out += ' ';
+        out += std::to_string(std::stoul(std::string(item.substr(1))) + 1);
+      }
+      out += '\n';
+      sequences->Flush();
+    }
+    sequence.clear();
+  };
+  SyntheticShopStats stats = shop.GenerateEvents([&](const Event& e) {
+    JsonWriter w(&events.buffer());
+    WriteEventJson(e, &w);
+    events.buffer() += '\n';
+    events.Flush();
+    if (!sequences || e.user_id.empty()) return;
+    if (e.user_id != user) {
+      end_user();
+      user = e.user_id;
+    }
+    if (!e.item_id.empty()) sequence.push_back(shop.items()[std::stoul(e.item_id.substr(1))].id);
+    for (const EventLine& line : e.lines) sequence.push_back(shop.items()[std::stoul(line.item_id.substr(1))].id);
+  });
+  end_user();
+  events.Flush(true);
+  if (sequences) sequences->Flush(true);
+
+  // The request mix: signed-in shoppers, each as often as they have sessions.
+  std::vector<double> cumulative(stats.sessions_per_user.size());
+  double total = 0;
+  for (size_t u = 0; u < cumulative.size(); ++u) cumulative[u] = total += stats.sessions_per_user[u];
+  std::mt19937_64 rng(flags.shop.seed);
+  for (uint64_t r = 0; r < flags.requests && total > 0; ++r) {
+    double x = std::uniform_real_distribution<double>(0.0, total)(rng);
+    size_t u = std::upper_bound(cumulative.begin(), cumulative.end(), x) - cumulative.begin();
+    requests.buffer() += "/v1/recommendations/for_you?user_id=u" + std::to_string(std::min(u, cumulative.size() - 1)) +
+                         "&n=10\n";
+    requests.Flush();
+  }
+  requests.Flush(true);
+  for (const OutputFile* file : {&items, &events, &requests, sequences ? &*sequences : nullptr}) {
+    if (file != nullptr && !file->ok()) {
+      std::cerr << "vitrina bench gen: cannot write " << file->path() << "\n";
+      return kExitFailure;
+    }
+  }
+
+  std::vector<uint64_t> views = stats.views_per_item;
+  std::sort(views.rbegin(), views.rend());
+  uint64_t top = 0;
+  for (size_t i = 0; i < std::max<size_t>(1, views.size() / 100); ++i) top += views[i];
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("%zu items, %u shoppers, %llu sessions (%llu anonymous), %llu events in %.1f s\n", shop.items().size(),
+              flags.shop.users, static_cast<unsigned long long>(stats.sessions),
+              static_cast<unsigned long long>(stats.anonymous_sessions), static_cast<unsigned long long>(stats.events),
+              seconds);
+  std::printf("  views %llu, add-to-carts %llu, purchases %llu, searches %llu\n",
+              static_cast<unsigned long long>(stats.views), static_cast<unsigned long long>(stats.carts),
+              static_cast<unsigned long long>(stats.purchases), static_cast<unsigned long long>(stats.searches));
+  std::printf("  the top 1%% of items get %.0f%% of views; the busiest shopper has %u sessions\n",
+              100.0 * static_cast<double>(top) / std::max<uint64_t>(1, stats.views),
+              stats.sessions_per_user.empty()
+                  ? 0u
+                  : *std::max_element(stats.sessions_per_user.begin(), stats.sessions_per_user.end()));
+  std::printf("wrote %s/{items.jsonl,events.jsonl,for_you.paths%s}\n", flags.out.c_str(),
+              flags.s3rec ? ",sequences.txt" : "");
+  return kExitOk;
+}
+
 struct LoadFlags {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::string method = "POST";
   std::string path = "/v1/events";
   std::string body_file;
+  std::string paths_file;
   std::string key;
   double rate = 1000;
   double duration_s = 30;
@@ -112,6 +251,17 @@ int RunLoad(const LoadFlags& flags) {
       return kExitFailure;
     }
     body.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::vector<std::string> paths;
+  if (!flags.paths_file.empty()) {
+    std::ifstream in(flags.paths_file);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) paths.push_back(line);
+    }
+    if (paths.empty()) {
+      std::cerr << "vitrina bench: no request paths in " << flags.paths_file << "\n";
+      return kExitFailure;
+    }
   }
   const auto period = std::chrono::duration<double>(1.0 / flags.rate);
   const uint64_t total = static_cast<uint64_t>(flags.rate * (flags.warmup_s + flags.duration_s));
@@ -150,7 +300,8 @@ int RunLoad(const LoadFlags& flags) {
       if (i >= total) break;
       const auto scheduled = t0 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(period * i);
       std::this_thread::sleep_until(scheduled);
-      http::request<http::string_body> request(http::string_to_verb(flags.method), flags.path, 11);
+      const std::string& path = paths.empty() ? flags.path : paths[i % paths.size()];
+      http::request<http::string_body> request(http::string_to_verb(flags.method), path, 11);
       request.set(http::field::host, flags.host);
       request.set(http::field::content_type, "application/json");
       if (!flags.key.empty()) request.set(http::field::authorization, "Bearer " + flags.key);
@@ -205,6 +356,25 @@ Command AddBenchCommand(CLI::App* app) {
   gen->add_option("--seed", generate->seed, "Random seed");
   gen->add_option("--out", generate->out, "Output file (- for stdout)");
 
+  auto shop = std::make_shared<ShopFlags>();
+  CLI::App* gen_shop = command->add_subcommand(
+      "gen", "Write a synthetic shop: items.jsonl, events.jsonl and for_you.paths (a request mix) in a directory");
+  gen_shop->add_option("--out", shop->out, "Output directory")->required();
+  gen_shop->add_option("--items", shop->shop.items, "Catalog items")->check(CLI::PositiveNumber);
+  gen_shop->add_option("--users", shop->shop.users, "Signed-in shoppers")->check(CLI::PositiveNumber);
+  gen_shop->add_option("--categories", shop->shop.categories, "Leaf categories")->check(CLI::PositiveNumber);
+  gen_shop->add_option("--brands", shop->shop.brands, "Brands")->check(CLI::PositiveNumber);
+  gen_shop->add_option("--sessions-per-user", shop->shop.sessions_per_user, "Mean sessions per shopper (Pareto)")
+      ->check(CLI::Range(1.0, 1000.0));
+  gen_shop->add_option("--views-per-session", shop->shop.views_per_session, "Mean product views per session")
+      ->check(CLI::Range(1.0, 1000.0));
+  gen_shop->add_option("--popularity-exponent", shop->shop.popularity_exponent, "Zipf exponent of item popularity")
+      ->check(CLI::Range(0.0, 3.0));
+  gen_shop->add_option("--days", shop->shop.days, "Days the events span")->check(CLI::Range(1, 3650));
+  gen_shop->add_option("--seed", shop->shop.seed, "Random seed");
+  gen_shop->add_option("--requests", shop->requests, "Lines of for_you.paths");
+  gen_shop->add_flag("--s3rec", shop->s3rec, "Also write sequences.txt (S3-Rec layout, for vitrina evaluate)");
+
   auto load = std::make_shared<LoadFlags>();
   CLI::App* http_load = command->add_subcommand("http-load", "Open-loop HTTP load at a fixed rate");
   http_load->add_option("--host", load->host, "Server address");
@@ -212,6 +382,8 @@ Command AddBenchCommand(CLI::App* app) {
   http_load->add_option("--method", load->method, "HTTP method");
   http_load->add_option("--path", load->path, "Request path");
   http_load->add_option("--body-file", load->body_file, "Request body; {seq} becomes the request number, {run} a run id");
+  http_load->add_option("--paths-file", load->paths_file,
+                        "Request paths, one per line, used in turn (instead of --path)");
   http_load->add_option("--key", load->key, "Bearer API key");
   http_load->add_option("--rate", load->rate, "Requests per second")->check(CLI::PositiveNumber);
   http_load->add_option("--duration", load->duration_s, "Measured seconds")->check(CLI::PositiveNumber);
@@ -219,8 +391,9 @@ Command AddBenchCommand(CLI::App* app) {
   http_load->add_option("--connections", load->connections, "Concurrent keep-alive connections")
       ->check(CLI::Range(1, 1024));
 
-  return {command, [generate, load, gen, http_load] {
+  return {command, [generate, shop, load, gen, gen_shop, http_load] {
             if (gen->parsed()) return RunGenerate(*generate);
+            if (gen_shop->parsed()) return RunShop(*shop);
             if (http_load->parsed()) return RunLoad(*load);
             return kExitUsage;
           }};

@@ -77,7 +77,7 @@ int WeekdayFromDays(int64_t days) {
 std::optional<int64_t> ParseTimestampMillis(std::string_view text, bool* has_zone) {
   if (has_zone != nullptr) *has_zone = false;
   size_t pos = 0;
-  int64_t year, month, day;
+  int64_t year = 0, month = 0, day = 0;
   if (!ReadDigits(text, pos, 4, year) || !Expect(text, pos, '-') || !ReadDigits(text, pos, 2, month) ||
       !Expect(text, pos, '-') || !ReadDigits(text, pos, 2, day)) {
     return std::nullopt;

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "models/binary_io.h"
+#include "models/half.h"
 
 namespace vitrina {
 namespace {
@@ -100,26 +101,40 @@ Status AlsRecommender::Fit(const Dataset& data, const FitOptions& options) {
   for (int iteration = 0; iteration < options_.iterations; ++iteration) {
     SolveRows(by_actor, item_factors_, alpha, reg, options_.cg_steps, options.threads, &users);
     SolveRows(by_item, users, alpha, reg, options_.cg_steps, options.threads, &item_factors_);
-    loss_history_.push_back(Loss(by_actor, users, item_factors_, alpha, reg));
+    if (options_.track_loss) loss_history_.push_back(Loss(by_actor, users, item_factors_, alpha, reg));
     if (options.progress) options.progress(static_cast<double>(iteration + 1) / options_.iterations);
   }
-  gram_ = item_factors_.transpose() * item_factors_;
-  gram_.diagonal().array() += reg;
+  PrepareServing();
   return Status::OK();
+}
+
+void AlsRecommender::PrepareServing() {
+  gram_ = item_factors_.transpose() * item_factors_;
+  gram_.diagonal().array() += static_cast<float>(options_.regularization);
+  item_factors_half_.resize(static_cast<size_t>(item_factors_.size()));
+  FloatsToHalves(std::span<const float>(item_factors_.data(), item_factors_half_.size()), item_factors_half_);
 }
 
 void AlsRecommender::FoldInSystem(std::span<const HistoryEntry> history, Eigen::MatrixXf* a, Eigen::VectorXf* b,
                                   std::vector<DistinctHistoryItem>* distinct) const {
   DistinctHistory(history, num_items(), distinct);
-  *a = gram_;
-  b->setZero(item_factors_.cols());
+  // A = Y^T Y + reg I + Y_h^T diag(c - 1) Y_h and b = Y_h^T c over the
+  // history rows Y_h: one matrix product rather than an outer product per
+  // history item (3-4x less time for a 100-item history).
+  const Eigen::Index m = static_cast<Eigen::Index>(distinct->size());
+  thread_local Eigen::MatrixXf rows;
+  thread_local Eigen::VectorXf confidence;
+  rows.resize(m, item_factors_.cols());
+  confidence.resize(m);
   const float alpha = static_cast<float>(options_.alpha);
-  for (const DistinctHistoryItem& h : *distinct) {
-    auto y = item_factors_.row(h.item).transpose();
-    float confidence = 1 + alpha * h.weight;
-    a->noalias() += (confidence - 1) * (y * y.transpose());
-    *b += confidence * y;
+  for (Eigen::Index k = 0; k < m; ++k) {
+    const DistinctHistoryItem& h = (*distinct)[static_cast<size_t>(k)];
+    rows.row(k) = item_factors_.row(h.item);
+    confidence[k] = 1 + alpha * h.weight;
   }
+  *a = gram_;
+  a->noalias() += rows.transpose() * ((confidence.array() - 1).matrix().asDiagonal() * rows);
+  b->noalias() = rows.transpose() * confidence;
 }
 
 void AlsRecommender::Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const {
@@ -133,27 +148,39 @@ void AlsRecommender::Score(std::span<const HistoryEntry> history, Relation relat
     return;
   }
   Eigen::VectorXf user = a.ldlt().solve(b);
-  out.noalias() = item_factors_ * user;
+  HalfMatVec(item_factors_half_.data(), num_items(), static_cast<size_t>(item_factors_.cols()), user.data(),
+             out.data());
 }
 
 int AlsRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {
+  int anchor = -1;
+  ExplainBatch(history, std::span<const uint32_t>(&item, 1), std::span<int>(&anchor, 1));
+  return anchor;
+}
+
+void AlsRecommender::ExplainBatch(std::span<const HistoryEntry> history, std::span<const uint32_t> items,
+                                  std::span<int> anchors) const {
   // score(item) = y_item^T A^-1 sum_h c_h y_h: credit each h with its term.
+  std::fill(anchors.begin(), anchors.end(), -1);
   std::vector<DistinctHistoryItem> distinct;
   Eigen::MatrixXf a;
   Eigen::VectorXf b;
   FoldInSystem(history, &a, &b, &distinct);
-  if (distinct.empty() || item >= num_items()) return -1;
-  Eigen::VectorXf z = a.ldlt().solve(item_factors_.row(item).transpose());
-  int best = -1;
-  float best_term = 0;
-  for (const DistinctHistoryItem& h : distinct) {
-    float term = (1 + static_cast<float>(options_.alpha) * h.weight) * z.dot(item_factors_.row(h.item).transpose());
-    if (term > best_term) {
-      best_term = term;
-      best = h.first_index;
+  if (distinct.empty()) return;
+  Eigen::LDLT<Eigen::MatrixXf> factorization(a);  // one factorization for every item
+  Eigen::VectorXf z;
+  for (size_t k = 0; k < items.size(); ++k) {
+    if (items[k] >= num_items()) continue;
+    z = factorization.solve(item_factors_.row(items[k]).transpose());
+    float best_term = 0;
+    for (const DistinctHistoryItem& h : distinct) {
+      float term = (1 + static_cast<float>(options_.alpha) * h.weight) * z.dot(item_factors_.row(h.item).transpose());
+      if (term > best_term) {
+        best_term = term;
+        anchors[k] = h.first_index;
+      }
     }
   }
-  return best;
 }
 
 Status AlsRecommender::Save(const std::string& path) const {
@@ -182,8 +209,7 @@ Status AlsRecommender::Load(const std::string& path) {
   options_.regularization = reg;
   options_.alpha = alpha;
   options_.factors = static_cast<int>(cols);
-  gram_ = item_factors_.transpose() * item_factors_;
-  gram_.diagonal().array() += reg;
+  PrepareServing();
   return Status::OK();
 }
 

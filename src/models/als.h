@@ -27,12 +27,15 @@ class AlsRecommender final : public Recommender {
   size_t num_items() const override { return static_cast<size_t>(item_factors_.rows()); }
   void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
+  void ExplainBatch(std::span<const HistoryEntry> history, std::span<const uint32_t> items,
+                    std::span<int> anchors) const override;
   Status Save(const std::string& path) const override;
   Status Load(const std::string& path) override;
 
   // The training objective on the data last fitted:
   //   sum_ui c_ui (p_ui - x_u.y_i)^2 + reg (|X|^2 + |Y|^2), divided by the
-  //   number of actors x items. Recorded after each iteration.
+  //   number of actors x items. Recorded after each iteration when the
+  //   options ask for it (track_loss).
   const std::vector<double>& loss_history() const { return loss_history_; }
   const Factors& item_factors() const { return item_factors_; }
 
@@ -40,10 +43,13 @@ class AlsRecommender final : public Recommender {
   // Builds the fold-in system A x = b for a history.
   void FoldInSystem(std::span<const HistoryEntry> history, Eigen::MatrixXf* a, Eigen::VectorXf* b,
                     std::vector<DistinctHistoryItem>* distinct) const;
+  // Derives what serving needs from item_factors_ (after Fit and Load).
+  void PrepareServing();
 
   ModelOptions::Als options_;
   Factors item_factors_;
   Eigen::MatrixXf gram_;  // Y^T Y + reg I, cached for fold-in
+  std::vector<uint16_t> item_factors_half_;  // the scan in Score reads these (half.h)
   std::vector<double> loss_history_;
 };
 

@@ -73,20 +73,37 @@ TEST(DatasetTest, SortsEachActorByTimeAndMapsEvents) {
 
 TEST(SparseTest, TopKMatchesFullSortWithTiesToLowerIndex) {
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int> value(0, 20);
-  std::vector<float> scores(500);
-  for (float& s : scores) s = static_cast<float>(value(rng));
-  std::vector<std::pair<float, uint32_t>> heap;
-  std::vector<std::pair<uint32_t, float>> top;
-  SelectTopK(scores, 10, 0.0f, [](uint32_t i) { return i % 7 == 0; }, &heap, &top);
-  std::vector<uint32_t> expected;
-  for (uint32_t i = 0; i < scores.size(); ++i) {
-    if (i % 7 != 0 && scores[i] > 0) expected.push_back(i);
+  // Few distinct values (many ties) and continuous ones; sizes that are
+  // and are not multiples of the scan's block; k below and above the
+  // number of eligible scores; a positive and a negative floor.
+  for (int distinct_values : {20, 0}) {
+    for (size_t size : {size_t{5}, size_t{500}, size_t{4096}, size_t{10007}}) {
+      for (size_t k : {size_t{1}, size_t{10}, size_t{200}}) {
+        for (float floor : {0.0f, -0.5f}) {
+          std::vector<float> scores(size);
+          for (float& s : scores) {
+            s = distinct_values > 0 ? static_cast<float>(std::uniform_int_distribution<int>(0, distinct_values)(rng))
+                                    : std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+          }
+          std::vector<std::pair<float, uint32_t>> heap;
+          std::vector<std::pair<uint32_t, float>> top;
+          SelectTopK(scores, k, floor, [](uint32_t i) { return i % 7 == 0; }, &heap, &top);
+          std::vector<uint32_t> expected;
+          for (uint32_t i = 0; i < scores.size(); ++i) {
+            if (i % 7 != 0 && scores[i] > floor) expected.push_back(i);
+          }
+          std::stable_sort(expected.begin(), expected.end(),
+                           [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+          expected.resize(std::min(k, expected.size()));
+          ASSERT_EQ(top.size(), expected.size()) << size << " " << k;
+          for (size_t i = 0; i < expected.size(); ++i) {
+            ASSERT_EQ(top[i].first, expected[i]) << "size " << size << " k " << k << " rank " << i;
+            ASSERT_EQ(top[i].second, scores[expected[i]]);
+          }
+        }
+      }
+    }
   }
-  std::stable_sort(expected.begin(), expected.end(), [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
-  expected.resize(10);
-  ASSERT_EQ(top.size(), 10u);
-  for (size_t i = 0; i < 10; ++i) EXPECT_EQ(top[i].first, expected[i]) << i;
 }
 
 TEST(SparseTest, DistinctHistoryKeepsNewestPositionAndSumsWeights) {
@@ -194,6 +211,7 @@ TEST(AlsTest, LossDecreasesAndCommunitiesSeparate) {
   options.als.iterations = 8;
   options.als.regularization = 0.1;
   options.als.alpha = 2;
+  options.als.track_loss = true;
   AlsRecommender als(options.als);
   ASSERT_TRUE(als.Fit(data, {.threads = 2}).ok());
   const auto& loss = als.loss_history();
@@ -219,6 +237,12 @@ TEST(AlsTest, LossDecreasesAndCommunitiesSeparate) {
   };
   EXPECT_EQ(als.Explain(history, best_in(0, 2)), 1);
   EXPECT_EQ(als.Explain(history, best_in(10, 15)), 0);
+  const uint32_t items[] = {best_in(10, 15), best_in(0, 2), 99};
+  int anchors[3];
+  als.ExplainBatch(history, items, anchors);
+  EXPECT_EQ(anchors[0], 0);
+  EXPECT_EQ(anchors[1], 1);
+  EXPECT_EQ(anchors[2], -1);  // not an item
 }
 
 TEST(AlsTest, FitIsDeterministicForASeed) {

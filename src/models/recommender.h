@@ -62,6 +62,12 @@ class Recommender {
   // The index into `history` of the entry that most supports recommending
   // `item`, or -1 when the score does not come from the history (trending).
   virtual int Explain(std::span<const HistoryEntry> history, uint32_t item) const = 0;
+  // Explain for each of `items` into `anchors` (same size). Models whose
+  // explanation shares work across items (a factorization) override it.
+  virtual void ExplainBatch(std::span<const HistoryEntry> history, std::span<const uint32_t> items,
+                            std::span<int> anchors) const {
+    for (size_t i = 0; i < items.size(); ++i) anchors[i] = Explain(history, items[i]);
+  }
 
   // Persists / restores the trained state (binary, versioned).
   virtual Status Save(const std::string& path) const = 0;
@@ -90,6 +96,7 @@ struct ModelOptions {
     double regularization = 5;
     double alpha = 10;          // confidence = 1 + alpha * weight
     int cg_steps = 3;
+    bool track_loss = false;    // compute the objective after each sweep (costs about a sweep's tenth)
   } als;
   struct Content {
     int neighbors = 50;

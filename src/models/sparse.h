@@ -90,21 +90,35 @@ void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& ski
     if (a.first != b.first) return a.first > b.first;
     return a.second < b.second;
   };
-  for (uint32_t i = 0; i < scores.size(); ++i) {
-    float s = scores[i];
-    if (!(s > floor)) continue;
-    if (heap->size() == k) {
-      const auto& root = heap->front();
-      if (s < root.first || (s == root.first && i > root.second)) continue;
+  // Blocks whose maximum cannot enter are skipped without a branch per
+  // score: most scores of a dense model fall below the bar once the heap
+  // is full, and a compare per score would mispredict half the time.
+  constexpr uint32_t kBlock = 16;
+  const uint32_t n = static_cast<uint32_t>(scores.size());
+  float bar = floor;  // a block whose maximum is below this (or not above floor) is skipped
+  for (uint32_t start = 0; start < n; start += kBlock) {
+    const uint32_t end = std::min(n, start + kBlock);
+    float block_max = floor;
+#pragma omp simd reduction(max : block_max)
+    for (uint32_t i = start; i < end; ++i) block_max = scores[i] > block_max ? scores[i] : block_max;
+    if (!(block_max > floor) || block_max < bar) continue;
+    for (uint32_t i = start; i < end; ++i) {
+      float s = scores[i];
+      if (!(s > floor)) continue;
+      if (heap->size() == k) {
+        const auto& root = heap->front();
+        if (s < root.first || (s == root.first && i > root.second)) continue;
+      }
+      if (skip(i)) continue;
+      if (heap->size() == k) {
+        std::pop_heap(heap->begin(), heap->end(), worse);
+        heap->back() = {s, i};
+      } else {
+        heap->emplace_back(s, i);
+      }
+      std::push_heap(heap->begin(), heap->end(), worse);
+      if (heap->size() == k) bar = std::max(floor, heap->front().first);
     }
-    if (skip(i)) continue;
-    if (heap->size() == k) {
-      std::pop_heap(heap->begin(), heap->end(), worse);
-      heap->back() = {s, i};
-    } else {
-      heap->emplace_back(s, i);
-    }
-    std::push_heap(heap->begin(), heap->end(), worse);
   }
   std::sort_heap(heap->begin(), heap->end(), worse);
   for (const auto& [score, index] : *heap) out->emplace_back(index, score);

@@ -335,8 +335,10 @@ Result<RecommendResponse> RecommendationService::Recommend(const RecommendReques
     }
   }
 
+  // The first n candidates that pass the live checks...
+  std::vector<std::pair<const Candidate*, Item>> chosen;
   for (const Candidate& candidate : candidates) {
-    if (response.items.size() >= n) break;
+    if (response.items.size() + chosen.size() >= n) break;
     const ItemMeta& meta = snapshot->item(candidate.item);
     Item item;
     if (emitted.contains(meta.id) || !accept(meta.id, &item)) continue;
@@ -348,10 +350,37 @@ Result<RecommendResponse> RecommendationService::Recommend(const RecommendReques
       }
     }
     emitted.insert(meta.id);
+    chosen.emplace_back(&candidate, std::move(item));
+  }
+  // ...explained by the model that proposed them, one batch per model...
+  std::vector<int> anchors_of(chosen.size(), -1);
+  if (!query.empty()) {
+    std::vector<uint32_t> items;
+    std::vector<size_t> positions;
+    std::vector<int> batch;
+    for (const Recommender* model : sources) {
+      items.clear();
+      positions.clear();
+      for (size_t k = 0; k < chosen.size(); ++k) {
+        if (chosen[k].first->model == model) {
+          items.push_back(chosen[k].first->item);
+          positions.push_back(k);
+        }
+      }
+      if (items.empty()) continue;
+      batch.assign(items.size(), -1);
+      model->ExplainBatch(query, items, batch);
+      for (size_t k = 0; k < items.size(); ++k) anchors_of[positions[k]] = batch[k];
+    }
+  }
+  // ...and given their reasons.
+  for (size_t k = 0; k < chosen.size(); ++k) {
+    const Candidate& candidate = *chosen[k].first;
+    const Item& item = chosen[k].second;
+    const int anchor = anchors_of[k];
     std::string model(candidate.model->name());
     std::string reason, reason_item;
     if (request.scenario == Scenario::kForYou) {
-      int anchor = candidate.model->Explain(query, candidate.item);
       if (anchor >= 0) {
         const ItemMeta& because = snapshot->item(query[anchor].item);
         reason = "because you " + std::string(Verb(query[anchor].signal)) + " " + DisplayName(because);
@@ -362,7 +391,6 @@ Result<RecommendResponse> RecommendationService::Recommend(const RecommendReques
     } else {
       const std::string anchor_name =
           anchor_item ? (anchor_item->title.empty() ? anchor_item->id : anchor_item->title) : "";
-      int anchor = query.empty() ? -1 : candidate.model->Explain(query, candidate.item);
       std::string because_id = anchor >= 0 ? snapshot->item(query[anchor].item).id : (anchor_item ? anchor_item->id : "");
       std::string because_name = anchor >= 0 ? DisplayName(snapshot->item(query[anchor].item)) : anchor_name;
       reason_item = because_id;
