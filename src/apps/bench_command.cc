@@ -22,7 +22,7 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
-#include <optional>
+#include <memory>
 #include <random>
 #include <thread>
 
@@ -85,7 +85,7 @@ struct ShopFlags {
   SyntheticShopOptions shop;
   std::string out;
   uint64_t requests = 100'000;
-  bool s3rec = false;
+  std::string format = "jsonl";
 };
 
 // Buffered writer of one output file.
@@ -113,6 +113,9 @@ class OutputFile {
   bool failed_ = false;
 };
 
+// Writes the shop as JSONL (items, events and a for_you request mix) or,
+// with --format s3rec, as one "user item item ..." line per signed-in
+// shopper (items numbered from 1), which `vitrina evaluate` loads fast.
 int RunShop(const ShopFlags& flags) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -122,69 +125,76 @@ int RunShop(const ShopFlags& flags) {
     return kExitFailure;
   }
   const auto started = std::chrono::steady_clock::now();
+  const bool jsonl = flags.format == "jsonl";
   SyntheticShop shop(flags.shop);
-  OutputFile items((fs::path(flags.out) / "items.jsonl").string());
-  OutputFile events((fs::path(flags.out) / "events.jsonl").string());
-  OutputFile requests((fs::path(flags.out) / "for_you.paths").string());
-  std::optional<OutputFile> sequences;
-  if (flags.s3rec) sequences.emplace((fs::path(flags.out) / "sequences.txt").string());
-  for (const Item& item : shop.items()) {
-    JsonWriter w(&items.buffer());
-    WriteItemJson(item, &w);
-    items.buffer() += '\n';
-    items.Flush();
+  std::vector<std::unique_ptr<OutputFile>> files;
+  auto open = [&](const char* name) {
+    files.push_back(std::make_unique<OutputFile>((fs::path(flags.out) / name).string()));
+    return files.back().get();
+  };
+  OutputFile* items = jsonl ? open("items.jsonl") : nullptr;
+  OutputFile* events = jsonl ? open("events.jsonl") : nullptr;
+  OutputFile* requests = jsonl ? open("for_you.paths") : nullptr;
+  OutputFile* sequences = jsonl ? nullptr : open("sequences.txt");
+  if (items != nullptr) {
+    for (const Item& item : shop.items()) {
+      JsonWriter w(&items->buffer());
+      WriteItemJson(item, &w);
+      items->buffer() += '\n';
+      items->Flush();
+    }
   }
-  items.Flush(true);
 
-  // Sequences in the S3-Rec layout: "user item item ...", items numbered
-  // from 1, one line per user with at least two signed-in interactions.
-  std::string user;
-  std::vector<std::string_view> sequence;
+  std::string user;  // of the sequence being collected
+  std::vector<uint32_t> sequence;
   auto end_user = [&] {
-    if (sequences && sequence.size() >= 2) {
+    if (sequence.size() >= 2) {
       std::string& out = sequences->buffer();
       out += user.substr(1);
-      for (std::string_view item : sequence) {
+      for (uint32_t item : sequence) {
         out += ' ';
-        out += std::to_string(std::stoul(std::string(item.substr(1))) + 1);
+        out += std::to_string(item + 1);
       }
       out += '\n';
       sequences->Flush();
     }
     sequence.clear();
   };
+  auto index_of = [](const std::string& item_id) { return static_cast<uint32_t>(std::stoul(item_id.substr(1))); };
   SyntheticShopStats stats = shop.GenerateEvents([&](const Event& e) {
-    JsonWriter w(&events.buffer());
-    WriteEventJson(e, &w);
-    events.buffer() += '\n';
-    events.Flush();
-    if (!sequences || e.user_id.empty()) return;
+    if (events != nullptr) {
+      JsonWriter w(&events->buffer());
+      WriteEventJson(e, &w);
+      events->buffer() += '\n';
+      events->Flush();
+    }
+    if (sequences == nullptr || e.user_id.empty()) return;
     if (e.user_id != user) {
       end_user();
       user = e.user_id;
     }
-    if (!e.item_id.empty()) sequence.push_back(shop.items()[std::stoul(e.item_id.substr(1))].id);
-    for (const EventLine& line : e.lines) sequence.push_back(shop.items()[std::stoul(line.item_id.substr(1))].id);
+    if (!e.item_id.empty()) sequence.push_back(index_of(e.item_id));
+    for (const EventLine& line : e.lines) sequence.push_back(index_of(line.item_id));
   });
-  end_user();
-  events.Flush(true);
-  if (sequences) sequences->Flush(true);
+  if (sequences != nullptr) end_user();
 
   // The request mix: signed-in shoppers, each as often as they have sessions.
-  std::vector<double> cumulative(stats.sessions_per_user.size());
-  double total = 0;
-  for (size_t u = 0; u < cumulative.size(); ++u) cumulative[u] = total += stats.sessions_per_user[u];
-  std::mt19937_64 rng(flags.shop.seed);
-  for (uint64_t r = 0; r < flags.requests && total > 0; ++r) {
-    double x = std::uniform_real_distribution<double>(0.0, total)(rng);
-    size_t u = std::upper_bound(cumulative.begin(), cumulative.end(), x) - cumulative.begin();
-    requests.buffer() += "/v1/recommendations/for_you?user_id=u" + std::to_string(std::min(u, cumulative.size() - 1)) +
-                         "&n=10\n";
-    requests.Flush();
+  if (requests != nullptr) {
+    std::vector<double> cumulative(stats.sessions_per_user.size());
+    double total = 0;
+    for (size_t u = 0; u < cumulative.size(); ++u) cumulative[u] = total += stats.sessions_per_user[u];
+    std::mt19937_64 rng(flags.shop.seed);
+    for (uint64_t r = 0; r < flags.requests && total > 0; ++r) {
+      double x = std::uniform_real_distribution<double>(0.0, total)(rng);
+      size_t u = std::upper_bound(cumulative.begin(), cumulative.end(), x) - cumulative.begin();
+      requests->buffer() += "/v1/recommendations/for_you?user_id=u" +
+                            std::to_string(std::min(u, cumulative.size() - 1)) + "&n=10\n";
+      requests->Flush();
+    }
   }
-  requests.Flush(true);
-  for (const OutputFile* file : {&items, &events, &requests, sequences ? &*sequences : nullptr}) {
-    if (file != nullptr && !file->ok()) {
+  for (const auto& file : files) {
+    file->Flush(true);
+    if (!file->ok()) {
       std::cerr << "vitrina bench gen: cannot write " << file->path() << "\n";
       return kExitFailure;
     }
@@ -207,8 +217,9 @@ int RunShop(const ShopFlags& flags) {
               stats.sessions_per_user.empty()
                   ? 0u
                   : *std::max_element(stats.sessions_per_user.begin(), stats.sessions_per_user.end()));
-  std::printf("wrote %s/{items.jsonl,events.jsonl,for_you.paths%s}\n", flags.out.c_str(),
-              flags.s3rec ? ",sequences.txt" : "");
+  std::printf("wrote");
+  for (const auto& file : files) std::printf(" %s", file->path().c_str());
+  std::printf("\n");
   return kExitOk;
 }
 
@@ -358,7 +369,7 @@ Command AddBenchCommand(CLI::App* app) {
 
   auto shop = std::make_shared<ShopFlags>();
   CLI::App* gen_shop = command->add_subcommand(
-      "gen", "Write a synthetic shop: items.jsonl, events.jsonl and for_you.paths (a request mix) in a directory");
+      "gen", "Write a synthetic shop (catalog, events, a for_you request mix) into a directory");
   gen_shop->add_option("--out", shop->out, "Output directory")->required();
   gen_shop->add_option("--items", shop->shop.items, "Catalog items")->check(CLI::PositiveNumber);
   gen_shop->add_option("--users", shop->shop.users, "Signed-in shoppers")->check(CLI::PositiveNumber);
@@ -373,7 +384,9 @@ Command AddBenchCommand(CLI::App* app) {
   gen_shop->add_option("--days", shop->shop.days, "Days the events span")->check(CLI::Range(1, 3650));
   gen_shop->add_option("--seed", shop->shop.seed, "Random seed");
   gen_shop->add_option("--requests", shop->requests, "Lines of for_you.paths");
-  gen_shop->add_flag("--s3rec", shop->s3rec, "Also write sequences.txt (S3-Rec layout, for vitrina evaluate)");
+  gen_shop->add_option("--format", shop->format,
+                       "jsonl: items.jsonl, events.jsonl, for_you.paths; s3rec: sequences.txt (for vitrina evaluate)")
+      ->check(CLI::IsMember({"jsonl", "s3rec"}));
 
   auto load = std::make_shared<LoadFlags>();
   CLI::App* http_load = command->add_subcommand("http-load", "Open-loop HTTP load at a fixed rate");

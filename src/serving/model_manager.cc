@@ -1,6 +1,8 @@
 #include "serving/model_manager.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -71,6 +73,11 @@ TrainingStatus ModelManager::status() const {
 }
 
 void ModelManager::Run() {
+  // Training yields the cores to requests: on Linux a thread's nice value
+  // is its own, and the OpenMP workers this thread starts inherit it.
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.training_nice) != 0) {
+    spdlog::warn("could not lower the training thread's priority");
+  }
   auto next_scheduled = std::chrono::steady_clock::now() + std::chrono::seconds(options_.train_interval_s);
   // With no snapshot yet, train at once.
   if (current() == nullptr) {

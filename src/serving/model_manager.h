@@ -26,6 +26,7 @@ struct ModelManagerOptions {
   TrainOptions train;
   int64_t train_interval_s = 3600;  // background retraining period; 0: only on request
   size_t keep_snapshots = 5;        // older snapshots are deleted after a successful training
+  int training_nice = 19;           // nice value of background training (19: lowest priority)
 };
 
 struct TrainingStatus {

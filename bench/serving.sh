@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Serving and training-speed figures of docs/BENCHMARKS.md (recommendations):
+#   1. a synthetic shop of 50,000 items and 200,000 shoppers (vitrina bench gen),
+#      imported and trained with the default models;
+#   2. open-loop load at 500 requests/s: GET /health (the floor of the setup),
+#      trending, and for_you for shoppers drawn by activity; resident memory;
+#   3. ALS seconds per iteration at 64 factors on a synthetic set the size of
+#      MovieLens-20M with ratings >= 4 (about 10M user-item pairs).
+# Usage: bench/serving.sh [WORK_DIR]   (default /tmp/vitrina-serving; needs ~2 GB)
+# Env: DURATION (seconds of each load, default 60), RATE (default 500)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK=${1:-/tmp/vitrina-serving}
+DURATION=${DURATION:-60}
+RATE=${RATE:-500}
+VITRINA=build/vitrina
+export VITRINA_ADMIN_KEY=bench-admin-key-0123456789
+export VITRINA_PUBLIC_KEY=bench-public-key-0123456789
+
+cmake --build build --target vitrina > /dev/null
+rm -rf "$WORK" && mkdir -p "$WORK"
+rss() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/$1/status"; }
+
+echo "# Vitrina serving benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo
+
+echo "## Synthetic shop"
+$VITRINA bench gen --out "$WORK/shop" --items 50000 --users 200000 --seed 42
+$VITRINA import --data "$WORK/data" --kind items --no-progress "$WORK/shop/items.jsonl" | grep '^imported' |
+  sed 's/^/items: /'
+$VITRINA import --data "$WORK/data" --no-progress "$WORK/shop/events.jsonl" | grep '^imported' | sed 's/^/events: /'
+rm "$WORK/shop/events.jsonl" "$WORK/shop/items.jsonl"
+/usr/bin/time -f "training peak resident memory: %M KB" $VITRINA train --data "$WORK/data" --no-progress 2>&1 |
+  grep -E '^snapshot|recall@10|peak'
+echo "snapshot files: $(du -sh "$WORK"/data/models/*/ | cut -f1); store without models: $(du -sh --exclude=models "$WORK/data" | cut -f1)"
+ls -l "$WORK"/data/models/*/ | awk 'NR > 1 {printf "  %-18s %6.1f MB\n", $9, $5 / 1e6}'
+echo
+
+echo "## Open-loop load, $RATE requests/s for ${DURATION}s after 2 s warm-up, 8 connections, load generator on the same cores"
+rm -f "$WORK/port"
+$VITRINA serve --data "$WORK/data" --port 0 --port-file "$WORK/port" --log.level warn --training.interval_s 0 &
+server=$!
+until [[ -s "$WORK/port" ]]; do sleep 0.05; done
+PORT=$(cat "$WORK/port")
+echo "resident memory after start (snapshot loaded): $(rss $server)"
+load() {
+  $VITRINA bench http-load --port "$PORT" --rate "$RATE" --duration "$DURATION" --connections 8 --method GET \
+    --key "$VITRINA_PUBLIC_KEY" "$@" | sed 's/^/  /'
+}
+echo "GET /health:"
+load --path /health
+echo "GET /v1/recommendations/trending?n=10:"
+load --path '/v1/recommendations/trending?n=10'
+echo "GET /v1/recommendations/for_you?user_id=...&n=10 (100,000 shoppers drawn by activity):"
+load --paths-file "$WORK/shop/for_you.paths"
+echo "resident memory after the load (RocksDB block cache warm): $(rss $server)"
+kill $server; wait $server || true
+rm -f "$WORK/port"
+echo
+$VITRINA serve --data "$WORK/empty" --port 0 --port-file "$WORK/port" --log.level warn &
+server=$!
+until [[ -s "$WORK/port" ]]; do sleep 0.05; done
+sleep 1
+echo "  resident memory of a server with no data: $(rss $server)"
+kill $server; wait $server || true
+rm -rf "$WORK/data" "$WORK/empty" "$WORK/port"
+echo
+
+echo "## ALS seconds per iteration (64 factors, 3 CG steps, 2 threads)"
+$VITRINA bench gen --out "$WORK/ml" --format s3rec --items 20720 --users 136677 --sessions-per-user 20 \
+  --views-per-session 6 --popularity-exponent 0.7 --seed 42 | head -1
+pairs=$(awk '{delete s; for (i = 2; i <= NF; i++) s[$i] = 1; n += length(s)} END {print n}' "$WORK/ml/sequences.txt")
+echo "distinct user-item pairs: $pairs"
+for iterations in 1 15; do
+  seconds=$($VITRINA evaluate --dataset "$WORK/ml/sequences.txt" --format s3rec --protocol loo --models als \
+    --models.als.iterations $iterations --json | sed 's/.*"train_seconds":\([0-9.]*\).*/\1/')
+  echo "als, $iterations iteration(s): trained in $seconds s"
+  eval "t$iterations=$seconds"
+done
+awk -v a="$t1" -v b="$t15" 'BEGIN {printf "seconds per iteration: (%s - %s) / 14 = %.2f\n", b, a, (b - a) / 14}'
+rm -rf "$WORK"
