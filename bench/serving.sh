@@ -7,11 +7,11 @@
 #   3. ALS seconds per iteration at 64 factors on a synthetic set the size of
 #      MovieLens-20M with ratings >= 4 (about 10M user-item pairs).
 # Usage: bench/serving.sh [WORK_DIR]   (default /tmp/vitrina-serving; needs ~2 GB)
-# Env: DURATION (seconds of each load, default 60), RATE (default 500)
+# Env: DURATION (seconds of each load, default 20), RATE (default 500)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/vitrina-serving}
-DURATION=${DURATION:-60}
+DURATION=${DURATION:-20}
 RATE=${RATE:-500}
 VITRINA=build/vitrina
 export VITRINA_ADMIN_KEY=bench-admin-key-0123456789
@@ -27,10 +27,10 @@ echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 echo
 
 echo "## Synthetic shop"
-$VITRINA bench gen --out "$WORK/shop" --items 50000 --users 200000 --seed 42
-$VITRINA import --data "$WORK/data" --kind items --no-progress "$WORK/shop/items.jsonl" | grep '^imported' |
+$VITRINA bench gen --out "$WORK/shop" --items 50000 --users 200000 --seed 42 --requests 200000
+$VITRINA import --data "$WORK/data" --format jsonl --kind items --no-progress "$WORK/shop/items.jsonl" | grep '^imported' |
   sed 's/^/items: /'
-$VITRINA import --data "$WORK/data" --no-progress "$WORK/shop/events.jsonl" | grep '^imported' | sed 's/^/events: /'
+$VITRINA import --data "$WORK/data" --format jsonl --no-progress "$WORK/shop/events.jsonl" | grep '^imported' | sed 's/^/events: /'
 rm "$WORK/shop/events.jsonl" "$WORK/shop/items.jsonl"
 /usr/bin/time -f "training peak resident memory: %M KB" $VITRINA train --data "$WORK/data" --no-progress 2>&1 |
   grep -E '^snapshot|recall@10|peak'
@@ -38,7 +38,8 @@ echo "snapshot files: $(du -sh "$WORK"/data/models/*/ | cut -f1); store without 
 ls -l "$WORK"/data/models/*/ | awk 'NR > 1 {printf "  %-18s %6.1f MB\n", $9, $5 / 1e6}'
 echo
 
-echo "## Open-loop load, $RATE requests/s for ${DURATION}s after 2 s warm-up, 8 connections, load generator on the same cores"
+echo "## Open-loop load, $RATE requests/s, ${DURATION}s each after 2 s warm-up, 8 connections, load generator on the same cores"
+echo "(three rounds; /health is the floor of the setup at the same moment)"
 rm -f "$WORK/port"
 $VITRINA serve --data "$WORK/data" --port 0 --port-file "$WORK/port" --log.level warn --training.interval_s 0 &
 server=$!
@@ -47,14 +48,16 @@ PORT=$(cat "$WORK/port")
 echo "resident memory after start (snapshot loaded): $(rss $server)"
 load() {
   $VITRINA bench http-load --port "$PORT" --rate "$RATE" --duration "$DURATION" --connections 8 --method GET \
-    --key "$VITRINA_PUBLIC_KEY" "$@" | sed 's/^/  /'
+    --key "$VITRINA_PUBLIC_KEY" "$@" | grep latency
 }
-echo "GET /health:"
-load --path /health
-echo "GET /v1/recommendations/trending?n=10:"
-load --path '/v1/recommendations/trending?n=10'
-echo "GET /v1/recommendations/for_you?user_id=...&n=10 (100,000 shoppers drawn by activity):"
-load --paths-file "$WORK/shop/for_you.paths"
+for round in 1 2 3; do
+  echo "round $round"
+  echo "  GET /health                                  $(load --path /health)"
+  echo "  GET /v1/recommendations/trending?n=10        $(load --path '/v1/recommendations/trending?n=10')"
+  # Each round starts RATE x DURATION lines further into the mix, so it meets shoppers not asked for yet.
+  tail -n +$(( (round - 1) * RATE * DURATION + 1 )) "$WORK/shop/for_you.paths" > "$WORK/round.paths"
+  echo "  GET /v1/recommendations/for_you?user_id=...  $(load --paths-file "$WORK/round.paths")"
+done
 echo "resident memory after the load (RocksDB block cache warm): $(rss $server)"
 kill $server; wait $server || true
 rm -f "$WORK/port"
@@ -65,7 +68,7 @@ until [[ -s "$WORK/port" ]]; do sleep 0.05; done
 sleep 1
 echo "  resident memory of a server with no data: $(rss $server)"
 kill $server; wait $server || true
-rm -rf "$WORK/data" "$WORK/empty" "$WORK/port"
+rm -rf "$WORK/data" "$WORK/empty" "$WORK/port" "$WORK/shop"
 echo
 
 echo "## ALS seconds per iteration (64 factors, 3 CG steps, 2 threads)"
@@ -75,7 +78,7 @@ pairs=$(awk '{delete s; for (i = 2; i <= NF; i++) s[$i] = 1; n += length(s)} END
 echo "distinct user-item pairs: $pairs"
 for iterations in 1 15; do
   seconds=$($VITRINA evaluate --dataset "$WORK/ml/sequences.txt" --format s3rec --protocol loo --models als \
-    --models.als.iterations $iterations --json | sed 's/.*"train_seconds":\([0-9.]*\).*/\1/')
+    --models.als.iterations $iterations --json 2>/dev/null | sed 's/.*"train_seconds":\([0-9.]*\).*/\1/')
   echo "als, $iterations iteration(s): trained in $seconds s"
   eval "t$iterations=$seconds"
 done

@@ -33,6 +33,13 @@ if [[ ! -s "$PORT_FILE" ]]; then
   exit 1
 fi
 BASE="http://127.0.0.1:$PORT"
+# The server trains its first model snapshot in the background at start.
+echo "== training the first model snapshot"
+for _ in $(seq 1 600); do
+  curl -sf -H "Authorization: Bearer $ADMIN" "$BASE/v1/models" | grep -q '"current":"' && break
+  if ! kill -0 $SERVER 2>/dev/null; then break; fi
+  sleep 0.1
+done
 cat <<INFO
 
 Vitrina is serving the demo store at $BASE   (Ctrl-C stops it)
@@ -43,7 +50,16 @@ Vitrina is serving the demo store at $BASE   (Ctrl-C stops it)
   an item     curl -H 'Authorization: Bearer $ADMIN' $BASE/v1/items/85123A
   a shopper   curl -H 'Authorization: Bearer $ADMIN' '$BASE/v1/users/18118/events?limit=3'
 
-  record a view (the public key may do this from a shop page):
+  models      curl -H 'Authorization: Bearer $ADMIN' $BASE/v1/models
+
+  recommendations, with the public key (each item says why):
+    curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/recommendations/for_you?user_id=18118&n=5'
+    curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/recommendations/similar?item_id=85123A&n=5'
+    curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/recommendations/cart?items=85123A,22423&n=5'
+    curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/recommendations/trending?n=5'
+
+  record a view (the public key may do this from a shop page), then ask
+  for_you again: the answer follows the new event at once:
     curl -X POST $BASE/v1/events -H 'Authorization: Bearer $PUBLIC' \\
       -H 'Content-Type: application/json' \\
       -d '{"type":"view","user_id":"18118","item_id":"85123A","context":{"device":"mobile"}}'
