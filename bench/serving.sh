@@ -59,6 +59,12 @@ for round in 1 2 3; do
   echo "  GET /v1/recommendations/for_you?user_id=...  $(load --paths-file "$WORK/round.paths")"
 done
 echo "resident memory after the load (RocksDB block cache warm): $(rss $server)"
+curl -sf -X POST -H "Authorization: Bearer $VITRINA_ADMIN_KEY" "http://127.0.0.1:$PORT/v1/models/train" > /dev/null
+tail -n +$(( 3 * RATE * DURATION + 1 )) "$WORK/shop/for_you.paths" > "$WORK/round.paths"
+echo "during training (POST /v1/models/train just before):"
+echo "  GET /v1/recommendations/for_you?user_id=...  $(load --paths-file "$WORK/round.paths")"
+echo "  training: $(curl -sf -H "Authorization: Bearer $VITRINA_ADMIN_KEY" "http://127.0.0.1:$PORT/v1/models" |
+  grep -o '"training":{[^}]*}')"
 kill $server; wait $server || true
 rm -f "$WORK/port"
 echo
