@@ -82,7 +82,7 @@ SyntheticShop::SyntheticShop(const SyntheticShopOptions& options) : options_(opt
   // Categories: sizes and popularity both skewed (Zipf 0.8 by index).
   std::vector<double> category_share(num_categories);
   for (uint32_t c = 0; c < num_categories; ++c) category_share[c] = 1.0 / std::pow(c + 1.0, 0.8);
-  const std::vector<double> category_cumulative = Cumulative(category_share);
+  const std::vector<double> share_cumulative = Cumulative(category_share);
   std::vector<double> category_price(num_categories);
   for (double& price : category_price) price = std::exp(std::log(3.0) + unit(rng) * std::log(100.0));
 
@@ -98,7 +98,7 @@ SyntheticShop::SyntheticShop(const SyntheticShopOptions& options) : options_(opt
   for (uint32_t i = 0; i < num_items; ++i) {
     item_weight_[i] = 1.0 / std::pow(rank[i] + 1.0, options.popularity_exponent);
     // The first items fill every category once, so none is empty.
-    const uint32_t c = i < num_categories ? i : Draw(category_cumulative, rng);
+    const uint32_t c = i < num_categories ? i : Draw(share_cumulative, rng);
     item_category_[i] = c;
     category_items_[c].push_back(i);
     const uint32_t brand = (c * 37 + static_cast<uint32_t>(12 * unit(rng) * unit(rng))) % num_brands;
@@ -125,14 +125,14 @@ SyntheticShop::SyntheticShop(const SyntheticShopOptions& options) : options_(opt
   for (uint32_t i = 0; i < num_items; ++i) category_weight_[item_category_[i]] += item_weight_[i];
 
   // Per category: a cumulative popularity over its items for drawing.
-  std::vector<std::vector<double>> within(num_categories);
+  category_cumulative_.assign(num_categories, {});
   for (uint32_t c = 0; c < num_categories; ++c) {
     std::vector<double> weights;
     weights.reserve(category_items_[c].size());
     for (uint32_t i : category_items_[c]) weights.push_back(item_weight_[i]);
-    within[c] = Cumulative(weights);
+    category_cumulative_[c] = Cumulative(weights);
   }
-  auto draw_in = [&](uint32_t c) { return category_items_[c][Draw(within[c], rng)]; };
+  auto draw_in = [&](uint32_t c) { return category_items_[c][Draw(category_cumulative_[c], rng)]; };
 
   // Related categories (where complements come from): two per category,
   // one from the same department when it has another.
@@ -171,17 +171,10 @@ SyntheticShop::SyntheticShop(const SyntheticShopOptions& options) : options_(opt
 }
 
 SyntheticShopStats SyntheticShop::GenerateEvents(const std::function<void(const Event&)>& sink) const {
-  const uint32_t num_categories = static_cast<uint32_t>(category_items_.size());
   SyntheticShopStats stats;
   stats.views_per_item.assign(items_.size(), 0);
   stats.sessions_per_user.assign(options_.users, 0);
 
-  std::vector<std::vector<double>> within(num_categories);
-  for (uint32_t c = 0; c < num_categories; ++c) {
-    std::vector<double> weights;
-    for (uint32_t i : category_items_[c]) weights.push_back(item_weight_[i]);
-    within[c] = Cumulative(weights);
-  }
   const std::vector<double> categories = Cumulative(category_weight_);
   const std::vector<double> hours = Cumulative(std::vector<double>(std::begin(kHourWeights), std::end(kHourWeights)));
   // Pareto with shape 1.5 and the requested mean: x_m = mean / 3.
@@ -197,7 +190,7 @@ SyntheticShopStats SyntheticShop::GenerateEvents(const std::function<void(const 
   for (uint32_t u = 0; u < options_.users; ++u) {
     std::mt19937_64 rng(SplitMix(options_.seed * 0x2545f4914f6cdd1dULL + u + 1));
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    auto draw_in = [&](uint32_t c) { return category_items_[c][Draw(within[c], rng)]; };
+    auto draw_in = [&](uint32_t c) { return category_items_[c][Draw(category_cumulative_[c], rng)]; };
     const double pareto = scale * std::pow(1.0 - unit(rng), -1.0 / kShape);
     const uint32_t sessions = static_cast<uint32_t>(std::clamp(std::round(pareto), 1.0, 1000.0));
     stats.sessions_per_user[u] = sessions;

@@ -78,6 +78,7 @@ class SyntheticShop {
   std::vector<uint32_t> item_category_;
   std::vector<double> item_weight_;                  // popularity
   std::vector<std::vector<uint32_t>> category_items_;
+  std::vector<std::vector<double>> category_cumulative_;  // cumulative popularity of category_items_
   std::vector<double> category_weight_;              // sum of its items' weights
   std::vector<std::vector<uint32_t>> related_categories_;
   std::vector<std::vector<uint32_t>> substitutes_;
