@@ -82,6 +82,56 @@ TEST(ImportCliTest, DemoSampleImportsAndServes) {
   EXPECT_NE(locked.out.find("in use by another Vitrina process"), std::string::npos) << locked.out;
 }
 
+// A generated shop is valid input for import, train and evaluate.
+TEST(BenchGenCliTest, GeneratedShopImportsTrainsAndEvaluates) {
+  TempDir dir("bench_gen");
+  const std::string shop = dir.path() + "/shop";
+  CommandResult gen = RunVitrina({"bench", "gen", "--out", shop, "--items", "400", "--users", "300", "--categories",
+                                  "20", "--brands", "50", "--requests", "50", "--seed", "3"});
+  ASSERT_EQ(gen.exit_code, 0) << gen.out;
+  EXPECT_NE(gen.out.find("400 items, 300 shoppers"), std::string::npos) << gen.out;
+  const std::string data = dir.path() + "/data";
+  CommandResult items = RunVitrina(
+      {"import", "--data", data, "--format", "jsonl", "--kind", "items", "--no-progress", shop + "/items.jsonl"});
+  ASSERT_EQ(items.exit_code, 0) << items.out;
+  EXPECT_NE(items.out.find("items       400 new"), std::string::npos) << items.out;
+  CommandResult events =
+      RunVitrina({"import", "--data", data, "--format", "jsonl", "--no-progress", shop + "/events.jsonl"});
+  ASSERT_EQ(events.exit_code, 0) << events.out;  // nothing rejected
+  EXPECT_NE(events.out.find("rejected    0"), std::string::npos) << events.out;
+  CommandResult train = RunVitrina({"train", "--data", data, "--no-progress"});
+  ASSERT_EQ(train.exit_code, 0) << train.out;
+  EXPECT_NE(train.out.find("400 items"), std::string::npos) << train.out;
+  // The request mix names generated shoppers.
+  std::ifstream paths(shop + "/for_you.paths");
+  std::string line;
+  int lines = 0;
+  while (std::getline(paths, line)) {
+    ++lines;
+    EXPECT_EQ(line.rfind("/v1/recommendations/for_you?user_id=u", 0), 0u) << line;
+  }
+  EXPECT_EQ(lines, 50);
+
+  // The S3-Rec layout loads in evaluate.
+  CommandResult s3rec = RunVitrina({"bench", "gen", "--out", dir.path() + "/seq", "--format", "s3rec", "--items",
+                                    "300", "--users", "200", "--categories", "10"});
+  ASSERT_EQ(s3rec.exit_code, 0) << s3rec.out;
+  CommandResult evaluate = RunVitrina({"evaluate", "--dataset", dir.path() + "/seq/sequences.txt", "--format", "s3rec",
+                                       "--protocol", "loo", "--models", "cooccurrence", "--json"});
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.out;
+  EXPECT_NE(evaluate.out.find("\"model\":\"cooccurrence\""), std::string::npos) << evaluate.out;
+}
+
+TEST(BenchGenCliTest, BadFlagsExit2AndAnUnwritableDirectoryExits1) {
+  TempDir dir("bench_gen_bad");
+  EXPECT_EQ(RunVitrina({"bench", "gen", "--out", dir.path(), "--format", "csv"}).exit_code, 2);
+  EXPECT_EQ(RunVitrina({"bench", "gen", "--out", dir.path(), "--items", "0"}).exit_code, 2);
+  std::ofstream(dir.path() + "/file") << "x";
+  CommandResult blocked = RunVitrina({"bench", "gen", "--out", dir.path() + "/file/shop", "--items", "10"});
+  EXPECT_EQ(blocked.exit_code, 1) << blocked.out;
+  EXPECT_NE(blocked.out.find("cannot create"), std::string::npos) << blocked.out;
+}
+
 TEST(ConfigCliTest, PrintShowsSourcesAndMasksSecrets) {
   TempDir dir("config");
   std::string file = Write(dir, "vitrina.toml", "[server]\nport = 9001\n[storage]\ndurability = \"os\"\n");
