@@ -2,7 +2,7 @@
 // whole on every request. Scoring reads half the bytes of float32, and
 // memory traffic is what bounds such a scan once the matrix is out of
 // cache. Half keeps 11 significant bits: a score's relative error is about
-// 1e-3, well below the gaps that decide a top-10.
+// 1e-3 (ALS metrics on Amazon Beauty did not move when scoring switched).
 #pragma once
 
 #include <cstddef>
