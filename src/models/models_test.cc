@@ -75,30 +75,35 @@ TEST(SparseTest, TopKMatchesFullSortWithTiesToLowerIndex) {
   std::mt19937 rng(7);
   // Few distinct values (many ties) and continuous ones; sizes that are
   // and are not multiples of the scan's block; k below and above the
-  // number of eligible scores; a positive and a negative floor.
-  for (int distinct_values : {20, 0}) {
-    for (size_t size : {size_t{5}, size_t{500}, size_t{4096}, size_t{10007}}) {
-      for (size_t k : {size_t{1}, size_t{10}, size_t{200}}) {
-        for (float floor : {0.0f, -0.5f}) {
-          std::vector<float> scores(size);
-          for (float& s : scores) {
-            s = distinct_values > 0 ? static_cast<float>(std::uniform_int_distribution<int>(0, distinct_values)(rng))
-                                    : std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
-          }
-          std::vector<std::pair<float, uint32_t>> heap;
-          std::vector<std::pair<uint32_t, float>> top;
-          SelectTopK(scores, k, floor, [](uint32_t i) { return i % 7 == 0; }, &heap, &top);
-          std::vector<uint32_t> expected;
-          for (uint32_t i = 0; i < scores.size(); ++i) {
-            if (i % 7 != 0 && scores[i] > floor) expected.push_back(i);
-          }
-          std::stable_sort(expected.begin(), expected.end(),
-                           [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
-          expected.resize(std::min(k, expected.size()));
-          ASSERT_EQ(top.size(), expected.size()) << size << " " << k;
-          for (size_t i = 0; i < expected.size(); ++i) {
-            ASSERT_EQ(top[i].first, expected[i]) << "size " << size << " k " << k << " rank " << i;
-            ASSERT_EQ(top[i].second, scores[expected[i]]);
+  // number of eligible scores; a positive and a negative floor; scores in
+  // random, ascending and descending order of index.
+  for (int order : {0, 1, 2}) {
+    for (int distinct_values : {20, 0}) {
+      for (size_t size : {size_t{5}, size_t{500}, size_t{4096}, size_t{10007}}) {
+        for (size_t k : {size_t{1}, size_t{10}, size_t{200}}) {
+          for (float floor : {0.0f, -0.5f}) {
+            std::vector<float> scores(size);
+            for (float& s : scores) {
+              s = distinct_values > 0 ? static_cast<float>(std::uniform_int_distribution<int>(0, distinct_values)(rng))
+                                      : std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+            }
+            if (order == 1) std::sort(scores.begin(), scores.end());
+            if (order == 2) std::sort(scores.begin(), scores.end(), std::greater<float>());
+            std::vector<std::pair<float, uint32_t>> heap;
+            std::vector<std::pair<uint32_t, float>> top;
+            SelectTopK(scores, k, floor, [](uint32_t i) { return i % 7 == 0; }, &heap, &top);
+            std::vector<uint32_t> expected;
+            for (uint32_t i = 0; i < scores.size(); ++i) {
+              if (i % 7 != 0 && scores[i] > floor) expected.push_back(i);
+            }
+            std::stable_sort(expected.begin(), expected.end(),
+                             [&](uint32_t a, uint32_t b) { return scores[a] > scores[b]; });
+            expected.resize(std::min(k, expected.size()));
+            ASSERT_EQ(top.size(), expected.size()) << size << " " << k;
+            for (size_t i = 0; i < expected.size(); ++i) {
+              ASSERT_EQ(top[i].first, expected[i]) << "order " << order << " size " << size << " k " << k << " rank " << i;
+              ASSERT_EQ(top[i].second, scores[expected[i]]);
+            }
           }
         }
       }

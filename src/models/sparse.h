@@ -85,26 +85,36 @@ void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& ski
   out->clear();
   heap->clear();
   if (k == 0) return;
-  // Min-heap on (score, -index): the root is the worst kept entry.
+  // Min-heap on (score, -index): the root is the worst kept entry. The
+  // result does not depend on the order in which entries are offered.
   auto worse = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
     if (a.first != b.first) return a.first > b.first;
     return a.second < b.second;
   };
-  // Blocks whose maximum cannot enter are skipped without a branch per
-  // score: most scores of a dense model fall below the bar once the heap
-  // is full, and a compare per score would mispredict half the time.
+  // Scores are taken in blocks of 16. A block whose maximum cannot enter the
+  // heap is skipped without a branch per score. The blocks with the highest
+  // maxima go first, so that the bar is high before the rest is scanned:
+  // taken in index order, scores that grow with the index (a catalog sorted
+  // by popularity) would each enter the heap and be pushed out again.
   constexpr uint32_t kBlock = 16;
   const uint32_t n = static_cast<uint32_t>(scores.size());
+  const uint32_t blocks = (n + kBlock - 1) / kBlock;
+  thread_local std::vector<float> block_max;
+  block_max.resize(blocks);
+  for (uint32_t b = 0; b < blocks; ++b) {
+    const uint32_t start = b * kBlock, end = std::min(n, start + kBlock);
+    float m = floor;
+#pragma omp simd reduction(max : m)
+    for (uint32_t i = start; i < end; ++i) m = scores[i] > m ? scores[i] : m;
+    block_max[b] = m;
+  }
   float bar = floor;  // a block whose maximum is below this (or not above floor) is skipped
-  for (uint32_t start = 0; start < n; start += kBlock) {
-    const uint32_t end = std::min(n, start + kBlock);
-    float block_max = floor;
-#pragma omp simd reduction(max : block_max)
-    for (uint32_t i = start; i < end; ++i) block_max = scores[i] > block_max ? scores[i] : block_max;
-    if (!(block_max > floor) || block_max < bar) continue;
+  auto visit = [&](uint32_t b) {
+    if (!(block_max[b] > floor) || block_max[b] < bar) return;
+    const uint32_t start = b * kBlock, end = std::min(n, start + kBlock);
     for (uint32_t i = start; i < end; ++i) {
       float s = scores[i];
-      if (!(s > floor)) continue;
+      if (!(s > floor) || s < bar) continue;
       if (heap->size() == k) {
         const auto& root = heap->front();
         if (s < root.first || (s == root.first && i > root.second)) continue;
@@ -119,7 +129,30 @@ void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& ski
       std::push_heap(heap->begin(), heap->end(), worse);
       if (heap->size() == k) bar = std::max(floor, heap->front().first);
     }
+  };
+  // The blocks among the 2k highest maxima (at most a quarter of all) first...
+  const size_t head = std::min<size_t>(2 * k, blocks / 4);
+  float first = floor;
+  if (head > 0) {
+    thread_local std::vector<float> maxima;
+    maxima.clear();
+    for (uint32_t b = 0; b < blocks; ++b) {
+      if (block_max[b] > floor) maxima.push_back(block_max[b]);
+    }
+    if (maxima.size() > head) {
+      std::nth_element(maxima.begin(), maxima.begin() + static_cast<ptrdiff_t>(head - 1), maxima.end(),
+                       std::greater<float>());
+      first = maxima[head - 1];
+      for (uint32_t b = 0; b < blocks; ++b) {
+        if (block_max[b] >= first) {
+          visit(b);
+          block_max[b] = floor;  // visited
+        }
+      }
+    }
   }
+  // ...then every other block.
+  for (uint32_t b = 0; b < blocks; ++b) visit(b);
   std::sort_heap(heap->begin(), heap->end(), worse);
   for (const auto& [score, index] : *heap) out->emplace_back(index, score);
 }
