@@ -270,6 +270,30 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Number("models.content.max_document_frequency", 0, 1,
       "content: tokens found in more than this share of items (and in more than 100) are ignored.",
       [](Config& c) -> double& { return c.models.content.max_document_frequency; }));
+  params.push_back(Integer("models.sasrec.dim", 1, 1024, "sasrec: embedding and hidden size.",
+      [](Config& c) -> int& { return c.models.sasrec.dim; }));
+  params.push_back(Integer("models.sasrec.blocks", 0, 16, "sasrec: transformer blocks.",
+      [](Config& c) -> int& { return c.models.sasrec.blocks; }));
+  params.push_back(Integer("models.sasrec.heads", 1, 64, "sasrec: attention heads (dim must be a multiple).",
+      [](Config& c) -> int& { return c.models.sasrec.heads; }));
+  params.push_back(Integer("models.sasrec.max_length", 2, 1000, "sasrec: latest items read per shopper.",
+      [](Config& c) -> int& { return c.models.sasrec.max_length; }));
+  params.push_back(Number("models.sasrec.dropout", 0, 0.9, "sasrec: dropout rate on embeddings and block outputs.",
+      [](Config& c) -> double& { return c.models.sasrec.dropout; }));
+  params.push_back(Number("models.sasrec.learning_rate", 0, 1, "sasrec: Adam learning rate.",
+      [](Config& c) -> double& { return c.models.sasrec.learning_rate; }));
+  params.push_back(Number("models.sasrec.weight_decay", 0, 10, "sasrec: decoupled weight decay (AdamW).",
+      [](Config& c) -> double& { return c.models.sasrec.weight_decay; }));
+  params.push_back(Integer("models.sasrec.batch_size", 1, 100000, "sasrec: shoppers per training step.",
+      [](Config& c) -> int& { return c.models.sasrec.batch_size; }));
+  params.push_back(Integer("models.sasrec.max_epochs", 1, 100000, "sasrec: epochs at most.",
+      [](Config& c) -> int& { return c.models.sasrec.max_epochs; }));
+  params.push_back(Integer("models.sasrec.patience", 1, 100000,
+      "sasrec: stop after this many epochs without a better validation NDCG@10.",
+      [](Config& c) -> int& { return c.models.sasrec.patience; }));
+  params.push_back(Integer("models.sasrec.validation_users", 0, 100000000,
+      "sasrec: shoppers whose last item is held out to pick the best epoch (0: none, train every epoch).",
+      [](Config& c) -> int& { return c.models.sasrec.validation_users; }));
   // clang-format on
 
   // The skew is stored in milliseconds but configured in seconds.

@@ -122,7 +122,9 @@ std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vecto
   for (const std::string& name : models) {
     ModelResult result;
     result.model = name;
-    auto created = CreateRecommender(name, options.models);
+    ModelOptions model_options = options.models;
+    model_options.sasrec.verbose = show_progress;
+    auto created = CreateRecommender(name, model_options);
     if (!created.ok()) {
       result.error = created.status().message();
       results.push_back(std::move(result));

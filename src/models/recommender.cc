@@ -4,12 +4,13 @@
 #include "models/content.h"
 #include "models/cooccurrence.h"
 #include "models/ease.h"
+#include "models/sasrec.h"
 #include "models/trending.h"
 
 namespace vitrina {
 
 const std::vector<std::string>& RecommenderNames() {
-  static const std::vector<std::string> names = {"trending", "cooccurrence", "ease", "als", "content"};
+  static const std::vector<std::string> names = {"trending", "cooccurrence", "ease", "als", "content", "sasrec"};
   return names;
 }
 
@@ -25,6 +26,8 @@ Result<std::unique_ptr<Recommender>> CreateRecommender(std::string_view name, co
     model = std::make_unique<AlsRecommender>(options.als);
   } else if (name == "content") {
     model = std::make_unique<ContentRecommender>(options.content);
+  } else if (name == "sasrec") {
+    model = std::make_unique<SasRecRecommender>(options.sasrec);
   } else {
     std::string known;
     for (const std::string& n : RecommenderNames()) known += (known.empty() ? "" : ", ") + n;

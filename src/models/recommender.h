@@ -103,6 +103,20 @@ struct ModelOptions {
     double max_document_frequency = 0.2;  // tokens in more items than this share (and 100) are ignored
     double recency_decay = 0.8;
   } content;
+  struct SasRec {
+    int dim = 64;               // embedding and hidden size
+    int blocks = 2;             // transformer blocks
+    int heads = 1;              // attention heads (dim must divide by it)
+    int max_length = 50;        // latest items read per shopper
+    double dropout = 0.2;
+    double learning_rate = 1e-3;
+    double weight_decay = 0;
+    int batch_size = 128;       // shoppers per step
+    int max_epochs = 200;
+    int patience = 10;          // stop after this many epochs without a better validation NDCG@10
+    int validation_users = 10000;  // shoppers whose last item is held out for early stopping (0: none)
+    bool verbose = false;       // print a line per epoch to stderr
+  } sasrec;
 };
 
 // The names CreateRecommender accepts, in the order documented.
