@@ -39,6 +39,7 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
   text("session_id", &request->session_id);
   text("item_id", &request->item_id);
   text("category", &request->category);
+  text("model", &request->model);
   if (const std::string* n = http.Query("n")) {
     auto value = ParseInt64(*n);
     if (!value || *value < 1 || *value > static_cast<int64_t>(kMaxResults)) {

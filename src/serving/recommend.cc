@@ -208,6 +208,18 @@ Result<RecommendResponse> RecommendationService::Recommend(const RecommendReques
   if (snapshot == nullptr && request.scenario != Scenario::kRecentlyViewed) {
     return Status::Unavailable("no model snapshot yet: training has not finished (POST /v1/models/train)");
   }
+  if (!request.model.empty()) {
+    if (request.scenario != Scenario::kForYou) return Status::InvalidArgument("model: only for_you takes a model");
+    const auto& names = options_.for_you_models;
+    if (std::find(names.begin(), names.end(), request.model) == names.end() || snapshot->model(request.model) == nullptr) {
+      std::string available;
+      for (const std::string& name : names) {
+        if (snapshot->model(name) != nullptr) available += (available.empty() ? "" : ", ") + name;
+      }
+      return Status::InvalidArgument("model: '" + PrintableAscii(request.model, 40) +
+                                     "' is not a for_you model of the serving snapshot (it has: " + available + ")");
+    }
+  }
   VITRINA_RETURN_IF_ERROR(LoadHistory(request, &context));
 
   // Which items may not be proposed at all.
@@ -289,7 +301,11 @@ Result<RecommendResponse> RecommendationService::Recommend(const RecommendReques
   switch (request.scenario) {
     case Scenario::kForYou:
       query = context.history;
-      for (const std::string& name : options_.for_you_models) add_source(name);
+      if (request.model.empty()) {
+        for (const std::string& name : options_.for_you_models) add_source(name);
+      } else {
+        add_source(request.model);
+      }
       break;
     case Scenario::kSimilar:
     case Scenario::kUpsell:

@@ -34,6 +34,7 @@ struct RecommendRequest {
   std::optional<double> min_price, max_price;
   bool in_stock = false;                // only items with stock > 0 or untracked stock
   bool exclude_purchased = true;        // never items the shopper bought
+  std::string model;                    // for_you: only this candidate source (e.g. "sasrec"); empty: all
 };
 
 struct RecommendedItem {
@@ -53,7 +54,7 @@ struct RecommendResponse {
 };
 
 struct RecommendOptions {
-  std::vector<std::string> for_you_models = {"cooccurrence", "als", "ease"};  // those in the snapshot are used
+  std::vector<std::string> for_you_models = {"sasrec", "cooccurrence", "als", "ease"};  // those in the snapshot are used
   size_t history_events = 100;  // recent events read per shopper
 };
 

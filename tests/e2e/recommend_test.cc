@@ -180,6 +180,8 @@ TEST_F(RecommendTest, BadRequestsNameTheField) {
   expect_error("/v1/recommendations/trending?n=abc", 400, "n");
   expect_error("/v1/recommendations/trending?max_price=-1", 400, "max_price");
   expect_error("/v1/recommendations/trending?in_stock=maybe", 400, "in_stock");
+  expect_error("/v1/recommendations/for_you?user_id=u1&model=nope", 400, "model");
+  expect_error("/v1/recommendations/trending?model=als", 400, "model");
   // Models are admin-only.
   EXPECT_EQ(server_->Request("GET", "/v1/models", "", kPublicKey).status, 403);
   EXPECT_EQ(server_->Request("POST", "/v1/models/train", "", kPublicKey).status, 403);
