@@ -294,6 +294,44 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("models.sasrec.validation_users", 0, 100000000,
       "sasrec: shoppers whose last item is held out to pick the best epoch (0: none, train every epoch).",
       [](Config& c) -> int& { return c.models.sasrec.validation_users; }));
+  params.push_back(Integer("models.gru4rec.hidden", 1, 4096, "gru4rec: GRU size (also the item embedding size).",
+      [](Config& c) -> int& { return c.models.gru4rec.hidden; }));
+  params.push_back(Integer("models.gru4rec.batch_size", 1, 100000, "gru4rec: sequences trained side by side.",
+      [](Config& c) -> int& { return c.models.gru4rec.batch_size; }));
+  params.push_back(Integer("models.gru4rec.samples", 0, 1000000,
+      "gru4rec: extra negatives per step, shared by the mini-batch (0: only the batch's other targets).",
+      [](Config& c) -> int& { return c.models.gru4rec.samples; }));
+  params.push_back(Number("models.gru4rec.sample_alpha", 0, 1,
+      "gru4rec: negatives are drawn with probability proportional to popularity^alpha.",
+      [](Config& c) -> double& { return c.models.gru4rec.sample_alpha; }));
+  params.push_back(Choice("models.gru4rec.loss", {"cross-entropy", "bpr-max"}, "gru4rec: training loss.",
+      [](Config& c, const std::string& v) { c.models.gru4rec.loss = v; },
+      [](const Config& c) { return c.models.gru4rec.loss; }));
+  params.push_back(Number("models.gru4rec.bpreg", 0, 100, "gru4rec: bpr-max score regularization.",
+      [](Config& c) -> double& { return c.models.gru4rec.bpreg; }));
+  params.push_back(Number("models.gru4rec.logq", 0, 10,
+      "gru4rec: cross-entropy subtracts logq * log(sampling probability) from each score.",
+      [](Config& c) -> double& { return c.models.gru4rec.logq; }));
+  params.push_back(Number("models.gru4rec.elu", 0, 10, "gru4rec: final activation, 0 linear, > 0 ELU with this alpha.",
+      [](Config& c) -> double& { return c.models.gru4rec.elu; }));
+  params.push_back(Number("models.gru4rec.dropout_embed", 0, 0.9, "gru4rec: dropout on the input embedding.",
+      [](Config& c) -> double& { return c.models.gru4rec.dropout_embed; }));
+  params.push_back(Number("models.gru4rec.dropout_hidden", 0, 0.9, "gru4rec: dropout on the GRU output.",
+      [](Config& c) -> double& { return c.models.gru4rec.dropout_hidden; }));
+  params.push_back(Number("models.gru4rec.learning_rate", 0, 10, "gru4rec: Adagrad learning rate.",
+      [](Config& c) -> double& { return c.models.gru4rec.learning_rate; }));
+  params.push_back(Number("models.gru4rec.momentum", 0, 1, "gru4rec: momentum of the Adagrad updates (0: none).",
+      [](Config& c) -> double& { return c.models.gru4rec.momentum; }));
+  params.push_back(Integer("models.gru4rec.max_length", 1, 100000, "gru4rec: latest items read when scoring a shopper.",
+      [](Config& c) -> int& { return c.models.gru4rec.max_length; }));
+  params.push_back(Integer("models.gru4rec.max_epochs", 1, 100000, "gru4rec: epochs at most.",
+      [](Config& c) -> int& { return c.models.gru4rec.max_epochs; }));
+  params.push_back(Integer("models.gru4rec.patience", 1, 100000,
+      "gru4rec: stop after this many epochs without a better validation NDCG@10.",
+      [](Config& c) -> int& { return c.models.gru4rec.patience; }));
+  params.push_back(Integer("models.gru4rec.validation_users", 0, 100000000,
+      "gru4rec: shoppers whose last item is held out to pick the best epoch (0: none, train every epoch).",
+      [](Config& c) -> int& { return c.models.gru4rec.validation_users; }));
   // clang-format on
 
   // The skew is stored in milliseconds but configured in seconds.

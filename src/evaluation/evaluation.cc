@@ -124,6 +124,7 @@ std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vecto
     result.model = name;
     ModelOptions model_options = options.models;
     model_options.sasrec.verbose = show_progress;
+    model_options.gru4rec.verbose = show_progress;
     auto created = CreateRecommender(name, model_options);
     if (!created.ok()) {
       result.error = created.status().message();

@@ -101,8 +101,18 @@ bool HasAvx2() {
 
 }  // namespace
 
-void MultiplyByTranspose(ConstMatRef<float> a, const Mat<float>& b, MatRef<float> c) {
+void MultiplyByTranspose(ConstMatRef<float> a, ConstMatRef<float> b, MatRef<float> c) {
   RowMajorGemm(false, true, a.rows(), b.rows(), a.cols(), 1, a.data(), a.outerStride(), b.data(), b.outerStride(), 0,
+               c.data(), c.outerStride());
+}
+
+void Multiply(ConstMatRef<float> a, ConstMatRef<float> b, MatRef<float> c) {
+  RowMajorGemm(false, false, a.rows(), b.cols(), a.cols(), 1, a.data(), a.outerStride(), b.data(), b.outerStride(), 0,
+               c.data(), c.outerStride());
+}
+
+void TransposeMultiply(ConstMatRef<float> a, ConstMatRef<float> b, MatRef<float> c) {
+  RowMajorGemm(true, false, a.cols(), b.cols(), a.rows(), 1, a.data(), a.outerStride(), b.data(), b.outerStride(), 0,
                c.data(), c.outerStride());
 }
 
@@ -460,6 +470,64 @@ double SoftmaxCrossEntropy<T>::ForwardBackward(ConstMatRef<T> h, std::span<const
   return loss;
 }
 
+// ---- GRU4Rec's losses ----
+
+template <typename T>
+double CrossEntropyDiagonal(ConstMatRef<T> scores, T scale, MatRef<T> grad) {
+  double loss = 0;
+  for (Eigen::Index i = 0; i < scores.rows(); ++i) {
+    const T max = scores.row(i).maxCoeff();
+    grad.row(i) = (scores.row(i).array() - max).exp().matrix();
+    const T sum = grad.row(i).sum();
+    loss += std::log(static_cast<double>(sum)) - static_cast<double>(scores(i, i) - max);
+    grad.row(i) *= scale / sum;
+    grad(i, i) -= scale;
+  }
+  return loss;
+}
+
+template <typename T>
+double BprMaxDiagonal(ConstMatRef<T> scores, T bpreg, T scale, MatRef<T> grad) {
+  double loss = 0;
+  const Eigen::Index columns = scores.cols();
+  for (Eigen::Index i = 0; i < scores.rows(); ++i) {
+    auto row = scores.row(i);
+    auto g = grad.row(i);
+    const T positive = row(i);
+    // Softmax over the negatives (column i excluded), into g.
+    T max = -std::numeric_limits<T>::infinity();
+    for (Eigen::Index j = 0; j < columns; ++j) {
+      if (j != i) max = std::max(max, row(j));
+    }
+    T sum = 0;
+    for (Eigen::Index j = 0; j < columns; ++j) {
+      g(j) = j == i ? T(0) : std::exp(row(j) - max);
+      sum += g(j);
+    }
+    g /= sum;
+    // A = sum_j s_j sigma_j, R = sum_j s_j r_j^2.
+    T a = 0, r2 = 0, dpositive = 0;
+    for (Eigen::Index j = 0; j < columns; ++j) {
+      if (j == i) continue;
+      const T sigma = T(1) / (T(1) + std::exp(row(j) - positive));
+      a += g(j) * sigma;
+      r2 += g(j) * row(j) * row(j);
+      dpositive += g(j) * sigma * (1 - sigma);
+    }
+    a = std::max(a, std::numeric_limits<T>::min());
+    loss += -std::log(static_cast<double>(a)) + static_cast<double>(bpreg * r2);
+    // d/dr_k = s_k (1 - sigma_k^2 / A) + bpreg s_k (r_k^2 + 2 r_k - R); d/dr_i = -sum_j s_j sigma_j (1 - sigma_j) / A.
+    for (Eigen::Index j = 0; j < columns; ++j) {
+      if (j == i) continue;
+      const T sigma = T(1) / (T(1) + std::exp(row(j) - positive));
+      const T s = g(j);
+      g(j) = scale * (s * (1 - sigma * sigma / a) + bpreg * s * (row(j) * row(j) + 2 * row(j) - r2));
+    }
+    g(i) = -scale * dpositive / a;
+  }
+  return loss;
+}
+
 // ---- Adam ----
 
 template <typename T>
@@ -506,6 +574,10 @@ void Adam<T>::Step(Parameters<T>* params, const Gradients<T>& grads) {
   template class Adam<T>;
 VITRINA_NN_INSTANTIATE(float)
 VITRINA_NN_INSTANTIATE(double)
+template double CrossEntropyDiagonal<float>(ConstMatRef<float>, float, MatRef<float>);
+template double CrossEntropyDiagonal<double>(ConstMatRef<double>, double, MatRef<double>);
+template double BprMaxDiagonal<float>(ConstMatRef<float>, float, float, MatRef<float>);
+template double BprMaxDiagonal<double>(ConstMatRef<double>, double, double, MatRef<double>);
 #undef VITRINA_NN_INSTANTIATE
 
 }  // namespace vitrina::nn

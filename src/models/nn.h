@@ -251,9 +251,23 @@ class SoftmaxCrossEntropy {
   Mat<T> logits_;
 };
 
-// c = a b^T through BLAS (c: a.rows() x b.rows()), for scoring many rows
-// against a whole catalog at once.
-void MultiplyByTranspose(ConstMatRef<float> a, const Mat<float>& b, MatRef<float> c);
+// GRU4Rec's losses over a score matrix whose row i has its positive in
+// column i and negatives in every other column (the mini-batch's other
+// targets and the shared samples). Write `scale` * d(loss)/d(scores) into
+// grad (same shape) and return the summed loss.
+//  - cross-entropy: -log softmax(row)[i];
+//  - BPR-max (Hidasi & Karatzoglou 2018): with s = softmax over the
+//    negatives, -log(sum_j s_j sigmoid(r_i - r_j)) + bpreg * sum_j s_j r_j^2.
+template <typename T>
+double CrossEntropyDiagonal(ConstMatRef<T> scores, T scale, MatRef<T> grad);
+template <typename T>
+double BprMaxDiagonal(ConstMatRef<T> scores, T bpreg, T scale, MatRef<T> grad);
+
+// Products through BLAS, for the large shapes of the output layers:
+// c = a b^T, c = a b and c = a^T b (c is overwritten).
+void MultiplyByTranspose(ConstMatRef<float> a, ConstMatRef<float> b, MatRef<float> c);
+void Multiply(ConstMatRef<float> a, ConstMatRef<float> b, MatRef<float> c);
+void TransposeMultiply(ConstMatRef<float> a, ConstMatRef<float> b, MatRef<float> c);
 
 // One row of float logits becomes scale * (softmax - one-hot(target)), in
 // place; returns -log softmax at the target. Uses AVX2 when the CPU has it

@@ -192,6 +192,27 @@ TEST(NnGradientTest, SoftmaxCrossEntropyInChunks) {
   });
 }
 
+TEST(NnGradientTest, Gru4RecLosses) {
+  std::mt19937_64 rng(10);
+  Parameters<double> none;
+  M scores = Random(4, 9, &rng, 1.5);  // 4 examples, 4 in-batch targets + 5 samples
+  M grad(4, 9);
+  auto ce = [&] { return CrossEntropyDiagonal<double>(scores, 0.5, grad) * 0.5; };
+  CheckGradients(&none, &scores, ce, [&](Gradients<double>*, M* d) { CrossEntropyDiagonal<double>(scores, 0.5, *d); });
+  auto bpr = [&] { return BprMaxDiagonal<double>(scores, 0.3, 0.5, grad) * 0.5; };
+  CheckGradients(&none, &scores, bpr, [&](Gradients<double>*, M* d) { BprMaxDiagonal<double>(scores, 0.3, 0.5, *d); });
+  // A positive far above its negatives costs almost nothing but the
+  // regularizer; far below, a lot.
+  M easy = M::Zero(1, 3), hard = M::Zero(1, 3);
+  easy(0, 0) = 20;
+  hard(0, 0) = -20;
+  M g(1, 3);
+  EXPECT_LT(BprMaxDiagonal<double>(easy, 0, 1, g), 1e-6);
+  EXPECT_GT(BprMaxDiagonal<double>(hard, 0, 1, g), 19);
+  M uniform = M::Zero(2, 4), g2(2, 4);
+  EXPECT_NEAR(CrossEntropyDiagonal<double>(uniform, 1, g2), 2 * std::log(4.0), 1e-12);
+}
+
 TEST(NnTest, VectorizedSoftmaxRowMatchesThePortableOne) {
   std::mt19937_64 rng(9);
   for (Eigen::Index n : {1, 7, 8, 13, 1000, 12101}) {

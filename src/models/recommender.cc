@@ -4,13 +4,14 @@
 #include "models/content.h"
 #include "models/cooccurrence.h"
 #include "models/ease.h"
+#include "models/gru4rec.h"
 #include "models/sasrec.h"
 #include "models/trending.h"
 
 namespace vitrina {
 
 const std::vector<std::string>& RecommenderNames() {
-  static const std::vector<std::string> names = {"trending", "cooccurrence", "ease", "als", "content", "sasrec"};
+  static const std::vector<std::string> names = {"trending", "cooccurrence", "ease", "als", "content", "sasrec", "gru4rec"};
   return names;
 }
 
@@ -28,6 +29,8 @@ Result<std::unique_ptr<Recommender>> CreateRecommender(std::string_view name, co
     model = std::make_unique<ContentRecommender>(options.content);
   } else if (name == "sasrec") {
     model = std::make_unique<SasRecRecommender>(options.sasrec);
+  } else if (name == "gru4rec") {
+    model = std::make_unique<Gru4RecRecommender>(options.gru4rec);
   } else {
     std::string known;
     for (const std::string& n : RecommenderNames()) known += (known.empty() ? "" : ", ") + n;

@@ -117,6 +117,25 @@ struct ModelOptions {
     int validation_users = 10000;  // shoppers whose last item is held out for early stopping (0: none)
     bool verbose = false;       // print a line per epoch to stderr
   } sasrec;
+  struct Gru4Rec {
+    int hidden = 128;           // GRU size, also the item embedding size
+    int batch_size = 64;        // sequences advanced side by side
+    int samples = 2048;         // extra negatives per step, shared by the batch
+    double sample_alpha = 0.5;  // negatives drawn with probability ~ popularity^alpha
+    std::string loss = "cross-entropy";  // or "bpr-max"
+    double bpreg = 1.0;         // bpr-max: weight of the score regularization
+    double logq = 0;            // cross-entropy: subtract logq * log(sampling probability) from scores
+    double elu = 0;             // final activation: 0 linear, > 0 ELU with this alpha
+    double dropout_embed = 0;
+    double dropout_hidden = 0;
+    double learning_rate = 0.05;  // Adagrad
+    double momentum = 0;
+    int max_length = 50;        // latest items read when scoring a shopper
+    int max_epochs = 50;
+    int patience = 5;
+    int validation_users = 10000;
+    bool verbose = false;
+  } gru4rec;
 };
 
 // The names CreateRecommender accepts, in the order documented.

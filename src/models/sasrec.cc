@@ -10,6 +10,7 @@
 #include <random>
 
 #include "models/binary_io.h"
+#include "models/sequences.h"
 
 extern "C" void openblas_set_num_threads(int threads);
 
@@ -19,19 +20,6 @@ namespace {
 constexpr uint32_t kFormatVersion = 1;
 using nn::Mat;
 using nn::Segment;
-
-// Training sequences in item-index space, oldest first, packed one after
-// another, and the held-out validation item of each (or -1).
-struct Sequences {
-  std::vector<uint32_t> offsets{0};
-  std::vector<uint32_t> items;
-  std::vector<int64_t> validation;
-
-  size_t size() const { return offsets.size() - 1; }
-  std::span<const uint32_t> operator[](size_t s) const {
-    return {items.data() + offsets[s], items.data() + offsets[s + 1]};
-  }
-};
 
 // The rows a model reads for a sequence: its latest `max_length` items with
 // their positions counted so that the latest item always sits at
@@ -151,29 +139,10 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
     }
   }
 
-  // Sequences; the last item of up to validation_users shoppers (with 3 or
-  // more items) is held out.
-  Sequences sequences;
-  std::vector<uint32_t> eligible;
-  for (uint32_t a = 0; a < data.num_actors(); ++a) {
-    auto interactions = data.ActorInteractions(a);
-    if (interactions.size() < 2) continue;
-    for (const Interaction& interaction : interactions) sequences.items.push_back(interaction.item);
-    sequences.offsets.push_back(static_cast<uint32_t>(sequences.items.size()));
-    sequences.validation.push_back(-1);
-    if (interactions.size() >= 3) eligible.push_back(static_cast<uint32_t>(sequences.size() - 1));
-  }
-  std::shuffle(eligible.begin(), eligible.end(), rng);
-  eligible.resize(std::min(eligible.size(), static_cast<size_t>(std::max(0, o.validation_users))));
-  std::sort(eligible.begin(), eligible.end());
-  for (uint32_t s : eligible) {
-    sequences.validation[s] = sequences.items[sequences.offsets[s + 1] - 1];
-  }
-  // A training sequence: without its validation item.
-  auto training_sequence = [&](size_t s) {
-    auto all = sequences[s];
-    return sequences.validation[s] >= 0 ? all.first(all.size() - 1) : all;
-  };
+  // Sequences; the last item of up to validation_users shoppers is held out.
+  const TrainingSequences sequences = BuildTrainingSequences(data, o.validation_users, &rng);
+  const std::vector<uint32_t>& eligible = sequences.validated;
+  auto training_sequence = [&](size_t s) { return sequences.Training(s); };
 
   const int workers = std::max(1, fit.threads);
   openblas_set_num_threads(1);  // each worker calls BLAS on its own share
@@ -219,9 +188,8 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
       }
       nn::MultiplyByTranspose(net.dh.topRows(count), params_[net.items], logits.topRows(count));
       for (Eigen::Index j = 0; j < count; ++j) {
-        const float target = logits(j, sequences.validation[eligible[begin + static_cast<size_t>(j)]]);
-        const Eigen::Index above = (logits.row(j).array() > target).count();
-        if (above < 10) total += 1 / std::log2(static_cast<double>(above) + 2);
+        total += NdcgAt10({logits.row(j).data(), num_items_},
+                          static_cast<uint32_t>(sequences.validation[eligible[begin + static_cast<size_t>(j)]]));
       }
     }
     return total / static_cast<double>(eligible.size());

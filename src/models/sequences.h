@@ -1,0 +1,38 @@
+// What the sequence models (SASRec, GRU4Rec) train on: each shopper's items
+// in time order, with the last item of some shoppers held out so that
+// training can keep its best epoch (early stopping).
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+#include "models/dataset.h"
+
+namespace vitrina {
+
+struct TrainingSequences {
+  std::vector<uint32_t> offsets{0};
+  std::vector<uint32_t> items;       // packed, oldest first
+  std::vector<int64_t> validation;   // per sequence: the held-out item, or -1
+  std::vector<uint32_t> validated;   // the sequences with a held-out item, ascending
+
+  size_t size() const { return offsets.size() - 1; }
+  std::span<const uint32_t> Full(size_t s) const { return {items.data() + offsets[s], items.data() + offsets[s + 1]}; }
+  // Without the held-out item.
+  std::span<const uint32_t> Training(size_t s) const {
+    auto all = Full(s);
+    return validation[s] >= 0 ? all.first(all.size() - 1) : all;
+  }
+};
+
+// Shoppers with 2+ interactions become sequences; up to `validation_users`
+// of those with 3+ (drawn with `rng`) have their last item held out.
+TrainingSequences BuildTrainingSequences(const Dataset& data, int validation_users, std::mt19937_64* rng);
+
+// NDCG@10 of one held-out item given the scores of every item (full
+// ranking): 1 / log2(2 + items scored above it), 0 past rank 10.
+double NdcgAt10(std::span<const float> scores, uint32_t target);
+
+}  // namespace vitrina
