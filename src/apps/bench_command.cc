@@ -6,6 +6,8 @@
 //   http-load        an open-loop HTTP load at a fixed request rate,
 //                    with latency measured from each request's scheduled
 //                    send time (so a stalled server cannot hide queueing)
+//   score            the latency of one model's Score (all items for one
+//                    shopper's latest events) on one thread
 #include <utility>  // before Asio under C++20 with Boost 1.74
 
 #include <boost/asio/connect.hpp>
@@ -30,6 +32,7 @@
 #include "common/json_writer.h"
 #include "common/time_util.h"
 #include "evaluation/synthetic.h"
+#include "models/recommender.h"
 #include "schema/json.h"
 
 namespace vitrina {
@@ -353,6 +356,72 @@ int RunLoad(const LoadFlags& flags) {
   return errors.load() == 0 ? kExitOk : kExitFailure;
 }
 
+struct ScoreFlags {
+  std::string model = "sasrec";
+  uint64_t items = 20'000;
+  uint64_t history = 50;
+  uint64_t requests = 2'000;
+  int epochs = 1;
+  uint64_t seed = 42;
+};
+
+// Trains `model` briefly on random walks over the catalog (the weights'
+// quality does not change the cost of scoring), then times Score for
+// histories of `history` events, one call at a time on this thread.
+int RunScore(const ScoreFlags& flags) {
+  std::mt19937_64 rng(flags.seed);
+  Dataset data;
+  for (uint64_t i = 0; i < flags.items; ++i) data.items.push_back({.id = "i" + std::to_string(i)});
+  const uint64_t actors = std::max<uint64_t>(1000, flags.items / 5);
+  for (uint64_t a = 0; a < actors; ++a) {
+    data.actor_ids.push_back("u" + std::to_string(a));
+    uint32_t item = static_cast<uint32_t>(rng() % flags.items);
+    for (uint64_t t = 0; t < flags.history + 10; ++t) {
+      data.interactions.push_back({.item = item, .time_ms = static_cast<int64_t>(t)});
+      item = static_cast<uint32_t>(rng() % 4 == 0 ? rng() % flags.items : (item + 1 + rng() % 3) % flags.items);
+    }
+    data.offsets.push_back(static_cast<uint32_t>(data.interactions.size()));
+  }
+  ModelOptions options;
+  options.sasrec.max_epochs = options.gru4rec.max_epochs = flags.epochs;
+  options.sasrec.validation_users = options.gru4rec.validation_users = 0;
+  options.als.iterations = std::max(1, flags.epochs);
+  auto created = CreateRecommender(flags.model, options);
+  if (!created.ok()) {
+    std::fprintf(stderr, "error: %s\n", created.status().message().c_str());
+    return kExitUsage;
+  }
+  std::unique_ptr<Recommender> model = std::move(created).value();
+  auto start = std::chrono::steady_clock::now();
+  if (Status fitted = model->Fit(data, {.threads = 2, .seed = flags.seed}); !fitted.ok()) {
+    std::fprintf(stderr, "error: training %s: %s\n", flags.model.c_str(), fitted.message().c_str());
+    return kExitFailure;
+  }
+  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<float> scores(model->num_items());
+  std::vector<HistoryEntry> history(flags.history);
+  std::vector<double> latencies;
+  latencies.reserve(flags.requests);
+  const uint64_t warmup = std::min<uint64_t>(100, flags.requests);
+  for (uint64_t r = 0; r < warmup + flags.requests; ++r) {
+    for (HistoryEntry& entry : history) entry.item = static_cast<uint32_t>(rng() % flags.items);
+    auto t0 = std::chrono::steady_clock::now();
+    model->Score(history, Relation::kAny, scores);
+    auto t1 = std::chrono::steady_clock::now();
+    if (r >= warmup) latencies.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  std::sort(latencies.begin(), latencies.end());
+  auto at = [&](double q) { return latencies[std::min(latencies.size() - 1, static_cast<size_t>(q * latencies.size()))]; };
+  double sum = 0;
+  for (double l : latencies) sum += l;
+  std::printf("%s: %llu items, %llu-event histories, trained %d epoch(s) in %.1f s\n", flags.model.c_str(),
+              static_cast<unsigned long long>(flags.items), static_cast<unsigned long long>(flags.history),
+              flags.epochs, train_s);
+  std::printf("score latency ms (one thread, %zu calls): p50 %.3f  p99 %.3f  mean %.3f  max %.3f\n",
+              latencies.size(), at(0.5), at(0.99), sum / static_cast<double>(latencies.size()), latencies.back());
+  return kExitOk;
+}
+
 }  // namespace
 
 Command AddBenchCommand(CLI::App* app) {
@@ -404,10 +473,22 @@ Command AddBenchCommand(CLI::App* app) {
   http_load->add_option("--connections", load->connections, "Concurrent keep-alive connections")
       ->check(CLI::Range(1, 1024));
 
-  return {command, [generate, shop, load, gen, gen_shop, http_load] {
+  auto score = std::make_shared<ScoreFlags>();
+  CLI::App* score_command =
+      command->add_subcommand("score", "Time one model's Score (every item, one shopper) on one thread");
+  score_command->add_option("--model", score->model, "Model name (sasrec, gru4rec, als, ...)");
+  score_command->add_option("--items", score->items, "Catalog items")->check(CLI::Range(2, 100'000'000));
+  score_command->add_option("--history", score->history, "Events in each shopper's history")
+      ->check(CLI::Range(1, 100'000));
+  score_command->add_option("--requests", score->requests, "Timed calls")->check(CLI::Range(1, 100'000'000));
+  score_command->add_option("--epochs", score->epochs, "Training epochs (iterations) first")->check(CLI::Range(1, 1000));
+  score_command->add_option("--seed", score->seed, "Random seed");
+
+  return {command, [generate, shop, load, score, gen, gen_shop, http_load, score_command] {
             if (gen->parsed()) return RunGenerate(*generate);
             if (gen_shop->parsed()) return RunShop(*shop);
             if (http_load->parsed()) return RunLoad(*load);
+            if (score_command->parsed()) return RunScore(*score);
             return kExitUsage;
           }};
 }

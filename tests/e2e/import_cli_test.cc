@@ -132,6 +132,36 @@ TEST(BenchGenCliTest, BadFlagsExit2AndAnUnwritableDirectoryExits1) {
   EXPECT_NE(blocked.out.find("cannot create"), std::string::npos) << blocked.out;
 }
 
+TEST(SequenceModelsCliTest, EvaluateTrainsSasRecAndGru4RecAndBenchScoreTimesThem) {
+  TempDir dir("sequence_models");
+  ASSERT_EQ(RunVitrina({"bench", "gen", "--out", dir.path(), "--format", "s3rec", "--items", "300", "--users", "300",
+                        "--categories", "10", "--sessions-per-user", "4"})
+                .exit_code,
+            0);
+  CommandResult evaluate = RunVitrina(
+      {"evaluate", "--dataset", dir.path() + "/sequences.txt", "--format", "s3rec", "--protocol", "loo", "--models",
+       "sasrec,gru4rec", "--json", "--models.sasrec.max_epochs", "3", "--models.sasrec.dim", "16",
+       "--models.gru4rec.max_epochs", "3", "--models.gru4rec.hidden", "16", "--models.gru4rec.samples", "50"});
+  ASSERT_EQ(evaluate.exit_code, 0) << evaluate.out;
+  for (const char* model : {"\"model\":\"sasrec\"", "\"model\":\"gru4rec\""}) {
+    EXPECT_NE(evaluate.out.find(model), std::string::npos) << evaluate.out;
+  }
+  EXPECT_EQ(evaluate.out.find("\"error\""), std::string::npos) << evaluate.out;
+  EXPECT_NE(evaluate.out.find("sasrec: epoch 3"), std::string::npos) << evaluate.out;  // progress per epoch
+
+  CommandResult score = RunVitrina({"bench", "score", "--model", "gru4rec", "--items", "200", "--history", "10",
+                                    "--requests", "20"});
+  ASSERT_EQ(score.exit_code, 0) << score.out;
+  EXPECT_NE(score.out.find("score latency ms (one thread, 20 calls)"), std::string::npos) << score.out;
+  CommandResult unknown = RunVitrina({"bench", "score", "--model", "nope", "--items", "10"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.out.find("unknown model 'nope'"), std::string::npos) << unknown.out;
+  EXPECT_EQ(RunVitrina({"evaluate", "--dataset", dir.path() + "/sequences.txt", "--format", "s3rec", "--protocol",
+                        "loo", "--models", "gru4rec", "--models.gru4rec.loss", "top1"})
+                .exit_code,
+            2);
+}
+
 TEST(ConfigCliTest, PrintShowsSourcesAndMasksSecrets) {
   TempDir dir("config");
   std::string file = Write(dir, "vitrina.toml", "[server]\nport = 9001\n[storage]\ndurability = \"os\"\n");
