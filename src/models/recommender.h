@@ -114,7 +114,7 @@ struct ModelOptions {
     int batch_size = 128;       // shoppers per step
     int max_epochs = 200;
     int patience = 10;          // stop after this many epochs without a better validation NDCG@10
-    int validation_users = 10000;  // shoppers whose last item is held out for early stopping (0: none)
+    int validation_users = 2000;  // shoppers whose last item is held out for early stopping (0: none)
     bool verbose = false;       // print a line per epoch to stderr
   } sasrec;
   struct Gru4Rec {
@@ -133,7 +133,7 @@ struct ModelOptions {
     int max_length = 50;        // latest items read when scoring a shopper
     int max_epochs = 50;
     int patience = 5;
-    int validation_users = 10000;
+    int validation_users = 2000;
     bool verbose = false;
   } gru4rec;
 };

@@ -54,7 +54,7 @@ struct RecommendResponse {
 };
 
 struct RecommendOptions {
-  std::vector<std::string> for_you_models = {"sasrec", "cooccurrence", "als", "ease"};  // those in the snapshot are used
+  std::vector<std::string> for_you_models = {"sasrec", "gru4rec", "cooccurrence", "als", "ease"};  // those in the snapshot are used
   size_t history_events = 100;  // recent events read per shopper
 };
 
