@@ -2,9 +2,10 @@
 # Sequence models (SASRec, GRU4Rec) on the Amazon sets under the S3-Rec
 # leave-one-out protocol with full ranking, and the time to score one
 # shopper, as reported in docs/BENCHMARKS.md. Writes
-# bench/results/<set>-loo-sequential.json.
-# Usage: bench/sequential.sh [build/vitrina]
-# Env: DATASETS (default "Beauty"; also Sports_and_Outdoors, Toys_and_Games)
+# bench/results/<set>-loo-sequential[-exclude-seen].json.
+# Usage: bench/sequential.sh [build/vitrina]   (about 12 minutes per set and variant)
+# Env: DATASETS (default "Beauty"; also Sports_and_Outdoors, Toys_and_Games),
+#      VARIANTS (default "incl excl": history items ranked, or never ranked as in S3-Rec)
 set -euo pipefail
 VITRINA=${1:-build/vitrina}
 DATA=${VITRINA_SHARED_DATA:-../shared/data}
@@ -14,20 +15,33 @@ mkdir -p "$OUT"
 SASREC=(--models.sasrec.dropout 0.5)
 GRU4REC=(--models.gru4rec.dropout_embed 0.3 --models.gru4rec.dropout_hidden 0.1 --models.gru4rec.logq 1)
 
-echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-for name in ${DATASETS:-Beauty}; do
-  /usr/bin/time -f "$name: peak resident memory %M KB" \
-    "$VITRINA" evaluate --dataset "$DATA/amazon-s3rec/$name.txt.zst" --format s3rec --protocol loo \
-    --models sasrec,gru4rec --k 10,20 --json "${SASREC[@]}" "${GRU4REC[@]}" \
-    > "$OUT/$name-loo-sequential.json" 2> >(grep -E 'trained in|peak' >&2)
-  python3 - "$OUT/$name-loo-sequential.json" <<'PYEOF'
+summarize() {
+  python3 -c '
 import json, sys
 doc = json.load(open(sys.argv[1]))
 for r in doc["results"]:
     m = r["metrics"]
-    print(f'{r["model"]:8} recall@10 {m["recall@10"]:.4f}  ndcg@10 {m["ndcg@10"]:.4f}  '
-          f'recall@20 {m["recall@20"]:.4f}  ndcg@20 {m["ndcg@20"]:.4f}  train {r["train_seconds"]:.0f} s')
-PYEOF
+    print("%s %-8s recall@10 %.4f  ndcg@10 %.4f  recall@20 %.4f  ndcg@20 %.4f  train %.0f s" % (sys.argv[2],
+          r["model"], m["recall@10"], m["ndcg@10"], m["recall@20"], m["ndcg@20"], r["train_seconds"]))
+' "$1" "$2"
+}
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+for name in ${DATASETS:-Beauty}; do
+  for variant in ${VARIANTS:-incl excl}; do
+    flags=()
+    suffix=""
+    if [[ $variant == excl ]]; then
+      flags=(--exclude-seen)
+      suffix="-exclude-seen"
+    fi
+    json="$OUT/$name-loo-sequential$suffix.json"
+    /usr/bin/time -f "$name $variant: peak resident memory %M KB" \
+      "$VITRINA" evaluate --dataset "$DATA/amazon-s3rec/$name.txt.zst" --format s3rec --protocol loo \
+      --models sasrec,gru4rec --k 10,20 --json "${flags[@]}" "${SASREC[@]}" "${GRU4REC[@]}" \
+      > "$json" 2> >(grep -E 'trained in|peak' >&2)
+    summarize "$json" "$name $variant"
+  done
 done
 for model in sasrec gru4rec; do
   "$VITRINA" bench score --model "$model" --items 20000 --history 50 --requests 3000 | tail -n 1 | sed "s/^/$model /"
