@@ -211,8 +211,9 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> size_t& { return c.ingest.max_queued_bytes; }));
 
   params.push_back(String("training.models",
-      "Models each snapshot trains (comma-separated): trending, cooccurrence, ease, als, content. Serving uses "
-      "trending for new shoppers, cooccurrence/als/ease for for_you, content for similar and new items.",
+      "Models each snapshot trains (comma-separated): trending, cooccurrence, ease, als, content, sasrec, gru4rec. "
+      "Serving uses trending for new shoppers, sasrec/gru4rec/cooccurrence/als/ease for for_you, content for similar "
+      "and new items.",
       [](Config& c) -> std::string& { return c.training_models_text; },
       [](const std::string& v) -> std::optional<std::string> {
         for (std::string_view name : Split(v, ",")) {
