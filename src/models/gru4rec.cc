@@ -343,13 +343,8 @@ void Gru4RecRecommender::Score(std::span<const HistoryEntry> history, Relation /
   std::fill(scores.begin(), scores.end(), 0.0f);
   const size_t n = num_items();
   if (n == 0) return;
-  std::vector<uint32_t> sequence;
-  for (const HistoryEntry& entry : history) {
-    if (sequence.size() == static_cast<size_t>(options_.max_length)) break;
-    if (entry.item < n) sequence.push_back(entry.item);
-  }
+  const std::vector<uint32_t> sequence = LatestItems(history, static_cast<size_t>(options_.max_length), n);
   if (sequence.empty()) return;
-  std::reverse(sequence.begin(), sequence.end());
   nn::GruCell<float>::Cache cache;
   Mat<float> state, next;
   nn::RowVec<float> encoded(items_.cols());
@@ -362,19 +357,7 @@ void Gru4RecRecommender::Score(std::span<const HistoryEntry> history, Relation /
 }
 
 int Gru4RecRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {
-  if (item >= num_items()) return -1;
-  int best = -1;
-  float best_score = -std::numeric_limits<float>::infinity();
-  const size_t limit = std::min(history.size(), static_cast<size_t>(options_.max_length));
-  for (size_t i = 0; i < limit; ++i) {
-    if (history[i].item >= num_items() || history[i].item == item) continue;
-    const float score = items_.row(history[i].item).dot(items_.row(item));
-    if (score > best_score) {
-      best_score = score;
-      best = static_cast<int>(i);
-    }
-  }
-  return best;
+  return ClosestHistoryItem(items_, history, static_cast<size_t>(options_.max_length), item);
 }
 
 Status Gru4RecRecommender::Save(const std::string& path) const {

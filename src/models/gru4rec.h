@@ -16,6 +16,7 @@
 
 #include "models/nn.h"
 #include "models/recommender.h"
+#include "models/sequences.h"
 
 namespace vitrina {
 
@@ -35,11 +36,7 @@ class Gru4RecRecommender final : public Recommender {
   Status Save(const std::string& path) const override;
   Status Load(const std::string& path) override;
 
-  struct EpochLog {
-    double loss = 0;
-    double validation_ndcg = 0;
-    double seconds = 0;
-  };
+  // One entry per epoch trained; the best one is kept.
   const std::vector<EpochLog>& epochs() const { return epochs_; }
   int best_epoch() const { return best_epoch_; }
 

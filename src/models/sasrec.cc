@@ -273,14 +273,8 @@ void SasRecRecommender::Score(std::span<const HistoryEntry> history, Relation /*
                               std::span<float> scores) const {
   std::fill(scores.begin(), scores.end(), 0.0f);
   if (num_items_ == 0) return;
-  // The latest items, oldest first.
-  std::vector<uint32_t> sequence;
-  for (const HistoryEntry& entry : history) {
-    if (sequence.size() == static_cast<size_t>(options_.max_length)) break;
-    if (entry.item < num_items_) sequence.push_back(entry.item);
-  }
+  const std::vector<uint32_t> sequence = LatestItems(history, static_cast<size_t>(options_.max_length), num_items_);
   if (sequence.empty()) return;
-  std::reverse(sequence.begin(), sequence.end());
   nn::Parameters<float> names(/*allocate=*/false);
   Network net(&names, options_, num_items_);
   net.Reserve(options_.max_length, options_.dim, static_cast<Eigen::Index>(num_items_), 0);
@@ -293,20 +287,8 @@ void SasRecRecommender::Score(std::span<const HistoryEntry> history, Relation /*
 }
 
 int SasRecRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {
-  if (item >= num_items_) return -1;
-  const Mat<float>& items = params_[0];
-  int best = -1;
-  float best_score = -std::numeric_limits<float>::infinity();
-  const size_t limit = std::min(history.size(), static_cast<size_t>(options_.max_length));
-  for (size_t i = 0; i < limit; ++i) {
-    if (history[i].item >= num_items_ || history[i].item == item) continue;
-    const float score = items.row(history[i].item).dot(items.row(item));
-    if (score > best_score) {
-      best_score = score;
-      best = static_cast<int>(i);
-    }
-  }
-  return best;
+  if (params_.size() == 0) return -1;
+  return ClosestHistoryItem(params_[0], history, static_cast<size_t>(options_.max_length), item);  // [0]: "items"
 }
 
 Status SasRecRecommender::Save(const std::string& path) const {

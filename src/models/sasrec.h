@@ -15,6 +15,7 @@
 
 #include "models/nn.h"
 #include "models/recommender.h"
+#include "models/sequences.h"
 
 namespace vitrina {
 
@@ -34,13 +35,7 @@ class SasRecRecommender final : public Recommender {
   Status Save(const std::string& path) const override;
   Status Load(const std::string& path) override;
 
-  // One entry per epoch trained: the mean training loss and the validation
-  // NDCG@10 (0 when nothing was held out).
-  struct EpochLog {
-    double loss = 0;
-    double validation_ndcg = 0;
-    double seconds = 0;
-  };
+  // One entry per epoch trained; the best one is kept.
   const std::vector<EpochLog>& epochs() const { return epochs_; }
   int best_epoch() const { return best_epoch_; }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace vitrina {
 
@@ -22,6 +23,33 @@ TrainingSequences BuildTrainingSequences(const Dataset& data, int validation_use
   for (uint32_t s : eligible) sequences.validation[s] = sequences.items[sequences.offsets[s + 1] - 1];
   sequences.validated = std::move(eligible);
   return sequences;
+}
+
+std::vector<uint32_t> LatestItems(std::span<const HistoryEntry> history, size_t max_length, size_t num_items) {
+  std::vector<uint32_t> sequence;
+  for (const HistoryEntry& entry : history) {
+    if (sequence.size() == max_length) break;
+    if (entry.item < num_items) sequence.push_back(entry.item);
+  }
+  std::reverse(sequence.begin(), sequence.end());
+  return sequence;
+}
+
+int ClosestHistoryItem(const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>& embeddings,
+                       std::span<const HistoryEntry> history, size_t max_length, uint32_t item) {
+  const size_t n = static_cast<size_t>(embeddings.rows());
+  if (item >= n) return -1;
+  int best = -1;
+  float best_score = -std::numeric_limits<float>::infinity();
+  for (size_t i = 0; i < std::min(history.size(), max_length); ++i) {
+    if (history[i].item >= n || history[i].item == item) continue;
+    const float score = embeddings.row(history[i].item).dot(embeddings.row(item));
+    if (score > best_score) {
+      best_score = score;
+      best = static_cast<int>(i);
+    }
+  }
+  return best;
 }
 
 double NdcgAt10(std::span<const float> scores, uint32_t target) {

@@ -8,7 +8,10 @@
 #include <span>
 #include <vector>
 
+#include <Eigen/Dense>
+
 #include "models/dataset.h"
+#include "models/recommender.h"
 
 namespace vitrina {
 
@@ -30,6 +33,23 @@ struct TrainingSequences {
 // Shoppers with 2+ interactions become sequences; up to `validation_users`
 // of those with 3+ (drawn with `rng`) have their last item held out.
 TrainingSequences BuildTrainingSequences(const Dataset& data, int validation_users, std::mt19937_64* rng);
+
+// One training epoch of a sequence model: the mean training loss and the
+// validation NDCG@10 (0 when nothing was held out).
+struct EpochLog {
+  double loss = 0;
+  double validation_ndcg = 0;
+  double seconds = 0;
+};
+
+// The latest `max_length` items of a history (given newest first) that the
+// model knows (index < num_items), oldest first.
+std::vector<uint32_t> LatestItems(std::span<const HistoryEntry> history, size_t max_length, size_t num_items);
+
+// The index into `history` (among its first `max_length` entries) of the
+// item whose embedding row has the highest dot product with `item`'s, or -1.
+int ClosestHistoryItem(const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>& embeddings,
+                       std::span<const HistoryEntry> history, size_t max_length, uint32_t item);
 
 // NDCG@10 of one held-out item given the scores of every item (full
 // ranking): 1 / log2(2 + items scored above it), 0 past rank 10.
