@@ -15,6 +15,7 @@ PACKAGES=(
   libzstd-dev             # .zst input
   libeigen3-dev           # ALS, EASE (with OpenMP from g++)
   libopenblas-dev         # LAPACK for EASE's inversion
+  libhnswlib-dev          # approximate nearest neighbours for large catalogs (header-only)
   libgtest-dev libgmock-dev
   curl                    # for the curl tour `make demo` prints
 )

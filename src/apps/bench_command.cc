@@ -7,7 +7,8 @@
 //                    with latency measured from each request's scheduled
 //                    send time (so a stalled server cannot hide queueing)
 //   score            the latency of one model's Score (all items for one
-//                    shopper's latest events) on one thread
+//                    shopper's latest events) on one thread; with --ann,
+//                    the approximate index's top k: latency and recall
 #include <utility>  // before Asio under C++20 with Boost 1.74
 
 #include <boost/asio/connect.hpp>
@@ -23,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <mutex>
 #include <memory>
 #include <random>
@@ -31,6 +33,7 @@
 #include "apps/commands.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
+#include "evaluation/evaluation.h"
 #include "evaluation/synthetic.h"
 #include "models/recommender.h"
 #include "schema/json.h"
@@ -363,29 +366,78 @@ struct ScoreFlags {
   uint64_t requests = 2'000;
   int epochs = 1;
   uint64_t seed = 42;
+  // --ann: also build the approximate index and compare TopK through it
+  // with exact ranking.
+  bool ann = false;
+  uint64_t k = 50;
+  ConfigFlags config;  // --models.* (the index: --models.ann.*)
+  // A real dataset instead of random walks: its shoppers' histories.
+  std::string dataset;
+  std::string format = "s3rec";
+  // Loads the model from this file when it exists (no training), else
+  // saves it there after training.
+  std::string model_file;
 };
 
+struct LatencySummary {
+  double p50 = 0, p99 = 0, mean = 0, max = 0;
+};
+
+LatencySummary Summarize(std::vector<double> latencies) {
+  LatencySummary summary;
+  if (latencies.empty()) return summary;
+  std::sort(latencies.begin(), latencies.end());
+  auto at = [&](double q) { return latencies[std::min(latencies.size() - 1, static_cast<size_t>(q * latencies.size()))]; };
+  double sum = 0;
+  for (double l : latencies) sum += l;
+  return {at(0.5), at(0.99), sum / static_cast<double>(latencies.size()), latencies.back()};
+}
+
 // Trains `model` briefly on random walks over the catalog (the weights'
-// quality does not change the cost of scoring), then times Score for
-// histories of `history` events, one call at a time on this thread.
+// quality does not change the cost of scoring), then times Score for the
+// latest `history` events of the walkers, one call at a time on this
+// thread. With --ann the model also builds its approximate index, and the
+// top `k` through it are timed and compared with exact ranking.
 int RunScore(const ScoreFlags& flags) {
   std::mt19937_64 rng(flags.seed);
   Dataset data;
-  for (uint64_t i = 0; i < flags.items; ++i) data.items.push_back({.id = "i" + std::to_string(i)});
-  const uint64_t actors = std::max<uint64_t>(1000, flags.items / 5);
-  for (uint64_t a = 0; a < actors; ++a) {
-    data.actor_ids.push_back("u" + std::to_string(a));
-    uint32_t item = static_cast<uint32_t>(rng() % flags.items);
-    for (uint64_t t = 0; t < flags.history + 10; ++t) {
-      data.interactions.push_back({.item = item, .time_ms = static_cast<int64_t>(t)});
-      item = static_cast<uint32_t>(rng() % 4 == 0 ? rng() % flags.items : (item + 1 + rng() % 3) % flags.items);
+  if (!flags.dataset.empty()) {
+    auto format = ParseDatasetFormat(flags.format);
+    if (!format) {
+      std::fprintf(stderr, "error: --format: unknown format '%s'\n", flags.format.c_str());
+      return kExitUsage;
     }
-    data.offsets.push_back(static_cast<uint32_t>(data.interactions.size()));
+    auto loaded = LoadDataset(flags.dataset, *format);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "error: %s\n", loaded.status().message().c_str());
+      return kExitFailure;
+    }
+    data = std::move(loaded).value();
+  } else {
+    for (uint64_t i = 0; i < flags.items; ++i) data.items.push_back({.id = "i" + std::to_string(i)});
+    const uint64_t walkers = std::max<uint64_t>(1000, flags.items / 5);
+    for (uint64_t a = 0; a < walkers; ++a) {
+      data.actor_ids.push_back("u" + std::to_string(a));
+      uint32_t item = static_cast<uint32_t>(rng() % flags.items);
+      for (uint64_t t = 0; t < flags.history + 10; ++t) {
+        data.interactions.push_back({.item = item, .time_ms = static_cast<int64_t>(t)});
+        item = static_cast<uint32_t>(rng() % 4 == 0 ? rng() % flags.items : (item + 1 + rng() % 3) % flags.items);
+      }
+      data.offsets.push_back(static_cast<uint32_t>(data.interactions.size()));
+    }
   }
-  ModelOptions options;
+  const uint64_t actors = data.num_actors();
+  if (actors == 0) {
+    std::fprintf(stderr, "error: %s: no shoppers\n", flags.dataset.c_str());
+    return kExitFailure;
+  }
+  std::optional<LoadedConfig> loaded = flags.config.Load();
+  if (!loaded) return kExitUsage;
+  ModelOptions options = loaded->config.models;
   options.sasrec.max_epochs = options.gru4rec.max_epochs = flags.epochs;
   options.sasrec.validation_users = options.gru4rec.validation_users = 0;
   options.als.iterations = std::max(1, flags.epochs);
+  options.ann.exact_up_to = flags.ann ? 0 : std::numeric_limits<int>::max();
   auto created = CreateRecommender(flags.model, options);
   if (!created.ok()) {
     std::fprintf(stderr, "error: %s\n", created.status().message().c_str());
@@ -393,32 +445,91 @@ int RunScore(const ScoreFlags& flags) {
   }
   std::unique_ptr<Recommender> model = std::move(created).value();
   auto start = std::chrono::steady_clock::now();
-  if (Status fitted = model->Fit(data, {.threads = 2, .seed = flags.seed}); !fitted.ok()) {
+  const bool reuse = !flags.model_file.empty() && std::filesystem::exists(flags.model_file);
+  if (reuse) {
+    if (Status loaded = model->Load(flags.model_file); !loaded.ok()) {
+      std::fprintf(stderr, "error: %s\n", loaded.message().c_str());
+      return kExitFailure;
+    }
+    if (model->num_items() != data.num_items()) {
+      std::fprintf(stderr, "error: %s scores %zu items, the data has %zu\n", flags.model_file.c_str(),
+                   model->num_items(), data.num_items());
+      return kExitFailure;
+    }
+  } else if (Status fitted = model->Fit(data, {.threads = 2, .seed = flags.seed}); !fitted.ok()) {
     std::fprintf(stderr, "error: training %s: %s\n", flags.model.c_str(), fitted.message().c_str());
     return kExitFailure;
   }
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!reuse && !flags.model_file.empty()) {
+    if (Status saved = model->Save(flags.model_file); !saved.ok()) {
+      std::fprintf(stderr, "error: %s\n", saved.message().c_str());
+      return kExitFailure;
+    }
+  }
+  if (flags.ann && model->index() == nullptr) {
+    std::fprintf(stderr, "error: %s has no approximate index (sasrec and gru4rec do)\n", flags.model.c_str());
+    return kExitUsage;
+  }
   std::vector<float> scores(model->num_items());
-  std::vector<HistoryEntry> history(flags.history);
-  std::vector<double> latencies;
-  latencies.reserve(flags.requests);
+  std::vector<HistoryEntry> history;
+  std::vector<double> score_ms, exact_ms, index_ms;
+  std::vector<std::pair<uint32_t, float>> exact, approximate;
+  double recall_sum = 0, recall_min = 1;
   const uint64_t warmup = std::min<uint64_t>(100, flags.requests);
   for (uint64_t r = 0; r < warmup + flags.requests; ++r) {
-    for (HistoryEntry& entry : history) entry.item = static_cast<uint32_t>(rng() % flags.items);
+    // The walker's latest events, newest first.
+    const uint64_t actor = rng() % actors;
+    history.clear();
+    for (uint32_t i = data.offsets[actor + 1]; i > data.offsets[actor] && history.size() < flags.history; --i) {
+      history.push_back({.item = data.interactions[i - 1].item});
+    }
     auto t0 = std::chrono::steady_clock::now();
     model->Score(history, Relation::kAny, scores);
     auto t1 = std::chrono::steady_clock::now();
-    if (r >= warmup) latencies.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (r >= warmup) score_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (!flags.ann) continue;
+    const float floor = -std::numeric_limits<float>::infinity();
+    t0 = std::chrono::steady_clock::now();
+    model->Recommender::TopK(history, Relation::kAny, flags.k, floor, nullptr, &exact);
+    t1 = std::chrono::steady_clock::now();
+    model->TopK(history, Relation::kAny, flags.k, floor, nullptr, &approximate);
+    auto t2 = std::chrono::steady_clock::now();
+    if (r < warmup) continue;
+    exact_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    index_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+    size_t hits = 0;
+    for (const auto& [item, score] : approximate) {
+      hits += std::any_of(exact.begin(), exact.end(), [&](const auto& e) { return e.first == item; });
+    }
+    const double recall = exact.empty() ? 1.0 : static_cast<double>(hits) / static_cast<double>(exact.size());
+    recall_sum += recall;
+    recall_min = std::min(recall_min, recall);
   }
-  std::sort(latencies.begin(), latencies.end());
-  auto at = [&](double q) { return latencies[std::min(latencies.size() - 1, static_cast<size_t>(q * latencies.size()))]; };
-  double sum = 0;
-  for (double l : latencies) sum += l;
-  std::printf("%s: %llu items, %llu-event histories, trained %d epoch(s) in %.1f s\n", flags.model.c_str(),
-              static_cast<unsigned long long>(flags.items), static_cast<unsigned long long>(flags.history),
-              flags.epochs, train_s);
+  if (reuse) {
+    std::printf("%s: %zu items, %s histories of at most %llu events, loaded from %s in %.1f s\n", flags.model.c_str(),
+                data.num_items(), flags.dataset.empty() ? "random-walk" : flags.dataset.c_str(),
+                static_cast<unsigned long long>(flags.history), flags.model_file.c_str(), train_s);
+  } else {
+    std::printf("%s: %zu items, %s histories of at most %llu events, trained %d epoch(s) in %.1f s\n",
+                flags.model.c_str(), data.num_items(), flags.dataset.empty() ? "random-walk" : flags.dataset.c_str(),
+                static_cast<unsigned long long>(flags.history), flags.epochs, train_s);
+  }
+  const LatencySummary s = Summarize(score_ms);
   std::printf("score latency ms (one thread, %zu calls): p50 %.3f  p99 %.3f  mean %.3f  max %.3f\n",
-              latencies.size(), at(0.5), at(0.99), sum / static_cast<double>(latencies.size()), latencies.back());
+              score_ms.size(), s.p50, s.p99, s.mean, s.max);
+  if (flags.ann) {
+    const InnerProductIndex& index = *model->index();
+    std::printf("index: %zu x %zu, built in %.1f s (links %d, ef_construction %d, ef_search %d)\n",
+                index.size(), index.dim(), index.build_seconds(), options.ann.links, options.ann.ef_construction,
+                options.ann.ef_search);
+    const LatencySummary e = Summarize(exact_ms), a = Summarize(index_ms);
+    std::printf("top-%llu latency ms: exact p50 %.3f  p99 %.3f  mean %.3f | index p50 %.3f  p99 %.3f  mean %.3f\n",
+                static_cast<unsigned long long>(flags.k), e.p50, e.p99, e.mean, a.p50, a.p99, a.mean);
+    std::printf("recall@%llu of the index against exact ranking: mean %.4f  min %.4f\n",
+                static_cast<unsigned long long>(flags.k), recall_sum / static_cast<double>(exact_ms.size()),
+                recall_min);
+  }
   return kExitOk;
 }
 
@@ -483,6 +594,13 @@ Command AddBenchCommand(CLI::App* app) {
   score_command->add_option("--requests", score->requests, "Timed calls")->check(CLI::Range(1, 100'000'000));
   score_command->add_option("--epochs", score->epochs, "Training epochs (iterations) first")->check(CLI::Range(1, 1000));
   score_command->add_option("--seed", score->seed, "Random seed");
+  score_command->add_option("--dataset", score->dataset, "Train on this dataset and use its shoppers' histories");
+  score_command->add_option("--format", score->format, "Dataset format: s3rec, online-retail, jsonl");
+  score_command->add_option("--model-file", score->model_file,
+                            "Load the model from this file if it exists (no training), else save it there");
+  score_command->add_flag("--ann", score->ann, "Also build the approximate index and compare its top k with exact ranking");
+  score_command->add_option("--k", score->k, "Items per top-k list (--ann)")->check(CLI::Range(1, 100'000));
+  score->config.Register(score_command);
 
   return {command, [generate, shop, load, score, gen, gen_shop, http_load, score_command] {
             if (gen->parsed()) return RunGenerate(*generate);

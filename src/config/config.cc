@@ -333,6 +333,18 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("models.gru4rec.validation_users", 0, 100000000,
       "gru4rec: shoppers whose last item is held out to pick the best epoch (0: none, train every epoch).",
       [](Config& c) -> int& { return c.models.gru4rec.validation_users; }));
+  params.push_back(Integer("models.ann.exact_up_to", 0, 2000000000,
+      "sasrec, gru4rec: catalogs with more items than this get an approximate (HNSW) index, searched instead of "
+      "scoring every item.",
+      [](Config& c) -> int& { return c.models.ann.exact_up_to; }));
+  params.push_back(Integer("models.ann.links", 2, 256, "ann: HNSW links per item and layer (M).",
+      [](Config& c) -> int& { return c.models.ann.links; }));
+  params.push_back(Integer("models.ann.ef_construction", 1, 100000, "ann: candidates kept while building the index.",
+      [](Config& c) -> int& { return c.models.ann.ef_construction; }));
+  params.push_back(Integer("models.ann.ef_search", 1, 100000,
+      "ann: candidates kept while searching (at least the number of items asked for); higher is slower and closer "
+      "to exact.",
+      [](Config& c) -> int& { return c.models.ann.ef_search; }));
   // clang-format on
 
   // The skew is stored in milliseconds but configured in seconds.

@@ -152,8 +152,6 @@ std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vecto
     std::vector<uint8_t> covered(nk * n, 0);
 #pragma omp parallel num_threads(std::max(1, options.threads))
     {
-      std::vector<float> scores(n);
-      std::vector<std::pair<float, uint32_t>> heap;
       std::vector<std::pair<uint32_t, float>> top;
       std::vector<uint32_t> ranked, seen;
       std::vector<double> local(3 * nk, 0);
@@ -161,15 +159,15 @@ std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vecto
 #pragma omp for schedule(dynamic, 64)
       for (size_t c = 0; c < split.cases.size(); ++c) {
         const TestCase& test = split.cases[c];
-        model->Score(test.history, Relation::kAny, scores);
         seen.clear();
         if (options.exclude_seen) {
           for (const HistoryEntry& h : test.history) seen.push_back(h.item);
           std::sort(seen.begin(), seen.end());
         }
-        SelectTopK(
-            scores, max_k, -std::numeric_limits<float>::infinity(),
-            [&](uint32_t item) { return std::binary_search(seen.begin(), seen.end(), item); }, &heap, &top);
+        // As served: through the model's index when the catalog has one.
+        model->TopK(
+            test.history, Relation::kAny, max_k, -std::numeric_limits<float>::infinity(),
+            [&](uint32_t item) { return std::binary_search(seen.begin(), seen.end(), item); }, &top);
         ranked.clear();
         for (const auto& [item, score] : top) ranked.push_back(item);
         for (size_t q = 0; q < nk; ++q) {

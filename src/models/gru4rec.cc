@@ -48,7 +48,8 @@ double Seconds(std::chrono::steady_clock::time_point since) {
 
 }  // namespace
 
-Gru4RecRecommender::Gru4RecRecommender(ModelOptions::Gru4Rec options) : options_(std::move(options)) {}
+Gru4RecRecommender::Gru4RecRecommender(ModelOptions::Gru4Rec options, AnnOptions ann)
+    : options_(std::move(options)), ann_(ann) {}
 Gru4RecRecommender::~Gru4RecRecommender() = default;
 
 void Gru4RecRecommender::Encode(std::span<const uint32_t> sequence, nn::GruCell<float>::Cache* cache, Mat<float>* h,
@@ -334,26 +335,63 @@ Status Gru4RecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
   } else {
     best_epoch_ = static_cast<int>(epochs_.size()) - 1;
   }
+  BuildIndex(fit.threads, fit.seed);
   if (fit.progress) fit.progress(1);
   return Status::OK();
 }
 
-void Gru4RecRecommender::Score(std::span<const HistoryEntry> history, Relation /*relation*/,
-                               std::span<float> scores) const {
-  std::fill(scores.begin(), scores.end(), 0.0f);
+bool Gru4RecRecommender::FinalState(std::span<const HistoryEntry> history, nn::RowVec<float>* encoded) const {
   const size_t n = num_items();
-  if (n == 0) return;
+  if (n == 0) return false;
   const std::vector<uint32_t> sequence = LatestItems(history, static_cast<size_t>(options_.max_length), n);
-  if (sequence.empty()) return;
+  if (sequence.empty()) return false;
   nn::GruCell<float>::Cache cache;
   Mat<float> state, next;
-  nn::RowVec<float> encoded(items_.cols());
-  Encode(sequence, &cache, &state, &next, encoded);
-  Eigen::Map<Eigen::VectorXf> out(scores.data(), static_cast<Eigen::Index>(n));
+  encoded->resize(items_.cols());
+  Encode(sequence, &cache, &state, &next, *encoded);
+  return true;
+}
+
+void Gru4RecRecommender::Score(std::span<const HistoryEntry> history, Relation /*relation*/,
+                               std::span<float> scores) const {
+  nn::RowVec<float> encoded;
+  if (!FinalState(history, &encoded)) {
+    std::fill(scores.begin(), scores.end(), 0.0f);
+    return;
+  }
+  Eigen::Map<Eigen::VectorXf> out(scores.data(), static_cast<Eigen::Index>(num_items()));
   out.noalias() = items_ * encoded.transpose();
   out += biases_.transpose();
   const float max = out.maxCoeff();
   out = (out.array() - max).exp();
+}
+
+void Gru4RecRecommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+                              const std::function<bool(uint32_t)>& skip,
+                              std::vector<std::pair<uint32_t, float>>* top) const {
+  nn::RowVec<float> encoded;
+  if (index_ == nullptr || !FinalState(history, &encoded)) {
+    Recommender::TopK(history, relation, k, floor, skip, top);
+    return;
+  }
+  // The index rows are [item embedding, bias]: the query is [state, 1].
+  thread_local std::vector<float> query;
+  query.assign(encoded.data(), encoded.data() + encoded.size());
+  query.push_back(1.0f);
+  index_->Search(query, k, skip, top);
+  ToSoftmaxScale(floor, top);
+}
+
+void Gru4RecRecommender::BuildIndex(int threads, uint64_t seed) {
+  index_.reset();
+  if (!WantsIndex(num_items(), ann_)) return;
+  const size_t dim = static_cast<size_t>(items_.cols()) + 1;
+  std::vector<float> rows(num_items() * dim);
+  for (size_t i = 0; i < num_items(); ++i) {
+    std::copy_n(items_.row(static_cast<Eigen::Index>(i)).data(), dim - 1, rows.data() + i * dim);
+    rows[i * dim + dim - 1] = biases_[static_cast<Eigen::Index>(i)];
+  }
+  index_ = InnerProductIndex::Build(rows, dim, ann_, threads, seed);
 }
 
 int Gru4RecRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {
@@ -371,7 +409,8 @@ Status Gru4RecRecommender::Save(const std::string& path) const {
   for (size_t i = 0; i < gru_params_.size(); ++i) {
     writer.Write(gru_params_[i].data(), sizeof(float) * static_cast<size_t>(gru_params_[i].size()));
   }
-  return writer.Close();
+  VITRINA_RETURN_IF_ERROR(writer.Close());
+  return SaveIndexBeside(index_.get(), path);
 }
 
 Status Gru4RecRecommender::Load(const std::string& path) {
@@ -404,6 +443,8 @@ Status Gru4RecRecommender::Load(const std::string& path) {
   options_.hidden = hidden;
   options_.elu = elu;
   options_.max_length = max_length;
+  VITRINA_ASSIGN_OR_RETURN(index_, LoadIndexBeside(path, num_items(), static_cast<size_t>(hidden) + 1, ann_));
+  if (index_ == nullptr) BuildIndex(IndexBuildThreads(), kIndexSeed);  // saved without one
   return Status::OK();
 }
 

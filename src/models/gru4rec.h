@@ -22,7 +22,7 @@ namespace vitrina {
 
 class Gru4RecRecommender final : public Recommender {
  public:
-  explicit Gru4RecRecommender(ModelOptions::Gru4Rec options);
+  explicit Gru4RecRecommender(ModelOptions::Gru4Rec options, AnnOptions ann = {});
   ~Gru4RecRecommender() override;
 
   std::string_view name() const override { return "gru4rec"; }
@@ -31,6 +31,11 @@ class Gru4RecRecommender final : public Recommender {
   // Runs the latest max_length items through the network; scores are
   // exp(score - max score), in (0, 1].
   void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
+  // Searches the [embedding, bias] index when the catalog has one (ann.h);
+  // the best item found scores 1.
+  void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+            const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
+  const InnerProductIndex* index() const override { return index_.get(); }
   // The history item whose embedding is closest (dot product) to the item's.
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
   Status Save(const std::string& path) const override;
@@ -41,11 +46,18 @@ class Gru4RecRecommender final : public Recommender {
   int best_epoch() const { return best_epoch_; }
 
  private:
+  // The output vector after the latest max_length history items; false
+  // for a history with no known item.
+  bool FinalState(std::span<const HistoryEntry> history, nn::RowVec<float>* encoded) const;
+  // Indexes [item embedding, bias] rows when the catalog is large (ann.h).
+  void BuildIndex(int threads, uint64_t seed);
   // The final output vector (1 x hidden) after reading `sequence` (oldest first).
   void Encode(std::span<const uint32_t> sequence, nn::GruCell<float>::Cache* cache, nn::Mat<float>* h,
               nn::Mat<float>* next, Eigen::Ref<nn::RowVec<float>> out) const;
 
   ModelOptions::Gru4Rec options_;
+  AnnOptions ann_;
+  std::unique_ptr<InnerProductIndex> index_;
   nn::Mat<float> items_;       // N x hidden: output weights and input embedding
   nn::RowVec<float> biases_;   // 1 x N output biases
   nn::Parameters<float> gru_params_;

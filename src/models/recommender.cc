@@ -6,9 +6,23 @@
 #include "models/ease.h"
 #include "models/gru4rec.h"
 #include "models/sasrec.h"
+#include "models/sparse.h"
 #include "models/trending.h"
 
 namespace vitrina {
+
+void Recommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+                       const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const {
+  thread_local std::vector<float> scores;
+  thread_local std::vector<std::pair<float, uint32_t>> heap;
+  scores.resize(num_items());
+  Score(history, relation, scores);
+  if (skip) {
+    SelectTopK(scores, k, floor, skip, &heap, top);
+  } else {
+    SelectTopK(scores, k, floor, [](uint32_t) { return false; }, &heap, top);
+  }
+}
 
 const std::vector<std::string>& RecommenderNames() {
   static const std::vector<std::string> names = {"trending", "cooccurrence", "ease", "als", "content", "sasrec", "gru4rec"};
@@ -28,9 +42,9 @@ Result<std::unique_ptr<Recommender>> CreateRecommender(std::string_view name, co
   } else if (name == "content") {
     model = std::make_unique<ContentRecommender>(options.content);
   } else if (name == "sasrec") {
-    model = std::make_unique<SasRecRecommender>(options.sasrec);
+    model = std::make_unique<SasRecRecommender>(options.sasrec, options.ann);
   } else if (name == "gru4rec") {
-    model = std::make_unique<Gru4RecRecommender>(options.gru4rec);
+    model = std::make_unique<Gru4RecRecommender>(options.gru4rec, options.ann);
   } else {
     std::string known;
     for (const std::string& n : RecommenderNames()) known += (known.empty() ? "" : ", ") + n;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "models/ann.h"
 #include "models/dataset.h"
 
 namespace vitrina {
@@ -58,6 +59,16 @@ class Recommender {
   // is better, 0 means no evidence. History items are not excluded here.
   // Allocates O(model size) scratch at most, never per item.
   virtual void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const = 0;
+
+  // The `k` best-scored items for `history`, best first, as (item, score),
+  // leaving out scores <= `floor` and items for which `skip` is true. By
+  // default Score ranks every item; models with an approximate index
+  // (ann.h) search it instead, with the scores on Score's scale.
+  virtual void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+                    const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const;
+
+  // The approximate index TopK searches, or null when every item is scored.
+  virtual const InnerProductIndex* index() const { return nullptr; }
 
   // The index into `history` of the entry that most supports recommending
   // `item`, or -1 when the score does not come from the history (trending).
@@ -136,6 +147,8 @@ struct ModelOptions {
     int validation_users = 2000;
     bool verbose = false;
   } gru4rec;
+  // The approximate index of sasrec and gru4rec (ann.h).
+  AnnOptions ann;
 };
 
 // The names CreateRecommender accepts, in the order documented.

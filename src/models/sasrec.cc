@@ -110,7 +110,7 @@ struct SasRecRecommender::Network {
   std::vector<Segment> segments;
 };
 
-SasRecRecommender::SasRecRecommender(ModelOptions::SasRec options) : options_(options) {}
+SasRecRecommender::SasRecRecommender(ModelOptions::SasRec options, AnnOptions ann) : options_(options), ann_(ann) {}
 SasRecRecommender::~SasRecRecommender() = default;
 
 Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
@@ -265,25 +265,54 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
   } else {
     best_epoch_ = static_cast<int>(epochs_.size()) - 1;
   }
+  BuildIndex(fit.threads, fit.seed);
   if (fit.progress) fit.progress(1);
   return Status::OK();
 }
 
-void SasRecRecommender::Score(std::span<const HistoryEntry> history, Relation /*relation*/,
-                              std::span<float> scores) const {
-  std::fill(scores.begin(), scores.end(), 0.0f);
-  if (num_items_ == 0) return;
+void SasRecRecommender::BuildIndex(int threads, uint64_t seed) {
+  index_.reset();
+  if (!WantsIndex(num_items_, ann_)) return;
+  index_ = InnerProductIndex::Build(std::span<const float>(params_[0].data(), static_cast<size_t>(params_[0].size())),
+                                    static_cast<size_t>(options_.dim), ann_, threads, seed);  // [0]: "items"
+}
+
+bool SasRecRecommender::FinalState(std::span<const HistoryEntry> history, Eigen::VectorXf* state) const {
+  if (num_items_ == 0) return false;
   const std::vector<uint32_t> sequence = LatestItems(history, static_cast<size_t>(options_.max_length), num_items_);
-  if (sequence.empty()) return;
+  if (sequence.empty()) return false;
   nn::Parameters<float> names(/*allocate=*/false);
   Network net(&names, options_, num_items_);
   net.Reserve(options_.max_length, options_.dim, static_cast<Eigen::Index>(num_items_), 0);
   AppendWindow(sequence, static_cast<size_t>(options_.max_length), &net.inputs, &net.positions_of, &net.segments);
   net.Forward(params_, false, nullptr);
+  *state = net.h.row(static_cast<Eigen::Index>(sequence.size()) - 1).transpose();
+  return true;
+}
+
+void SasRecRecommender::Score(std::span<const HistoryEntry> history, Relation /*relation*/,
+                              std::span<float> scores) const {
+  Eigen::VectorXf state;
+  if (!FinalState(history, &state)) {
+    std::fill(scores.begin(), scores.end(), 0.0f);
+    return;
+  }
   Eigen::Map<Eigen::VectorXf> out(scores.data(), static_cast<Eigen::Index>(num_items_));
-  out.noalias() = params_[net.items] * net.h.row(static_cast<Eigen::Index>(sequence.size()) - 1).transpose();
+  out.noalias() = params_[0] * state;  // [0]: "items", the tied output layer
   const float max = out.maxCoeff();
   out = (out.array() - max).exp();
+}
+
+void SasRecRecommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+                             const std::function<bool(uint32_t)>& skip,
+                             std::vector<std::pair<uint32_t, float>>* top) const {
+  Eigen::VectorXf state;
+  if (index_ == nullptr || !FinalState(history, &state)) {
+    Recommender::TopK(history, relation, k, floor, skip, top);
+    return;
+  }
+  index_->Search(std::span<const float>(state.data(), static_cast<size_t>(state.size())), k, skip, top);
+  ToSoftmaxScale(floor, top);
 }
 
 int SasRecRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {
@@ -301,7 +330,8 @@ Status SasRecRecommender::Save(const std::string& path) const {
     writer.Put<int64_t>(params_[i].cols());
     writer.Write(params_[i].data(), sizeof(float) * static_cast<size_t>(params_[i].size()));
   }
-  return writer.Close();
+  VITRINA_RETURN_IF_ERROR(writer.Close());
+  return SaveIndexBeside(index_.get(), path);
 }
 
 Status SasRecRecommender::Load(const std::string& path) {
@@ -334,6 +364,8 @@ Status SasRecRecommender::Load(const std::string& path) {
   VITRINA_RETURN_IF_ERROR(reader.ExpectEnd());
   params_ = std::move(params);
   num_items_ = items;
+  VITRINA_ASSIGN_OR_RETURN(index_, LoadIndexBeside(path, num_items_, static_cast<size_t>(options_.dim), ann_));
+  if (index_ == nullptr) BuildIndex(IndexBuildThreads(), kIndexSeed);  // saved without one
   return Status::OK();
 }
 

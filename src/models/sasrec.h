@@ -21,7 +21,7 @@ namespace vitrina {
 
 class SasRecRecommender final : public Recommender {
  public:
-  explicit SasRecRecommender(ModelOptions::SasRec options);
+  explicit SasRecRecommender(ModelOptions::SasRec options, AnnOptions ann = {});
   ~SasRecRecommender() override;
 
   std::string_view name() const override { return "sasrec"; }
@@ -30,6 +30,11 @@ class SasRecRecommender final : public Recommender {
   // Scores are exp(logit - max logit): the softmax up to its normalizer,
   // in (0, 1], so the ranking is the model's.
   void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
+  // Searches the item-embedding index when the catalog has one (ann.h);
+  // the best item found scores 1.
+  void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+            const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
+  const InnerProductIndex* index() const override { return index_.get(); }
   // The history item whose embedding is closest (dot product) to the item's.
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
   Status Save(const std::string& path) const override;
@@ -42,7 +47,15 @@ class SasRecRecommender final : public Recommender {
   struct Network;  // one worker's layers and buffers (sasrec.cc)
 
  private:
+  // The transformer's output at the newest position: the logits are the
+  // item embeddings times it. False for a history with no known item.
+  bool FinalState(std::span<const HistoryEntry> history, Eigen::VectorXf* state) const;
+  // Indexes the item embeddings when the catalog is large (ann.h).
+  void BuildIndex(int threads, uint64_t seed);
+
   ModelOptions::SasRec options_;
+  AnnOptions ann_;
+  std::unique_ptr<InnerProductIndex> index_;  // over the item embeddings, for large catalogs
   size_t num_items_ = 0;
   nn::Parameters<float> params_;
   std::vector<EpochLog> epochs_;

@@ -52,6 +52,13 @@ int ClosestHistoryItem(const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic
   return best;
 }
 
+void ToSoftmaxScale(float floor, std::vector<std::pair<uint32_t, float>>* top) {
+  if (top->empty()) return;
+  const float best = top->front().second;
+  for (auto& hit : *top) hit.second = std::exp(hit.second - best);
+  std::erase_if(*top, [floor](const std::pair<uint32_t, float>& hit) { return hit.second <= floor; });
+}
+
 double NdcgAt10(std::span<const float> scores, uint32_t target) {
   const float bar = scores[target];
   size_t above = 0;

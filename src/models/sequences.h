@@ -51,6 +51,10 @@ std::vector<uint32_t> LatestItems(std::span<const HistoryEntry> history, size_t 
 int ClosestHistoryItem(const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>& embeddings,
                        std::span<const HistoryEntry> history, size_t max_length, uint32_t item);
 
+// Turns the logits of an index search (best first) into Score's scale,
+// exp(logit - best logit), and drops those <= floor.
+void ToSoftmaxScale(float floor, std::vector<std::pair<uint32_t, float>>* top);
+
 // NDCG@10 of one held-out item given the scores of every item (full
 // ranking): 1 / log2(2 + items scored above it), 0 past rank 10.
 double NdcgAt10(std::span<const float> scores, uint32_t target);

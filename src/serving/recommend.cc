@@ -59,12 +59,8 @@ class Blend {
   void Add(const Recommender* model, std::span<const HistoryEntry> history, Relation relation, size_t depth,
            const std::unordered_set<uint32_t>& excluded) {
     if (model == nullptr || history.empty()) return;
-    thread_local std::vector<float> scores;
-    thread_local std::vector<std::pair<float, uint32_t>> heap;
     thread_local std::vector<std::pair<uint32_t, float>> top;
-    scores.resize(model->num_items());
-    model->Score(history, relation, scores);
-    SelectTopK(scores, depth, 0.0f, [&](uint32_t i) { return excluded.contains(i); }, &heap, &top);
+    model->TopK(history, relation, depth, 0.0f, [&](uint32_t i) { return excluded.contains(i); }, &top);
     for (size_t rank = 0; rank < top.size(); ++rank) {
       auto [it, inserted] = by_item_.try_emplace(top[rank].first, candidates_.size());
       if (inserted) candidates_.push_back({.item = top[rank].first});

@@ -57,6 +57,11 @@ class ServingTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+
+ public:
+  const std::string& dir() const { return dir_; }
+  Store* store() { return store_.get(); }
+  ManualClock* clock() { return &clock_; }
   void View(const std::string& user, const std::string& item, int64_t at) {
     WriteBatch batch;
     batch.AppendEvent(Event{.type = EventType::kView, .user_id = user, .item_id = item, .timestamp_ms = at});
@@ -64,6 +69,8 @@ class ServingTest : public ::testing::Test {
     ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
   }
 
+
+ protected:
   std::vector<std::string> Ids(const RecommendResponse& response) {
     std::vector<std::string> ids;
     for (const auto& item : response.items) ids.push_back(item.item_id);
@@ -205,46 +212,67 @@ TEST_F(ServingTest, SnapshotsPersistListAndRestore) {
   EXPECT_EQ(reopened.current()->num_items(), 12u);
 }
 
+// SASRec as a for_you source, scored item by item or (indexed) through the
+// approximate index, which a reopened manager loads from the snapshot.
+void CheckSasRecServesForYou(ServingTest* test, bool indexed) {
+  {
+    ModelManagerOptions options;
+    options.dir = test->dir() + (indexed ? "-sasrec-indexed" : "-sasrec");
+    options.train.models = {"trending", "cooccurrence", "sasrec"};
+    ModelOptions::SasRec& sasrec = options.train.model_options.sasrec;
+    sasrec.dim = 16;
+    sasrec.blocks = 1;
+    sasrec.max_length = 10;
+    sasrec.learning_rate = 1e-2;
+    sasrec.max_epochs = 60;
+    sasrec.validation_users = 0;  // every epoch: 20 shoppers are too few to hold any out
+    if (indexed) options.train.model_options.ann.exact_up_to = 0;
+    auto opened = std::make_unique<ModelManager>(test->store(), test->clock(), options);
+    ASSERT_TRUE(opened->Open().ok());
+    auto trained = opened->TrainNow(nullptr);
+    ASSERT_TRUE(trained.ok()) << trained.status().message();
+    if (indexed) {
+      opened = std::make_unique<ModelManager>(test->store(), test->clock(), options);
+      ASSERT_TRUE(opened->Open().ok());
+    }
+    const ModelManager& manager = *opened;
+    ASSERT_NE(manager.current(), nullptr);
+    EXPECT_EQ(manager.current()->model("sasrec")->index() != nullptr, indexed);
+    RecommendationService service(test->store(), &manager, test->clock(), RecommendOptions{});
+
+    // Every shopper viewed m0, m1, m2 (or t0, t1, t2) in this order.
+    test->View("fresh", "m0", kStart + 61 * kDay);
+    test->View("fresh", "m1", kStart + 61 * kDay + 1);
+    auto alone = service.Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .n = 3, .model = "sasrec"});
+    ASSERT_TRUE(alone.ok()) << alone.status().message();
+    ASSERT_FALSE(alone->items.empty());
+    EXPECT_EQ(alone->items[0].item_id, "m2");
+    EXPECT_EQ(alone->items[0].model, "sasrec");
+    EXPECT_EQ(alone->items[0].reason_item_id.substr(0, 1), "m");
+    for (const auto& item : alone->items) EXPECT_TRUE(item.model == "sasrec" || item.model == "trending");
+
+    // Blended with the other sources by default.
+    auto blended = service.Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .n = 3});
+    ASSERT_TRUE(blended.ok());
+    EXPECT_EQ(blended->items[0].item_id, "m2");
+
+    auto missing = service.Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .model = "als"});
+    EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(missing.status().message().substr(0, 6), "model:");
+    EXPECT_NE(missing.status().message().find("sasrec"), std::string::npos) << missing.status().message();
+    auto wrong_scenario = service.Recommend({.scenario = Scenario::kTrending, .model = "sasrec"});
+    EXPECT_EQ(wrong_scenario.status().code(), StatusCode::kInvalidArgument);
+    opened.reset();
+    std::filesystem::remove_all(options.dir);
+  }
+}
+
 TEST_F(ServingTest, SasRecIsAForYouSourceAndServesAloneThroughTheModelParameter) {
-  ModelManagerOptions options;
-  options.dir = dir_ + "-sasrec";
-  options.train.models = {"trending", "cooccurrence", "sasrec"};
-  ModelOptions::SasRec& sasrec = options.train.model_options.sasrec;
-  sasrec.dim = 16;
-  sasrec.blocks = 1;
-  sasrec.max_length = 10;
-  sasrec.learning_rate = 1e-2;
-  sasrec.max_epochs = 60;
-  sasrec.validation_users = 0;  // every epoch: 20 shoppers are too few to hold any out
-  ModelManager manager(store_.get(), &clock_, options);
-  ASSERT_TRUE(manager.Open().ok());
-  auto trained = manager.TrainNow(nullptr);
-  ASSERT_TRUE(trained.ok()) << trained.status().message();
-  RecommendationService service(store_.get(), &manager, &clock_, RecommendOptions{});
+  CheckSasRecServesForYou(this, /*indexed=*/false);
+}
 
-  // Every shopper viewed m0, m1, m2 (or t0, t1, t2) in this order.
-  View("fresh", "m0", kStart + 61 * kDay);
-  View("fresh", "m1", kStart + 61 * kDay + 1);
-  auto alone = service.Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .n = 3, .model = "sasrec"});
-  ASSERT_TRUE(alone.ok()) << alone.status().message();
-  ASSERT_FALSE(alone->items.empty());
-  EXPECT_EQ(alone->items[0].item_id, "m2");
-  EXPECT_EQ(alone->items[0].model, "sasrec");
-  EXPECT_EQ(alone->items[0].reason_item_id.substr(0, 1), "m");
-  for (const auto& item : alone->items) EXPECT_TRUE(item.model == "sasrec" || item.model == "trending");
-
-  // Blended with the other sources by default.
-  auto blended = service.Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .n = 3});
-  ASSERT_TRUE(blended.ok());
-  EXPECT_EQ(blended->items[0].item_id, "m2");
-
-  auto missing = service.Recommend({.scenario = Scenario::kForYou, .user_id = "fresh", .model = "als"});
-  EXPECT_EQ(missing.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(missing.status().message().substr(0, 6), "model:");
-  EXPECT_NE(missing.status().message().find("sasrec"), std::string::npos) << missing.status().message();
-  auto wrong_scenario = service.Recommend({.scenario = Scenario::kTrending, .model = "sasrec"});
-  EXPECT_EQ(wrong_scenario.status().code(), StatusCode::kInvalidArgument);
-  std::filesystem::remove_all(options.dir);
+TEST_F(ServingTest, SasRecServesThroughItsApproximateIndexAfterARestart) {
+  CheckSasRecServesForYou(this, /*indexed=*/true);
 }
 
 }  // namespace

@@ -162,6 +162,46 @@ TEST(SequenceModelsCliTest, EvaluateTrainsSasRecAndGru4RecAndBenchScoreTimesThem
             2);
 }
 
+// The number after `"key":` in a JSON text (the first occurrence).
+double NumberAfter(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) return -1;
+  return std::stod(json.substr(at + key.size() + 3));
+}
+
+TEST(SequenceModelsCliTest, TheApproximateIndexRanksAsExactlyAsItIsMeasured) {
+  TempDir dir("sequence_index");
+  ASSERT_EQ(RunVitrina({"bench", "gen", "--out", dir.path(), "--format", "s3rec", "--items", "300", "--users", "300",
+                        "--categories", "10", "--sessions-per-user", "4"})
+                .exit_code,
+            0);
+  const std::vector<std::string> evaluate = {
+      "evaluate", "--dataset", dir.path() + "/sequences.txt", "--format", "s3rec", "--protocol", "loo", "--models",
+      "sasrec", "--json", "--models.sasrec.max_epochs", "10", "--models.sasrec.dim", "16"};
+  CommandResult exact = RunVitrina(evaluate);
+  ASSERT_EQ(exact.exit_code, 0) << exact.out;
+  std::vector<std::string> indexed_args = evaluate;
+  indexed_args.insert(indexed_args.end(), {"--models.ann.exact_up_to", "0"});
+  CommandResult indexed = RunVitrina(indexed_args);
+  ASSERT_EQ(indexed.exit_code, 0) << indexed.out;
+  // 300 items and ef_search 384: the search sees every item, so the index
+  // must rank as exact scoring does.
+  const double exact_ndcg = NumberAfter(exact.out, "ndcg@10"), indexed_ndcg = NumberAfter(indexed.out, "ndcg@10");
+  EXPECT_GT(exact_ndcg, 0.05) << exact.out;
+  EXPECT_NEAR(indexed_ndcg, exact_ndcg, 0.005) << indexed.out;
+
+  CommandResult bench = RunVitrina({"bench", "score", "--model", "gru4rec", "--items", "300", "--history", "10",
+                                    "--requests", "50", "--ann", "--k", "10", "--models.gru4rec.hidden", "16"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.out;
+  EXPECT_NE(bench.out.find("index: 300 x 17"), std::string::npos) << bench.out;  // [embedding, bias]
+  const size_t at = bench.out.find("recall@10 of the index against exact ranking: mean ");
+  ASSERT_NE(at, std::string::npos) << bench.out;
+  EXPECT_GE(std::stod(bench.out.substr(at + 51)), 0.99) << bench.out;
+  CommandResult no_index = RunVitrina({"bench", "score", "--model", "cooccurrence", "--items", "50", "--ann"});
+  EXPECT_EQ(no_index.exit_code, 2);
+  EXPECT_NE(no_index.out.find("has no approximate index"), std::string::npos) << no_index.out;
+}
+
 TEST(ConfigCliTest, PrintShowsSourcesAndMasksSecrets) {
   TempDir dir("config");
   std::string file = Write(dir, "vitrina.toml", "[server]\nport = 9001\n[storage]\ndurability = \"os\"\n");
