@@ -51,6 +51,22 @@ ParamImpl Integer(std::string key, int64_t min, int64_t max, std::string descrip
 }
 
 template <typename Access>
+ParamImpl Boolean(std::string key, std::string description, Access access) {
+  ParamImpl p;
+  p.info = {key, EnvName(key), "--" + key, "boolean", std::move(description)};
+  p.set = [access](Config* config, const std::string& value) -> std::optional<std::string> {
+    const std::string text = AsciiLower(TrimWhitespace(value));
+    if (text != "true" && text != "false") return "expected true or false, got \"" + value + "\"";
+    access(*config) = text == "true";
+    return std::nullopt;
+  };
+  p.get = [access](const Config& config) -> std::string {
+    return access(const_cast<Config&>(config)) ? "true" : "false";
+  };
+  return p;
+}
+
+template <typename Access>
 ParamImpl Number(std::string key, double min, double max, std::string description, Access access) {
   ParamImpl p;
   p.info = {key, EnvName(key), "--" + key, "number", std::move(description)};
@@ -295,6 +311,10 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("models.sasrec.validation_users", 0, 100000000,
       "sasrec: shoppers whose last item is held out to pick the best epoch (0: none, train every epoch).",
       [](Config& c) -> int& { return c.models.sasrec.validation_users; }));
+  params.push_back(Boolean("models.sasrec.item_features",
+      "sasrec: add learned vectors of each item's category levels, brand and attribute tags (those shared by 2+ "
+      "items) to its embedding.",
+      [](Config& c) -> bool& { return c.models.sasrec.item_features; }));
   params.push_back(Integer("models.gru4rec.hidden", 1, 4096, "gru4rec: GRU size (also the item embedding size).",
       [](Config& c) -> int& { return c.models.gru4rec.hidden; }));
   params.push_back(Integer("models.gru4rec.batch_size", 1, 100000, "gru4rec: sequences trained side by side.",

@@ -139,6 +139,27 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
     }
   }
 
+  // With side features the learned item embeddings E and feature table F
+  // live in `side`; params_[items] holds E + M F, recomputed after every
+  // step, and its gradient flows back to both (ItemFeatures).
+  ItemFeatures features;
+  if (o.item_features) features = BuildItemFeatures(data, 2);
+  const bool with_features = features.num_features > 0;
+  nn::Parameters<float> side;
+  const size_t side_items = side.Add("items", static_cast<Eigen::Index>(num_items_), with_features ? o.dim : 0);
+  const size_t side_table =
+      side.Add("features", static_cast<Eigen::Index>(features.num_features), with_features ? o.dim : 0);
+  if (with_features) {
+    side[side_items] = params_[layout.items];
+    nn::InitNormal(&side[side_table], 1 / std::sqrt(static_cast<double>(o.dim)), &rng);
+  }
+  nn::Gradients<float> side_grads = side.ZerosLike();
+  nn::Adam<float> side_adam(side, {.learning_rate = o.learning_rate, .weight_decay = o.weight_decay});
+  auto compose_items = [&] {
+    if (with_features) features.Compose(side[side_items], side[side_table], &params_[layout.items]);
+  };
+  compose_items();
+
   // Sequences; the last item of up to validation_users shoppers is held out.
   const TrainingSequences sequences = BuildTrainingSequences(data, o.validation_users, &rng);
   const std::vector<uint32_t>& eligible = sequences.validated;
@@ -236,7 +257,15 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
       for (int w = 1; w < workers; ++w) {
         for (size_t i = 0; i < grads[0].size(); ++i) grads[0][i] += grads[static_cast<size_t>(w)][i];
       }
+      if (with_features) {
+        Mat<float>& item_grad = grads[0][layout.items];
+        side_grads[side_items] = item_grad;
+        features.Backpropagate(item_grad, &side_grads[side_table]);
+        side_adam.Step(&side, side_grads);
+        item_grad.setZero();  // params_[items] is derived: Adam leaves it alone
+      }
       adam.Step(&params_, grads[0]);
+      compose_items();
       epoch_loss += batch_loss;
       epoch_targets += batch_targets;
     }

@@ -35,6 +35,9 @@ class SasRecRecommender final : public Recommender {
   void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
             const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
   const InnerProductIndex* index() const override { return index_.get(); }
+  // Items x dim: the input embeddings and the tied output layer (with side
+  // features, their vectors are folded in).
+  const nn::Mat<float>& item_embeddings() const { return params_[0]; }
   // The history item whose embedding is closest (dot product) to the item's.
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
   Status Save(const std::string& path) const override;

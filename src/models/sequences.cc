@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <unordered_map>
 
 namespace vitrina {
 
@@ -23,6 +25,60 @@ TrainingSequences BuildTrainingSequences(const Dataset& data, int validation_use
   for (uint32_t s : eligible) sequences.validation[s] = sequences.items[sequences.offsets[s + 1] - 1];
   sequences.validated = std::move(eligible);
   return sequences;
+}
+
+ItemFeatures BuildItemFeatures(const Dataset& data, size_t min_items) {
+  // Tokens per item, kinds kept apart by a prefix.
+  std::vector<std::vector<std::string>> tokens(data.num_items());
+  std::unordered_map<std::string, uint32_t> count;
+  for (size_t i = 0; i < data.num_items(); ++i) {
+    const ItemMeta& item = data.items[i];
+    std::string path;
+    for (const std::string& level : item.category) {
+      path += (path.empty() ? "" : "/") + level;
+      tokens[i].push_back("c:" + path);
+    }
+    if (!item.brand.empty()) tokens[i].push_back("b:" + item.brand);
+    for (const std::string& tag : item.tags) tokens[i].push_back("t:" + tag);
+    std::sort(tokens[i].begin(), tokens[i].end());
+    tokens[i].erase(std::unique(tokens[i].begin(), tokens[i].end()), tokens[i].end());
+    for (const std::string& token : tokens[i]) ++count[token];
+  }
+  // Ids in order of first use, so that they do not depend on hashing.
+  std::unordered_map<std::string, uint32_t> ids;
+  ItemFeatures features;
+  for (size_t i = 0; i < data.num_items(); ++i) {
+    for (const std::string& token : tokens[i]) {
+      if (count[token] < min_items) continue;
+      auto [it, inserted] = ids.try_emplace(token, static_cast<uint32_t>(ids.size()));
+      features.ids.push_back(it->second);
+    }
+    features.offsets.push_back(static_cast<uint32_t>(features.ids.size()));
+  }
+  features.num_features = ids.size();
+  return features;
+}
+
+void ItemFeatures::Compose(const Mat& items, const Mat& table, Mat* out) const {
+  *out = items;
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    const uint32_t begin = offsets[i], end = offsets[i + 1];
+    if (begin == end) continue;
+    const float share = 1.0f / static_cast<float>(end - begin);
+    for (uint32_t k = begin; k < end; ++k) out->row(static_cast<Eigen::Index>(i)) += share * table.row(ids[k]);
+  }
+}
+
+void ItemFeatures::Backpropagate(const Mat& item_gradient, Mat* table_gradient) const {
+  table_gradient->setZero();
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    const uint32_t begin = offsets[i], end = offsets[i + 1];
+    if (begin == end) continue;
+    const float share = 1.0f / static_cast<float>(end - begin);
+    for (uint32_t k = begin; k < end; ++k) {
+      table_gradient->row(ids[k]) += share * item_gradient.row(static_cast<Eigen::Index>(i));
+    }
+  }
 }
 
 std::vector<uint32_t> LatestItems(std::span<const HistoryEntry> history, size_t max_length, size_t num_items) {

@@ -34,6 +34,27 @@ struct TrainingSequences {
 // of those with 3+ (drawn with `rng`) have their last item held out.
 TrainingSequences BuildTrainingSequences(const Dataset& data, int validation_users, std::mt19937_64* rng);
 
+// Side features of the items (category path prefixes, brand, attribute
+// tags) as a sparse item x feature matrix M whose row averages the item's
+// features. A model adds M F to its item embeddings (F: one learned vector
+// per feature), so items that share a brand or category share part of their
+// embedding, and rarely seen items borrow from the features they have.
+struct ItemFeatures {
+  std::vector<uint32_t> offsets{0};  // item i's features: ids[offsets[i], offsets[i + 1])
+  std::vector<uint32_t> ids;
+  size_t num_features = 0;
+
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  // out = items + M table (out must not alias table).
+  void Compose(const Mat& items, const Mat& table, Mat* out) const;
+  // table_gradient = M^T item_gradient.
+  void Backpropagate(const Mat& item_gradient, Mat* table_gradient) const;
+};
+
+// The features shared by at least `min_items` items (a feature on one item
+// says nothing its own embedding cannot).
+ItemFeatures BuildItemFeatures(const Dataset& data, size_t min_items);
+
 // One training epoch of a sequence model: the mean training loss and the
 // validation NDCG@10 (0 when nothing was held out).
 struct EpochLog {
