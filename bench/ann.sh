@@ -4,7 +4,8 @@
 # embeddings, as reported in docs/BENCHMARKS.md.
 #   - Beauty (12,101 items): sasrec trained 30 epochs, gru4rec 10.
 #   - "Amazon-3" (42,253 items): Beauty, Sports and Toys as one catalog
-#     (ids prefixed per set), gru4rec trained 10 epochs, sasrec 5.
+#     (user and item ids offset by a million per set), gru4rec trained 10
+#     epochs, sasrec 5.
 # Trained models are kept in bench/results/ann-*.bin so that a rerun only
 # rebuilds the index (delete them to retrain). Usage: bench/ann.sh [build/vitrina]
 # (about 25 minutes from scratch on 2 cores)
@@ -16,8 +17,10 @@ mkdir -p "$OUT"
 
 union="$OUT/amazon3.txt"
 if [[ ! -s $union ]]; then
+  offset=0
   for name in Beauty Sports_and_Outdoors Toys_and_Games; do
-    zstd -dc "$DATA/amazon-s3rec/$name.txt.zst" | awk -v p="${name:0:1}" '{ for (i = 1; i <= NF; ++i) $i = p $i; print }'
+    zstd -dc "$DATA/amazon-s3rec/$name.txt.zst" | awk -v o="$offset" '{ for (i = 1; i <= NF; ++i) $i += o; print }'
+    offset=$((offset + 1000000))
   done > "$union"
 fi
 
