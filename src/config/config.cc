@@ -315,6 +315,10 @@ std::vector<ParamImpl> BuildParams() {
       "sasrec: add learned vectors of each item's category levels, brand and attribute tags (those shared by 2+ "
       "items) to its embedding.",
       [](Config& c) -> bool& { return c.models.sasrec.item_features; }));
+  params.push_back(Integer("models.sasrec.negatives", 0, 10000000,
+      "sasrec: 0 trains the softmax over the whole catalog; n > 0 over each step's targets plus n items drawn "
+      "uniformly (logQ-corrected), for catalogs where the full softmax is too slow.",
+      [](Config& c) -> int& { return c.models.sasrec.negatives; }));
   params.push_back(Integer("models.gru4rec.hidden", 1, 4096, "gru4rec: GRU size (also the item embedding size).",
       [](Config& c) -> int& { return c.models.gru4rec.hidden; }));
   params.push_back(Integer("models.gru4rec.batch_size", 1, 100000, "gru4rec: sequences trained side by side.",

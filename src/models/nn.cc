@@ -428,19 +428,22 @@ void GruCell<T>::Backward(const Parameters<T>& p, Gradients<T>* g, Cache* c, Con
 // ---- SoftmaxCrossEntropy ----
 
 template <typename T>
-double SoftmaxCrossEntropy<T>::ForwardBackward(ConstMatRef<T> h, std::span<const uint32_t> targets, const Mat<T>& items,
-                                               T scale, MatRef<T> dh, Mat<T>* ditems) {
+double SoftmaxCrossEntropy<T>::ForwardBackward(ConstMatRef<T> h, std::span<const uint32_t> targets, ConstMatRef<T> items,
+                                               T scale, MatRef<T> dh, MatRef<T> ditems, std::span<const T> bias) {
   const Eigen::Index n = h.rows(), chunk = logits_.rows();
   double loss = 0;
   for (Eigen::Index start = 0; start < n; start += chunk) {
     const Eigen::Index m = std::min(chunk, n - start);
-    auto logits = logits_.topRows(m);
     const Eigen::Index d = h.cols(), count = items.rows();
+    auto logits = logits_.topLeftCorner(m, count);
     if constexpr (std::is_same_v<T, float>) {
       RowMajorGemm(false, true, m, count, d, 1, h.data() + start * h.outerStride(), h.outerStride(), items.data(),
                    items.outerStride(), 0, logits.data(), logits.outerStride());
     } else {
       logits.noalias() = h.middleRows(start, m) * items.transpose();
+    }
+    if (!bias.empty()) {
+      logits.rowwise() += Eigen::Map<const RowVec<T>>(bias.data(), static_cast<Eigen::Index>(bias.size()));
     }
     for (Eigen::Index r = 0; r < m; ++r) {
       const uint32_t target = targets[static_cast<size_t>(start + r)];
@@ -461,10 +464,10 @@ double SoftmaxCrossEntropy<T>::ForwardBackward(ConstMatRef<T> h, std::span<const
       RowMajorGemm(false, false, m, d, count, 1, logits.data(), logits.outerStride(), items.data(), items.outerStride(),
                    0, dh.data() + start * dh.outerStride(), dh.outerStride());
       RowMajorGemm(true, false, count, d, m, 1, logits.data(), logits.outerStride(), h.data() + start * h.outerStride(),
-                   h.outerStride(), 1, ditems->data(), ditems->outerStride());
+                   h.outerStride(), 1, ditems.data(), ditems.outerStride());
     } else {
       dh.middleRows(start, m).noalias() = logits * items;
-      ditems->noalias() += logits.transpose() * h.middleRows(start, m);
+      ditems.noalias() += logits.transpose() * h.middleRows(start, m);
     }
   }
   return loss;

@@ -235,17 +235,19 @@ class GruCell {
 };
 
 // Softmax cross-entropy against a full catalog whose item vectors are the
-// rows of `items` (tied with the input embedding): logits = h items^T.
-// Adds `scale` * d(sum of losses) to the gradients of h (dh, overwritten)
-// and of the item matrix; returns the sum of the row losses. Rows are
-// processed in chunks of `chunk` so that the logits never exceed chunk x
-// items in memory.
+// rows of `items` (tied with the input embedding): logits = h items^T,
+// plus `bias` per item when given (a constant: sampled softmax's logQ
+// correction). Adds `scale` * d(sum of losses) to the gradients of h (dh,
+// overwritten) and of the item matrix; returns the sum of the row losses.
+// Rows are processed in chunks of `chunk` so that the logits never exceed
+// chunk x items in memory.
 template <typename T>
 class SoftmaxCrossEntropy {
  public:
+  // Room for `chunk` rows against up to `items` items.
   void Reserve(Eigen::Index chunk, Eigen::Index items) { logits_.resize(chunk, items); }
-  double ForwardBackward(ConstMatRef<T> h, std::span<const uint32_t> targets, const Mat<T>& items, T scale,
-                         MatRef<T> dh, Mat<T>* ditems);
+  double ForwardBackward(ConstMatRef<T> h, std::span<const uint32_t> targets, ConstMatRef<T> items, T scale,
+                         MatRef<T> dh, MatRef<T> ditems, std::span<const T> bias = {});
 
  private:
   Mat<T> logits_;

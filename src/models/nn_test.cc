@@ -178,7 +178,7 @@ TEST(NnGradientTest, SoftmaxCrossEntropyInChunks) {
   loss_layer.Reserve(2, 7);  // chunks of 2, 2 and 1 rows
   M dh(5, 4);
   M ditems = M::Zero(7, 4);
-  auto loss = [&] { return loss_layer.ForwardBackward(h, targets, params[items], 0.5, dh, &ditems) * 0.5; };
+  auto loss = [&] { return loss_layer.ForwardBackward(h, targets, params[items], 0.5, dh, ditems) * 0.5; };
   // The value: the mean of -log softmax at the target.
   double expected = 0;
   for (int r = 0; r < 5; ++r) {
@@ -186,9 +186,30 @@ TEST(NnGradientTest, SoftmaxCrossEntropyInChunks) {
     expected += std::log(logits.array().exp().sum()) - logits(targets[r]);
   }
   EXPECT_NEAR(loss(), expected * 0.5, 1e-12);
+  // Room for more items than are passed changes nothing.
+  SoftmaxCrossEntropy<double> roomy;
+  roomy.Reserve(3, 12);
+  M dh_roomy(5, 4), ditems_roomy = M::Zero(7, 4);
+  EXPECT_NEAR(roomy.ForwardBackward(h, targets, params[items], 0.5, dh_roomy, ditems_roomy) * 0.5, expected * 0.5, 1e-12);
+  EXPECT_TRUE(dh_roomy.isApprox(dh, 1e-12));
   CheckGradients(&params, &h, loss, [&](Gradients<double>* g, M* dx) {
     (*g)[items].setZero();
-    loss_layer.ForwardBackward(h, targets, params[items], 0.5, *dx, &(*g)[items]);
+    loss_layer.ForwardBackward(h, targets, params[items], 0.5, *dx, (*g)[items]);
+  });
+
+  // With a constant bias per item (sampled softmax's logQ correction).
+  const std::vector<double> bias = {0.3, -1.0, 0.0, 2.0, -0.5, 0.1, 0.7};
+  auto biased = [&] { return loss_layer.ForwardBackward(h, targets, params[items], 0.5, dh, ditems, bias) * 0.5; };
+  double expected_biased = 0;
+  for (int r = 0; r < 5; ++r) {
+    Eigen::VectorXd logits = params[items] * h.row(r).transpose();
+    for (int j = 0; j < 7; ++j) logits(j) += bias[j];
+    expected_biased += std::log(logits.array().exp().sum()) - logits(targets[r]);
+  }
+  EXPECT_NEAR(biased(), expected_biased * 0.5, 1e-12);
+  CheckGradients(&params, &h, biased, [&](Gradients<double>* g, M* dx) {
+    (*g)[items].setZero();
+    loss_layer.ForwardBackward(h, targets, params[items], 0.5, *dx, (*g)[items], bias);
   });
 }
 

@@ -127,6 +127,7 @@ struct ModelOptions {
     int patience = 10;          // stop after this many epochs without a better validation NDCG@10
     int validation_users = 2000;  // shoppers whose last item is held out for early stopping (0: none)
     bool item_features = false; // add learned category, brand and tag vectors to the item embeddings
+    int negatives = 0;          // 0: softmax over the whole catalog; n: over the step's targets and n uniform draws
     bool verbose = false;       // print a line per epoch to stderr
   } sasrec;
   struct Gru4Rec {

@@ -34,6 +34,17 @@ void AppendWindow(std::span<const uint32_t> sequence, size_t max_length, std::ve
   }
 }
 
+// Sampled softmax for one training step (models.sasrec.negatives): the
+// step's targets plus items drawn uniformly, each logit corrected by minus
+// the log of the item's expected count among the candidates (logQ), so the
+// sampled loss estimates the full-catalog one without favouring rare items.
+struct SampledSoftmax {
+  std::vector<uint32_t> candidates;  // item of each column
+  std::vector<int32_t> column_of;    // per item: its column, or -1
+  Mat<float> rows;                   // the candidates' embedding rows (capacity rows; the first candidates.size() used)
+  std::vector<float> bias;
+};
+
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -77,10 +88,24 @@ struct SasRecRecommender::Network {
   }
 
   // After Forward(training): the loss at every row against `targets`, its
-  // gradient (times `scale`) added to g. Returns the summed loss.
-  double Backward(const nn::Parameters<float>& p, nn::Gradients<float>* g, float scale) {
+  // gradient (times `scale`) added to g. Returns the summed loss. With
+  // `sampled`, the softmax runs over its candidates only.
+  double Backward(const nn::Parameters<float>& p, nn::Gradients<float>* g, float scale,
+                  const SampledSoftmax* sampled) {
     const Eigen::Index n = static_cast<Eigen::Index>(inputs.size());
-    double total = loss.ForwardBackward(h.topRows(n), targets, p[items], scale, dh.topRows(n), &(*g)[items]);
+    double total = 0;
+    if (sampled == nullptr) {
+      total = loss.ForwardBackward(h.topRows(n), targets, p[items], scale, dh.topRows(n), (*g)[items]);
+    } else {
+      columns.clear();
+      for (uint32_t target : targets) columns.push_back(static_cast<uint32_t>(sampled->column_of[target]));
+      const Eigen::Index count = static_cast<Eigen::Index>(sampled->candidates.size());
+      auto dcandidates = candidate_grads.topRows(count);
+      dcandidates.setZero();
+      total = loss.ForwardBackward(h.topRows(n), columns, sampled->rows.topRows(count), scale, dh.topRows(n),
+                                   dcandidates, sampled->bias);
+      for (Eigen::Index c = 0; c < count; ++c) (*g)[items].row(sampled->candidates[c]) += dcandidates.row(c);
+    }
     auto dxs = dx.topRows(n);
     final_norm.Backward(p, g, dh.topRows(n), dxs);
     for (auto block = blocks.rbegin(); block != blocks.rend(); ++block) block->Backward(p, g, dxs, segments);
@@ -106,7 +131,8 @@ struct SasRecRecommender::Network {
   nn::LayerNorm<float> final_norm;
   nn::SoftmaxCrossEntropy<float> loss;
   Mat<float> x, dx, h, dh;
-  std::vector<uint32_t> inputs, positions_of, targets;
+  Mat<float> candidate_grads;  // sampled softmax: gradient of the candidates' rows
+  std::vector<uint32_t> inputs, positions_of, targets, columns;
   std::vector<Segment> segments;
 };
 
@@ -169,15 +195,21 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
   openblas_set_num_threads(1);  // each worker calls BLAS on its own share
   const size_t share = (static_cast<size_t>(o.batch_size) + workers - 1) / workers;
   const Eigen::Index rows = static_cast<Eigen::Index>(share * static_cast<size_t>(o.max_length));
+  // Sampled softmax when asked for and smaller than the catalog.
+  const size_t step_targets = static_cast<size_t>(o.batch_size) * static_cast<size_t>(o.max_length);
+  const size_t max_candidates = std::min(num_items_, step_targets + static_cast<size_t>(std::max(0, o.negatives)));
+  const bool sampled = o.negatives > 0 && max_candidates < num_items_;
+  const size_t softmax_width = sampled ? max_candidates : num_items_;
   const Eigen::Index chunk = std::clamp<Eigen::Index>(
-      static_cast<Eigen::Index>(8'000'000 / std::max<size_t>(1, num_items_)), 16, 256);
+      static_cast<Eigen::Index>(8'000'000 / std::max<size_t>(1, softmax_width)), 16, 256);
   std::vector<std::unique_ptr<Network>> networks;
   std::vector<nn::Gradients<float>> grads;
   std::vector<Mat<float>> scores(static_cast<size_t>(workers));
   for (int w = 0; w < workers; ++w) {
     nn::Parameters<float> names(/*allocate=*/false);
     networks.push_back(std::make_unique<Network>(&names, o, num_items_));
-    networks.back()->Reserve(rows, o.dim, static_cast<Eigen::Index>(num_items_), chunk);
+    networks.back()->Reserve(rows, o.dim, static_cast<Eigen::Index>(softmax_width), chunk);
+    if (sampled) networks.back()->candidate_grads.resize(static_cast<Eigen::Index>(max_candidates), o.dim);
     grads.push_back(params_.ZerosLike());
     scores[static_cast<size_t>(w)].resize(static_cast<Eigen::Index>(share), static_cast<Eigen::Index>(num_items_));
   }
@@ -220,6 +252,50 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
   for (size_t s = 0; s < sequences.size(); ++s) {
     if (training_sequence(s).size() >= 2) order.push_back(static_cast<uint32_t>(s));
   }
+  SampledSoftmax softmax;
+  std::vector<double> target_share;  // each item's share of all training targets
+  if (sampled) {
+    softmax.column_of.assign(num_items_, -1);
+    softmax.candidates.reserve(max_candidates);
+    softmax.rows.resize(static_cast<Eigen::Index>(max_candidates), o.dim);
+    softmax.bias.reserve(max_candidates);
+    target_share.assign(num_items_, 0.0);
+    double total = 0;
+    for (uint32_t s : order) {
+      auto sequence = training_sequence(s);
+      const size_t m = std::min(sequence.size() - 1, static_cast<size_t>(o.max_length));
+      for (size_t i = sequence.size() - m; i < sequence.size(); ++i) target_share[sequence[i]] += 1;
+      total += static_cast<double>(m);
+    }
+    for (double& share : target_share) share /= std::max(1.0, total);
+  }
+  std::uniform_int_distribution<uint32_t> any_item(0, static_cast<uint32_t>(num_items_ - 1));
+  // The step's candidates: its targets, then `negatives` uniform draws.
+  auto choose_candidates = [&](size_t begin, size_t end, size_t batch_targets) {
+    for (uint32_t item : softmax.candidates) softmax.column_of[item] = -1;
+    softmax.candidates.clear();
+    auto add = [&](uint32_t item) {
+      if (softmax.column_of[item] >= 0) return;
+      softmax.column_of[item] = static_cast<int32_t>(softmax.candidates.size());
+      softmax.candidates.push_back(item);
+    };
+    for (size_t j = begin; j < end; ++j) {
+      auto sequence = training_sequence(order[j]);
+      const size_t m = std::min(sequence.size() - 1, static_cast<size_t>(o.max_length));
+      for (size_t i = sequence.size() - m; i < sequence.size(); ++i) add(sequence[i]);
+    }
+    for (int k = 0; k < o.negatives; ++k) add(any_item(rng));
+    // Expected count of item j among the candidates: as a target of this
+    // step, plus as a uniform draw.
+    const double drawn = static_cast<double>(o.negatives) / static_cast<double>(num_items_);
+    softmax.bias.clear();
+    for (size_t c = 0; c < softmax.candidates.size(); ++c) {
+      const uint32_t item = softmax.candidates[c];
+      softmax.rows.row(static_cast<Eigen::Index>(c)) = params_[layout.items].row(item);
+      const double expected = static_cast<double>(batch_targets) * target_share[item] + drawn;
+      softmax.bias.push_back(static_cast<float>(-std::log(expected)));
+    }
+  };
   std::vector<Mat<float>> best;
   double best_ndcg = -1;
   for (int epoch = 0; epoch < o.max_epochs; ++epoch) {
@@ -235,6 +311,7 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
         batch_targets += std::min(training_sequence(order[j]).size() - 1, static_cast<size_t>(o.max_length));
       }
       const float scale = 1.0f / static_cast<float>(batch_targets);
+      if (sampled) choose_candidates(begin, end, batch_targets);
       double batch_loss = 0;
 #pragma omp parallel for num_threads(workers) schedule(static, 1) reduction(+ : batch_loss)
       for (int w = 0; w < workers; ++w) {
@@ -252,7 +329,7 @@ Status SasRecRecommender::Fit(const Dataset& data, const FitOptions& fit) {
         }
         if (net.inputs.empty()) continue;
         net.Forward(params_, true, &worker_rngs[static_cast<size_t>(w)]);
-        batch_loss += net.Backward(params_, &g, scale);
+        batch_loss += net.Backward(params_, &g, scale, sampled ? &softmax : nullptr);
       }
       for (int w = 1; w < workers; ++w) {
         for (size_t i = 0; i < grads[0].size(); ++i) grads[0][i] += grads[static_cast<size_t>(w)][i];

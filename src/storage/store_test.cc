@@ -332,7 +332,19 @@ TEST(RocksDbStoreTest, BulkLoadWithoutLogStaysConsistentAfterKill9) {
     ::execv("/proc/self/exe", const_cast<char**>(argv));
     ::_exit(127);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Kill it once something reached a table file (a fixed wait could pass
+  // before the first flush on a loaded machine).
+  auto flushed = [&] {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(options.path, error)) {
+      if (entry.path().extension() == ".sst") return true;
+    }
+    return false;
+  };
+  for (int waited = 0; waited < 200 && !flushed(); ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let that flush finish
   ::kill(child, SIGKILL);
   int wstatus;
   ::waitpid(child, &wstatus, 0);
