@@ -165,7 +165,7 @@ Status CheckIndexFile(const std::string& path, size_t count, size_t dim) {
 // a query q is searched as [q, 0]. Then |q' - x'|^2 = |q|^2 + R^2 - 2 q.x,
 // so the nearest stored rows have the largest inner products, and the graph
 // is built on a true metric (searching with -q.x as the "distance" instead
-// found under a fifth of the exact top 50 for trained SASRec embeddings).
+// found far fewer of the exact top 50 for trained SASRec embeddings).
 struct InnerProductIndex::Impl {
   Impl(size_t d, size_t capacity, const AnnOptions& options, uint64_t seed)
       : dim(d), space(d + 1),
