@@ -4,7 +4,8 @@
 # as one catalog of 42,382 items, built by bench/ann.sh): seconds per epoch
 # and NDCG@10 after the same number of epochs (S3-Rec leave-one-out, full
 # ranking, history items excluded), as reported in docs/BENCHMARKS.md.
-# Usage: bench/sampled.sh [build/vitrina]   (EPOCHS, default 3; about 10 minutes)
+# Usage: bench/sampled.sh [build/vitrina]   (about 10 minutes)
+# Env: EPOCHS (default 3), NEGATIVES (default "0 4096"; 0 is the full softmax)
 set -euo pipefail
 VITRINA=${1:-build/vitrina}
 OUT=bench/results
@@ -13,8 +14,8 @@ union="$OUT/amazon3.txt"
 [[ -s $union ]] || { echo "run bench/ann.sh first (it builds $union)" >&2; exit 1; }
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-for negatives in 0 4096; do
-  json="$OUT/amazon3-sasrec-negatives$negatives.json"
+for negatives in ${NEGATIVES:-0 4096}; do
+  json="$OUT/amazon3-sasrec-negatives$negatives-epochs$EPOCHS.json"
   "$VITRINA" evaluate --dataset "$union" --format s3rec --protocol loo --exclude-seen --models sasrec --k 10 --json \
     --models.sasrec.dropout 0.5 --models.sasrec.max_epochs "$EPOCHS" --models.sasrec.negatives "$negatives" \
     > "$json" 2> >(grep -E 'epoch|trained in' | sed "s/^/negatives $negatives: /" >&2)
