@@ -197,6 +197,10 @@ TEST(SequenceModelsCliTest, TheApproximateIndexRanksAsExactlyAsItIsMeasured) {
   const size_t at = bench.out.find("recall@10 of the index against exact ranking: mean ");
   ASSERT_NE(at, std::string::npos) << bench.out;
   EXPECT_GE(std::stod(bench.out.substr(at + 51)), 0.99) << bench.out;
+  CommandResult missing = RunVitrina({"bench", "score", "--dataset", dir.path() + "/absent.txt"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("absent.txt"), std::string::npos) << missing.out;
+  EXPECT_EQ(RunVitrina({"bench", "score", "--dataset", dir.path() + "/sequences.txt", "--format", "csv"}).exit_code, 2);
   CommandResult no_index = RunVitrina({"bench", "score", "--model", "cooccurrence", "--items", "50", "--ann"});
   EXPECT_EQ(no_index.exit_code, 2);
   EXPECT_NE(no_index.out.find("has no approximate index"), std::string::npos) << no_index.out;
