@@ -8,7 +8,7 @@
 #     epochs, sasrec 5.
 # Trained models are kept in bench/results/ann-*.bin so that a rerun only
 # rebuilds the index (delete them to retrain). Usage: bench/ann.sh [build/vitrina]
-# (about 25 minutes from scratch on 2 cores)
+# (about 30 minutes from scratch on 2 cores, 8 with the models kept)
 set -euo pipefail
 VITRINA=${1:-build/vitrina}
 DATA=${VITRINA_SHARED_DATA:-../shared/data}

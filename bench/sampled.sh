@@ -4,7 +4,7 @@
 # as one catalog of 42,382 items, built by bench/ann.sh): seconds per epoch
 # and NDCG@10 after the same number of epochs (S3-Rec leave-one-out, full
 # ranking, history items excluded), as reported in docs/BENCHMARKS.md.
-# Usage: bench/sampled.sh [build/vitrina]   (about 10 minutes)
+# Usage: bench/sampled.sh [build/vitrina]   (about 6 minutes with the defaults)
 # Env: EPOCHS (default 3), NEGATIVES (default "0 4096"; 0 is the full softmax)
 set -euo pipefail
 VITRINA=${1:-build/vitrina}

@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <limits>
 
-#include "models/sparse.h"
 
 namespace vitrina {
 namespace {

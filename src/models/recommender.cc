@@ -17,11 +17,7 @@ void Recommender::TopK(std::span<const HistoryEntry> history, Relation relation,
   thread_local std::vector<std::pair<float, uint32_t>> heap;
   scores.resize(num_items());
   Score(history, relation, scores);
-  if (skip) {
-    SelectTopK(scores, k, floor, skip, &heap, top);
-  } else {
-    SelectTopK(scores, k, floor, [](uint32_t) { return false; }, &heap, top);
-  }
+  SelectTopK(scores, k, floor, [&](uint32_t item) { return skip && skip(item); }, &heap, top);
 }
 
 const std::vector<std::string>& RecommenderNames() {
