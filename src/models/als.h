@@ -26,6 +26,11 @@ class AlsRecommender final : public Recommender {
   Status Fit(const Dataset& data, const FitOptions& options) override;
   size_t num_items() const override { return static_cast<size_t>(item_factors_.rows()); }
   void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
+  // Exact, and usually far cheaper than scoring every item: rows are scanned
+  // in descending order of norm and the scan stops once |x_u| |y_i| (which
+  // bounds every later score) falls below the k-th best score.
+  void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+            const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
   void ExplainBatch(std::span<const HistoryEntry> history, std::span<const uint32_t> items,
                     std::span<int> anchors) const override;
@@ -40,6 +45,19 @@ class AlsRecommender final : public Recommender {
   const Factors& item_factors() const { return item_factors_; }
 
  private:
+  // The fold-in of a history: its distinct items, the factorization of the
+  // system and the user vector.
+  struct FoldedIn {
+    uint64_t serial = 0;  // the model's (0: empty)
+    std::vector<HistoryEntry> history;
+    std::vector<DistinctHistoryItem> distinct;
+    Eigen::LDLT<Eigen::MatrixXf> factorization;
+    Eigen::VectorXf user;
+  };
+  // The fold-in of `history`, or null when it has no known item (no
+  // evidence). Serving ranks and then explains for the same shopper: the
+  // last fold-in of each thread is kept and reused for the same history.
+  const FoldedIn* FoldIn(std::span<const HistoryEntry> history) const;
   // Builds the fold-in system A x = b for a history.
   void FoldInSystem(std::span<const HistoryEntry> history, Eigen::MatrixXf* a, Eigen::VectorXf* b,
                     std::vector<DistinctHistoryItem>* distinct) const;
@@ -47,9 +65,15 @@ class AlsRecommender final : public Recommender {
   void PrepareServing();
 
   ModelOptions::Als options_;
+  uint64_t serial_ = 0;  // new for every set of factors: keys the fold-in cache
   Factors item_factors_;
   Eigen::MatrixXf gram_;  // Y^T Y + reg I, cached for fold-in
-  std::vector<uint16_t> item_factors_half_;  // the scan in Score reads these (half.h)
+  // What Score and TopK scan: the factors in half precision (half.h), rows
+  // in descending order of their norm, the item of each row, and the norm
+  // of each row as stored (so that it bounds the scores computed from it).
+  std::vector<uint16_t> serving_rows_;
+  std::vector<uint32_t> serving_items_;
+  std::vector<float> serving_norms_;
   std::vector<double> loss_history_;
 };
 

@@ -250,6 +250,62 @@ TEST(AlsTest, LossDecreasesAndCommunitiesSeparate) {
   EXPECT_EQ(anchors[2], -1);  // not an item
 }
 
+TEST(AlsTest, TopKEqualsRankingEveryItem) {
+  // Zipf-popular items, so that factor norms spread out and the scan stops
+  // early; the result must still be exactly the full ranking's.
+  std::mt19937 rng(11);
+  const size_t num_items = 3000;
+  std::vector<double> weights(num_items);
+  for (size_t i = 0; i < num_items; ++i) weights[i] = 1.0 / static_cast<double>(i + 1);
+  std::discrete_distribution<uint32_t> popular(weights.begin(), weights.end());
+  std::vector<std::vector<uint32_t>> actors(1500);
+  for (auto& items : actors) {
+    const uint32_t start = popular(rng);  // neighbouring items go together
+    for (int j = 0; j < 8; ++j) items.push_back(j % 2 ? popular(rng) : (start + j) % num_items);
+  }
+  ModelOptions options;
+  options.als.factors = 16;
+  options.als.iterations = 4;
+  AlsRecommender als(options.als);
+  ASSERT_TRUE(als.Fit(MakeDataset(num_items, actors), {.threads = 2}).ok());
+  std::vector<std::pair<float, uint32_t>> heap;
+  std::vector<std::pair<uint32_t, float>> expected, top;
+  for (int trial = 0; trial < 40; ++trial) {
+    std::vector<HistoryEntry> history;
+    for (int j = 0; j <= trial % 12; ++j) history.push_back({popular(rng), 1.0f + j % 3});
+    const std::vector<float> scores = ScoreAll(als, history);
+    const size_t k = trial % 3 == 0 ? 200 : 10 + trial;
+    const float floor = trial % 4 == 0 ? -1.0f : 0.0f;
+    auto skip = [&](uint32_t i) { return i % 5 == static_cast<uint32_t>(trial % 5); };
+    SelectTopK(scores, k, floor, skip, &heap, &expected);
+    als.TopK(history, Relation::kAny, k, floor, skip, &top);
+    ASSERT_EQ(top, expected) << "trial " << trial;
+  }
+  // Each thread keeps its last fold-in: another model asked about the same
+  // history must not get it.
+  AlsRecommender other(options.als);
+  ASSERT_TRUE(other.Fit(MakeDataset(num_items, actors), {.threads = 2, .seed = 99}).ok());
+  const std::vector<HistoryEntry> history = {{1}, {2, 2.0f}};
+  ScoreAll(als, {{5}});
+  const std::vector<float> mine = ScoreAll(als, history);
+  ScoreAll(other, {{5}});
+  const std::vector<float> theirs = ScoreAll(other, history);
+  EXPECT_NE(mine, theirs);
+  EXPECT_EQ(ScoreAll(als, history), mine);
+  AlsRecommender reloaded(options.als);
+  const std::string path = TempPath("als_topk");
+  ASSERT_TRUE(other.Save(path).ok());
+  ASSERT_TRUE(reloaded.Load(path).ok());
+  EXPECT_EQ(ScoreAll(reloaded, history), theirs);
+  std::filesystem::remove(path);
+  // No history: no evidence, as with every score 0.
+  als.TopK({}, Relation::kAny, 5, 0.0f, nullptr, &top);
+  EXPECT_TRUE(top.empty());
+  als.TopK({}, Relation::kAny, 5, -1.0f, nullptr, &top);
+  ASSERT_EQ(top.size(), 5u);
+  EXPECT_EQ(top[0].first, 0u);
+}
+
 TEST(AlsTest, FitIsDeterministicForASeed) {
   Dataset data = TwoCommunities();
   ModelOptions options;

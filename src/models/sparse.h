@@ -41,6 +41,53 @@ SparseRows BuildUserItemMatrix(const Dataset& data);
 // Columns become rows. Columns of the result are sorted.
 SparseRows Transpose(const SparseRows& matrix, size_t num_columns);
 
+// Keeps the `k` best (score, index) entries offered, in any order; ties go
+// to the lower index and scores <= `floor` are refused. `storage` is scratch
+// reused between calls.
+class TopKHeap {
+ public:
+  TopKHeap(size_t k, float floor, std::vector<std::pair<float, uint32_t>>* storage)
+      : k_(k), floor_(floor), heap_(storage) {
+    heap_->clear();
+  }
+  bool full() const { return heap_->size() == k_; }
+  // A score below this cannot enter (above floor once the heap is full).
+  float bar() const { return full() && k_ > 0 ? std::max(floor_, heap_->front().first) : floor_; }
+  // Whether (score, index) would be kept, before any other test.
+  bool Admits(float score, uint32_t index) const {
+    if (k_ == 0 || !(score > floor_)) return false;
+    if (!full()) return true;
+    const auto& root = heap_->front();
+    return score > root.first || (score == root.first && index < root.second);
+  }
+  // Keeps an entry that Admits, pushing out the worst when full.
+  void Push(float score, uint32_t index) {
+    if (full()) {
+      std::pop_heap(heap_->begin(), heap_->end(), Worse);
+      heap_->back() = {score, index};
+    } else {
+      heap_->emplace_back(score, index);
+    }
+    std::push_heap(heap_->begin(), heap_->end(), Worse);
+  }
+  // The kept entries as (index, score), best first.
+  void Finish(std::vector<std::pair<uint32_t, float>>* out) {
+    out->clear();
+    std::sort_heap(heap_->begin(), heap_->end(), Worse);
+    for (const auto& [score, index] : *heap_) out->emplace_back(index, score);
+  }
+
+ private:
+  // Min-heap on (score, -index): the root is the worst kept entry.
+  static bool Worse(const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
+    if (a.first != b.first) return a.first > b.first;
+    return a.second < b.second;
+  }
+  size_t k_;
+  float floor_;
+  std::vector<std::pair<float, uint32_t>>* heap_;
+};
+
 // The `k` entries with the highest scores, best first; ties go to the lower
 // index. Entries with score <= `floor` or for which `skip(index)` is true are
 // left out. `heap` is scratch space reused between calls.
@@ -83,19 +130,14 @@ template <typename Skip>
 void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& skip,
                 std::vector<std::pair<float, uint32_t>>* heap, std::vector<std::pair<uint32_t, float>>* out) {
   out->clear();
-  heap->clear();
+  TopKHeap best(k, floor, heap);
   if (k == 0) return;
-  // Min-heap on (score, -index): the root is the worst kept entry. The
-  // result does not depend on the order in which entries are offered.
-  auto worse = [](const std::pair<float, uint32_t>& a, const std::pair<float, uint32_t>& b) {
-    if (a.first != b.first) return a.first > b.first;
-    return a.second < b.second;
-  };
   // Scores are taken in blocks of 16. A block whose maximum cannot enter the
   // heap is skipped without a branch per score. The blocks with the highest
   // maxima go first, so that the bar is high before the rest is scanned:
   // taken in index order, scores that grow with the index (a catalog sorted
-  // by popularity) would each enter the heap and be pushed out again.
+  // by popularity) would each enter the heap and be pushed out again. The
+  // result does not depend on the order in which entries are offered.
   constexpr uint32_t kBlock = 16;
   const uint32_t n = static_cast<uint32_t>(scores.size());
   const uint32_t blocks = (n + kBlock - 1) / kBlock;
@@ -114,20 +156,9 @@ void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& ski
     const uint32_t start = b * kBlock, end = std::min(n, start + kBlock);
     for (uint32_t i = start; i < end; ++i) {
       float s = scores[i];
-      if (!(s > floor) || s < bar) continue;
-      if (heap->size() == k) {
-        const auto& root = heap->front();
-        if (s < root.first || (s == root.first && i > root.second)) continue;
-      }
-      if (skip(i)) continue;
-      if (heap->size() == k) {
-        std::pop_heap(heap->begin(), heap->end(), worse);
-        heap->back() = {s, i};
-      } else {
-        heap->emplace_back(s, i);
-      }
-      std::push_heap(heap->begin(), heap->end(), worse);
-      if (heap->size() == k) bar = std::max(floor, heap->front().first);
+      if (s < bar || !best.Admits(s, i) || skip(i)) continue;
+      best.Push(s, i);
+      bar = best.bar();
     }
   };
   // The blocks among the 2k highest maxima (at most a quarter of all) first...
@@ -153,8 +184,7 @@ void SelectTopK(std::span<const float> scores, size_t k, float floor, Skip&& ski
   }
   // ...then every other block.
   for (uint32_t b = 0; b < blocks; ++b) visit(b);
-  std::sort_heap(heap->begin(), heap->end(), worse);
-  for (const auto& [score, index] : *heap) out->emplace_back(index, score);
+  best.Finish(out);
 }
 
 }  // namespace vitrina

@@ -2,7 +2,8 @@
 //
 //   events     8-byte big-endian sequence number      -> encoded Event
 //   event_ids  event_id                               -> sequence number
-//   timeline   'u'|'s' actor_id 0x00 ts(8) seq(8)     -> empty
+//   timeline   'u'|'s' actor_id 0x00 ts(8) seq(8)     -> encoded Event (a copy; empty in
+//                                                     stores written before 2026-11-24)
 //   items      item id                                -> encoded Item
 //   users      user id                                -> encoded User
 //   default    "format", "counts"                     -> store metadata

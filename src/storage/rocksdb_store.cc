@@ -176,10 +176,10 @@ class RocksDbStore final : public Store {
     // one arena and sorted as views.
     std::string& arena = scratch_.key_arena;
     auto& id_entries = scratch_.id_entries;        // (event id, sequence number)
-    auto& timeline_keys = scratch_.timeline_keys;  // (offset, length) in the arena
+    auto& timeline = scratch_.timeline;            // key and value spans in the arena
     arena.clear();
     id_entries.clear();
-    timeline_keys.clear();
+    timeline.clear();
     std::string key;
     std::string& value = scratch_.value;
     // Upserts of items and users: keep the stored created time unless the
@@ -235,14 +235,16 @@ class RocksDbStore final : public Store {
           value.clear();
           EncodeEvent(event, &value);
           rocks_batch.Put(handles_[kEvents], seq_key, value);
-          if (!event.user_id.empty()) {
-            TimelineKey(ActorKind::kUser, event.user_id, event.timestamp_ms, seq, &key);
-            timeline_keys.emplace_back(arena.size(), key.size());
-            arena += key;
-          }
-          if (!event.session_id.empty()) {
-            TimelineKey(ActorKind::kSession, event.session_id, event.timestamp_ms, seq, &key);
-            timeline_keys.emplace_back(arena.size(), key.size());
+          // The timeline entries carry a copy of the event, so that a
+          // shopper's recent events are one short range read rather than a
+          // lookup per event scattered over the whole log.
+          const Span event_span{arena.size(), value.size()};
+          arena += value;
+          for (ActorKind kind : {ActorKind::kUser, ActorKind::kSession}) {
+            const std::string& actor = kind == ActorKind::kUser ? event.user_id : event.session_id;
+            if (actor.empty()) continue;
+            TimelineKey(kind, actor, event.timestamp_ms, seq, &key);
+            timeline.push_back({{arena.size(), key.size()}, event_span});
             arena += key;
           }
           ++meta.counts.events;
@@ -253,9 +255,11 @@ class RocksDbStore final : public Store {
     }
     std::sort(id_entries.begin(), id_entries.end());
     for (const auto& [id, seq] : id_entries) rocks_batch.Put(handles_[kEventIds], ToSlice(id), SequenceKey(seq));
-    auto view = [&arena](std::pair<size_t, size_t> span) { return std::string_view(arena).substr(span.first, span.second); };
-    std::sort(timeline_keys.begin(), timeline_keys.end(), [&](auto a, auto b) { return view(a) < view(b); });
-    for (auto span : timeline_keys) rocks_batch.Put(handles_[kTimeline], ToSlice(view(span)), rocksdb::Slice());
+    auto view = [&arena](Span span) { return std::string_view(arena).substr(span.offset, span.length); };
+    std::sort(timeline.begin(), timeline.end(), [&](const auto& a, const auto& b) { return view(a.first) < view(b.first); });
+    for (const auto& [key_span, value_span] : timeline) {
+      rocks_batch.Put(handles_[kTimeline], ToSlice(view(key_span)), ToSlice(view(value_span)));
+    }
     rocks_batch.Put(handles_[kMeta], ToSlice(kCountsKey), EncodeMeta(meta));
     VITRINA_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &rocks_batch), "write failed"));
     std::lock_guard counts_lock(counts_mutex_);
@@ -289,27 +293,37 @@ class RocksDbStore final : public Store {
     if (limit == 0) return Status::OK();
     std::string prefix;
     TimelinePrefix(kind, actor_id, &prefix);
-    std::vector<std::string> seq_keys;
+    // Stores written before timeline entries carried their event have empty
+    // values there: those events are looked up in the log by sequence number.
+    std::vector<std::string> missing_keys;
+    std::vector<size_t> missing_at;
     {
       std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kTimeline]));
       std::string upper = prefix + std::string(16, '\xff');
-      for (it->SeekForPrev(upper); it->Valid() && seq_keys.size() < limit; it->Prev()) {
+      for (it->SeekForPrev(upper); it->Valid() && events->size() < limit; it->Prev()) {
         rocksdb::Slice k = it->key();
         if (!k.starts_with(prefix) || k.size() != prefix.size() + 16) break;
-        seq_keys.emplace_back(k.data() + k.size() - 8, 8);
+        events->emplace_back();
+        rocksdb::Slice v = it->value();
+        if (v.empty()) {
+          missing_keys.emplace_back(k.data() + k.size() - 8, 8);
+          missing_at.push_back(events->size() - 1);
+          continue;
+        }
+        VITRINA_RETURN_IF_ERROR(DecodeEvent(std::string_view(v.data(), v.size()), &events->back()));
       }
       VITRINA_RETURN_IF_ERROR(FromRocks(it->status(), "reading timeline"));
     }
-    std::vector<rocksdb::Slice> keys(seq_keys.begin(), seq_keys.end());
+    if (missing_keys.empty()) return Status::OK();
+    std::vector<rocksdb::Slice> keys(missing_keys.begin(), missing_keys.end());
     std::vector<rocksdb::PinnableSlice> values(keys.size());
     std::vector<rocksdb::Status> statuses(keys.size());
     db_->MultiGet(rocksdb::ReadOptions(), handles_[kEvents], keys.size(), keys.data(), values.data(),
                   statuses.data());
-    events->reserve(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
       VITRINA_RETURN_IF_ERROR(FromRocks(statuses[i], "reading event"));
-      events->emplace_back();
-      VITRINA_RETURN_IF_ERROR(DecodeEvent(std::string_view(values[i].data(), values[i].size()), &events->back()));
+      VITRINA_RETURN_IF_ERROR(
+          DecodeEvent(std::string_view(values[i].data(), values[i].size()), &(*events)[missing_at[i]]));
     }
     return Status::OK();
   }
@@ -492,6 +506,10 @@ class RocksDbStore final : public Store {
   }
 
   // Buffers reused by every Write. GUARDED_BY(write_mutex_).
+  struct Span {
+    size_t offset = 0;
+    size_t length = 0;
+  };
   struct Scratch {
     std::unordered_map<std::string_view, std::optional<int64_t>> item_created;  // nullopt: absent
     std::unordered_map<std::string_view, std::optional<int64_t>> user_created;
@@ -501,7 +519,7 @@ class RocksDbStore final : public Store {
     std::vector<rocksdb::Status> statuses;
     std::string key_arena;
     std::vector<std::pair<std::string_view, uint64_t>> id_entries;
-    std::vector<std::pair<size_t, size_t>> timeline_keys;
+    std::vector<std::pair<Span, Span>> timeline;  // (key, value)
     std::string value;
   };
 

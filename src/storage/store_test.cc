@@ -231,6 +231,66 @@ TEST(RocksDbStoreTest, ReopenRestoresEverything) {
   EXPECT_EQ(outcomes[1], WriteOutcome::kDuplicate);
 }
 
+TEST(RocksDbStoreTest, ReadsTimelinesWrittenWithoutEventCopies) {
+  // Stores written before timeline entries carried a copy of their event
+  // have empty values there; their events are read from the log instead.
+  SystemClock clock;
+  RocksDbOptions options;
+  options.path = FreshDir("timeline_copies");
+  std::vector<Event> expected;
+  {
+    auto store = OpenRocksDbStore(options, &clock);
+    ASSERT_TRUE(store.ok());
+    WriteBatch batch;
+    for (int i = 0; i < 30; ++i) {
+      Event event = MakeEvent("e" + std::to_string(i), "u1", i % 5 == 0 ? EventType::kPurchase : EventType::kView,
+                              1000 + 10 * (i % 7) + i);
+      event.session_id = "s" + std::to_string(i % 3);
+      batch.AppendEvent(std::move(event));
+    }
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+    ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kUser, "u1", 20, &expected).ok());
+    ASSERT_EQ(expected.size(), 20u);
+  }
+  {
+    // Empty every other timeline value, as the older format left them.
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), options.path, &names).ok());
+    for (const std::string& name : names) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::DB* db = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), options.path, descriptors, &handles, &db).ok());
+    size_t timeline = std::find(names.begin(), names.end(), "timeline") - names.begin();
+    ASSERT_LT(timeline, names.size());
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[timeline]));
+    std::vector<std::string> keys;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      EXPECT_FALSE(it->value().empty()) << "a new timeline entry carries its event";
+      keys.push_back(it->key().ToString());
+    }
+    it.reset();
+    ASSERT_EQ(keys.size(), 60u);  // user and session entries
+    for (size_t i = 0; i < keys.size(); i += 2) {
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[timeline], keys[i], rocksdb::Slice()).ok());
+    }
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    delete db;
+  }
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::vector<Event> events;
+  ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kUser, "u1", 20, &events).ok());
+  EXPECT_EQ(events, expected);
+  ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kSession, "s1", 100, &events).ok());
+  ASSERT_EQ(events.size(), 10u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].session_id, "s1");
+    if (i > 0) EXPECT_GE(events[i - 1].timestamp_ms, events[i].timestamp_ms);
+  }
+}
+
 TEST(RocksDbStoreTest, SecondOpenOfTheSameDirectoryIsRefused) {
   SystemClock clock;
   RocksDbOptions options;
