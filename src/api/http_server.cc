@@ -4,6 +4,7 @@
 #include "api/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -299,18 +301,37 @@ class Session : public std::enable_shared_from_this<Session> {
 
 }  // namespace
 
+// One io_context per worker thread, each run by its thread alone: a
+// connection lives on one thread from accept to close (connections are
+// dealt out in turn), so a request is read, handled and answered without
+// waking another thread. With one context shared by all threads, every
+// completion could hand work to a sleeping thread (a futex wake and a
+// scheduling delay, several per request).
+std::vector<std::unique_ptr<net::io_context>> MakeContexts(int threads) {
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  for (int i = 0; i < threads; ++i) contexts.push_back(std::make_unique<net::io_context>(1));
+  return contexts;
+}
+
+int WorkerThreads(const HttpServerOptions& options) {
+  return options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 struct HttpServer::Impl {
   Impl(HttpServerOptions opts, const Router* r)
       : options(std::move(opts)),
         router(r),
-        io(options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency())),
-        acceptor(net::make_strand(io)),
+        contexts(MakeContexts(WorkerThreads(options))),
+        acceptor(net::make_strand(*contexts[0])),
         accept_retry(acceptor.get_executor()),
-        sweeper(net::make_strand(io)),
-        signals(io) {}
+        sweeper(net::make_strand(*contexts[0])),
+        signals(*contexts[0]) {
+    for (auto& context : contexts) keep_running.emplace_back(context->get_executor());
+  }
 
   void Accept() {
-    acceptor.async_accept(net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    net::io_context& next = *contexts[next_context++ % contexts.size()];
+    acceptor.async_accept(net::make_strand(next), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
       if (ec) {
         // Out of file descriptors or similar: the connection stays in the
@@ -348,10 +369,10 @@ struct HttpServer::Impl {
     });
   }
 
-  void RunThread() {
+  void RunThread(net::io_context* io) {
     while (true) {
       try {
-        io.run();
+        io->run();
         return;
       } catch (const std::exception& error) {
         spdlog::error("HTTP worker caught: {}", error.what());
@@ -361,10 +382,13 @@ struct HttpServer::Impl {
 
   HttpServerOptions options;
   const Router* router;
-  // Before `io`: sessions destroyed with the io_context still find these.
+  // Before the contexts: sessions destroyed with them still find these.
   std::atomic<size_t> connections{0};
   SessionRegistry registry;
-  net::io_context io;
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  // A context with no connection yet must not return from run().
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> keep_running;
+  size_t next_context = 0;  // on the acceptor's strand
   tcp::acceptor acceptor;
   net::steady_timer accept_retry;
   net::steady_timer sweeper;
@@ -408,9 +432,9 @@ Status HttpServer::Start() {
   }
   impl_->Accept();
   impl_->Sweep();
-  const int threads = impl_->options.threads > 0 ? impl_->options.threads
-                                                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < threads; ++i) impl_->threads.emplace_back([this] { impl_->RunThread(); });
+  for (auto& context : impl_->contexts) {
+    impl_->threads.emplace_back([this, io = context.get()] { impl_->RunThread(io); });
+  }
   return Status::OK();
 }
 
@@ -452,7 +476,7 @@ void HttpServer::Stop() {
     impl_->stop_requested_cv.notify_all();
   }
   if (!impl_->threads.empty()) StopAccepting();
-  impl_->io.stop();
+  for (auto& context : impl_->contexts) context->stop();
   for (auto& thread : impl_->threads) {
     if (thread.joinable()) thread.join();
   }

@@ -114,6 +114,49 @@ void CooccurrenceRecommender::Score(std::span<const HistoryEntry> history, Relat
   if (relation != Relation::kSubstitute) ScoreFromNeighbors(bought_, distinct, options_.recency_decay, scores);
 }
 
+void CooccurrenceRecommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+                                   const std::function<bool(uint32_t)>& skip,
+                                   std::vector<std::pair<uint32_t, float>>* top) const {
+  if (floor < 0) {
+    // Items with no evidence (score 0) can make the list: rank them all.
+    Recommender::TopK(history, relation, k, floor, skip, top);
+    return;
+  }
+  // Sums go into a dense buffer that is all zeros between calls; the
+  // entries made non-zero are listed, ranked and zeroed again. The sums are
+  // taken in the same order as in Score, so the scores are the same floats.
+  thread_local std::vector<float> sums;
+  thread_local std::vector<uint32_t> touched;
+  thread_local std::vector<DistinctHistoryItem> distinct;
+  thread_local std::vector<std::pair<float, uint32_t>> heap;
+  if (sums.size() < num_items_) sums.resize(num_items_, 0.0f);
+  touched.clear();
+  DistinctHistory(history, num_items_, &distinct);
+  auto accumulate = [&](const SparseRows& graph) {
+    for (const DistinctHistoryItem& h : distinct) {
+      if (h.item >= graph.rows()) continue;
+      const float factor = static_cast<float>(std::pow(options_.recency_decay, h.position));
+      auto columns = graph.RowColumns(h.item);
+      auto values = graph.RowValues(h.item);
+      for (size_t i = 0; i < columns.size(); ++i) {
+        float& sum = sums[columns[i]];
+        if (sum == 0.0f) touched.push_back(columns[i]);  // listed again if it stays 0: harmless
+        sum += factor * values[i];
+      }
+    }
+  };
+  if (relation != Relation::kComplement) accumulate(viewed_);
+  if (relation != Relation::kSubstitute) accumulate(bought_);
+  TopKHeap best(k, floor, &heap);
+  for (uint32_t item : touched) {
+    const float score = sums[item];
+    sums[item] = 0.0f;
+    if (!best.Admits(score, item) || (skip && skip(item))) continue;
+    best.Push(score, item);
+  }
+  best.Finish(top);
+}
+
 int CooccurrenceRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {
   std::vector<DistinctHistoryItem> distinct;
   DistinctHistory(history, num_items_, &distinct);

@@ -25,6 +25,10 @@ class CooccurrenceRecommender final : public Recommender {
   // kComplement bought-together only. History items count decay^k by
   // recency rank k.
   void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
+  // Ranks only the neighbours of the history (the only items scored above
+  // 0), not the whole catalog; the same result as ranking every score.
+  void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+            const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
   Status Save(const std::string& path) const override;
   Status Load(const std::string& path) override;

@@ -196,6 +196,44 @@ TEST(CooccurrenceTest, CountsSessionsAndOrdersApartWithCosineShrinkage) {
   EXPECT_EQ(model.Explain(history, 0), 0);
 }
 
+TEST(CooccurrenceTest, TopKEqualsRankingEveryItem) {
+  std::mt19937 rng(5);
+  DatasetBuilder builder;
+  const int num_items = 400;
+  for (int i = 0; i < num_items; ++i) builder.AddItem(ItemMeta{.id = "i" + std::to_string(i)});
+  for (int a = 0; a < 300; ++a) {
+    const std::string user = "u" + std::to_string(a), session = "s" + std::to_string(a);
+    const int start = static_cast<int>(rng() % num_items);
+    for (int j = 0; j < 6; ++j) {
+      builder.AddEvent(Event{.type = EventType::kView, .user_id = user, .session_id = session,
+                             .item_id = "i" + std::to_string((start + j * j) % num_items), .timestamp_ms = j + 1},
+                       false);
+    }
+    builder.AddEvent(Event{.type = EventType::kPurchase, .user_id = user, .session_id = "o" + session,
+                           .lines = {{.item_id = "i" + std::to_string(start)},
+                                     {.item_id = "i" + std::to_string(rng() % num_items)}},
+                           .timestamp_ms = 9},
+                     false);
+  }
+  ModelOptions options;
+  CooccurrenceRecommender model(options.cooccurrence);
+  ASSERT_TRUE(model.Fit(std::move(builder).Finish(), {}).ok());
+  std::vector<std::pair<float, uint32_t>> heap;
+  std::vector<std::pair<uint32_t, float>> expected, top;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::vector<HistoryEntry> history;
+    for (int j = 0; j <= trial % 15; ++j) history.push_back({static_cast<uint32_t>(rng() % num_items)});
+    const Relation relation = trial % 3 == 0 ? Relation::kAny : trial % 3 == 1 ? Relation::kSubstitute : Relation::kComplement;
+    const std::vector<float> scores = ScoreAll(model, history, relation);
+    const float floor = trial % 4 == 0 ? -1.0f : trial % 4 == 1 ? 0.05f : 0.0f;
+    const size_t k = trial % 5 == 0 ? 500 : 3 + trial % 20;
+    auto skip = [&](uint32_t i) { return i % 4 == static_cast<uint32_t>(trial % 4); };
+    SelectTopK(scores, k, floor, skip, &heap, &expected);
+    model.TopK(history, relation, k, floor, skip, &top);
+    ASSERT_EQ(top, expected) << "trial " << trial;  // also: no sums left over from the previous trial
+  }
+}
+
 // Two communities: users 0..29 use items 0..9, users 30..59 items 10..19.
 Dataset TwoCommunities() {
   std::mt19937 rng(3);
