@@ -50,19 +50,31 @@ load() {
   $VITRINA bench http-load --port "$PORT" --rate "$RATE" --duration "$DURATION" --connections 8 --method GET \
     --key "$VITRINA_PUBLIC_KEY" "$@" | grep latency
 }
+# The server's CPU time (user + system, ms) and bytes read from disk so far.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.0f", ($14 + $15) * 1000 / hz}' "/proc/$server/stat"; }
+disk_read() { awk '/^read_bytes/ {print $2}' "/proc/$server/io"; }
+# for_you over a paths file, then the server's CPU per request and disk reads during it.
+for_you_round() {
+  local cpu0 disk0 line
+  cpu0=$(cpu_ms); disk0=$(disk_read)
+  line=$(load --paths-file "$1")
+  echo "  GET /v1/recommendations/for_you?user_id=...  $line"
+  awk -v c0="$cpu0" -v c1="$(cpu_ms)" -v d0="$disk0" -v d1="$(disk_read)" -v n=$(( RATE * (DURATION + 2) )) \
+    'BEGIN {printf "    server CPU %.2f ms per request (user + system); read from disk %.1f MB\n", (c1 - c0) / n, (d1 - d0) / 1e6}'
+}
 for round in 1 2 3; do
   echo "round $round"
   echo "  GET /health                                  $(load --path /health)"
   echo "  GET /v1/recommendations/trending?n=10        $(load --path '/v1/recommendations/trending?n=10')"
   # Each round starts RATE x DURATION lines further into the mix, so it meets shoppers not asked for yet.
   tail -n +$(( (round - 1) * RATE * DURATION + 1 )) "$WORK/shop/for_you.paths" > "$WORK/round.paths"
-  echo "  GET /v1/recommendations/for_you?user_id=...  $(load --paths-file "$WORK/round.paths")"
+  for_you_round "$WORK/round.paths"
 done
 echo "resident memory after the load (RocksDB block cache warm): $(rss $server)"
 curl -sf -X POST -H "Authorization: Bearer $VITRINA_ADMIN_KEY" "http://127.0.0.1:$PORT/v1/models/train" > /dev/null
 tail -n +$(( 3 * RATE * DURATION + 1 )) "$WORK/shop/for_you.paths" > "$WORK/round.paths"
-echo "during training (POST /v1/models/train just before):"
-echo "  GET /v1/recommendations/for_you?user_id=...  $(load --paths-file "$WORK/round.paths")"
+echo "during training (POST /v1/models/train just before; the CPU includes training's):"
+for_you_round "$WORK/round.paths"
 echo "  training: $(curl -sf -H "Authorization: Bearer $VITRINA_ADMIN_KEY" "http://127.0.0.1:$PORT/v1/models" |
   grep -o '"training":{[^}]*}')"
 kill $server; wait $server || true
