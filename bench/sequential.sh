@@ -11,19 +11,25 @@
 #      FEATURES=1: sasrec with item side features (models.sasrec.item_features);
 #        results go to ...-features.json
 #      SKIP_SCORE=1: skip the scoring-latency runs at the end
+#      SASREC_DROPOUT (default 0.5) and SASREC_FLAGS (more sasrec settings, e.g.
+#        "--models.sasrec.dim 128"), with TAG: a name appended to the result
+#        files (...-TAG.json) so that such runs stay apart
 set -euo pipefail
 VITRINA=${1:-build/vitrina}
 DATA=${VITRINA_SHARED_DATA:-../shared/data}
 OUT=bench/results
 mkdir -p "$OUT"
 # The settings measured; everything else is the default of docs/CONFIG.md.
-SASREC=(--models.sasrec.dropout 0.5)
+SASREC=(--models.sasrec.dropout "${SASREC_DROPOUT:-0.5}")
 MODELS=${MODELS:-sasrec,gru4rec}
 features=""
 if [[ ${FEATURES:-0} == 1 ]]; then
   SASREC+=(--models.sasrec.item_features true)
   features="-features"
 fi
+read -r -a extra <<< "${SASREC_FLAGS:-}"
+SASREC+=("${extra[@]}")
+features+=${TAG:+-$TAG}
 GRU4REC=(--models.gru4rec.dropout_embed 0.3 --models.gru4rec.dropout_hidden 0.1 --models.gru4rec.logq 1)
 
 summarize() {

@@ -299,8 +299,6 @@ class Session : public std::enable_shared_from_this<Session> {
   std::array<char, 4096> drain_buffer_{};
 };
 
-}  // namespace
-
 // One io_context per worker thread, each run by its thread alone: a
 // connection lives on one thread from accept to close (connections are
 // dealt out in turn), so a request is read, handled and answered without
@@ -316,6 +314,8 @@ std::vector<std::unique_ptr<net::io_context>> MakeContexts(int threads) {
 int WorkerThreads(const HttpServerOptions& options) {
   return options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
+
+}  // namespace
 
 struct HttpServer::Impl {
   Impl(HttpServerOptions opts, const Router* r)

@@ -130,12 +130,14 @@ void AlsRecommender::PrepareServing() {
   }
   serving_items_.resize(n);
   for (uint32_t i = 0; i < n; ++i) serving_items_[i] = i;
-  std::stable_sort(serving_items_.begin(), serving_items_.end(), [&](uint32_t a, uint32_t b) { return norms[a] > norms[b]; });
+  std::stable_sort(serving_items_.begin(), serving_items_.end(),
+                   [&](uint32_t a, uint32_t b) { return norms[a] > norms[b]; });
   serving_rows_.resize(n * dim);
   serving_norms_.resize(n);
   for (size_t r = 0; r < n; ++r) {
     const uint32_t item = serving_items_[r];
-    std::copy_n(halves.begin() + static_cast<ptrdiff_t>(item * dim), dim, serving_rows_.begin() + static_cast<ptrdiff_t>(r * dim));
+    std::copy_n(halves.begin() + static_cast<ptrdiff_t>(item * dim), dim,
+                serving_rows_.begin() + static_cast<ptrdiff_t>(r * dim));
     // Rounded up, so that the float still bounds the exact norm.
     serving_norms_[r] = std::nextafter(static_cast<float>(norms[item]), std::numeric_limits<float>::infinity());
   }
@@ -146,7 +148,8 @@ const AlsRecommender::FoldedIn* AlsRecommender::FoldIn(std::span<const HistoryEn
   auto same = [](const HistoryEntry& a, const HistoryEntry& b) {
     return a.item == b.item && a.weight == b.weight && a.signal == b.signal;
   };
-  if (last.serial != serial_ || !std::equal(history.begin(), history.end(), last.history.begin(), last.history.end(), same)) {
+  if (last.serial != serial_ ||
+      !std::equal(history.begin(), history.end(), last.history.begin(), last.history.end(), same)) {
     last.serial = 0;
     last.history.assign(history.begin(), history.end());
     thread_local Eigen::MatrixXf a;

@@ -172,8 +172,8 @@ class RocksDbStore final : public Store {
     rocksdb::WriteBatch rocks_batch;
     // Index entries are added in key order at the end: sorted inserts let the
     // memtable's skip list reuse its search path ("splice") between keys,
-    // which more than halves insert cost for random ids. Keys are packed in
-    // one arena and sorted as views.
+    // which more than halves insert cost for random ids. Timeline keys and
+    // their values are packed in one arena and sorted as views.
     std::string& arena = scratch_.key_arena;
     auto& id_entries = scratch_.id_entries;        // (event id, sequence number)
     auto& timeline = scratch_.timeline;            // key and value spans in the arena
@@ -505,11 +505,12 @@ class RocksDbStore final : public Store {
     }
   }
 
-  // Buffers reused by every Write. GUARDED_BY(write_mutex_).
+  // A stretch of the write arena.
   struct Span {
     size_t offset = 0;
     size_t length = 0;
   };
+  // Buffers reused by every Write. GUARDED_BY(write_mutex_).
   struct Scratch {
     std::unordered_map<std::string_view, std::optional<int64_t>> item_created;  // nullopt: absent
     std::unordered_map<std::string_view, std::optional<int64_t>> user_created;

@@ -200,6 +200,9 @@ TEST_F(RecommendTest, SnapshotSwapUnderLoadFailsNoRequestAndRestoreWorks) {
         HttpResult result = server_->Request(
             "GET", "/v1/recommendations/for_you?user_id=u" + std::to_string(c) + "&n=5", "", kPublicKey);
         (result.status == 200 ? ok : failed)++;
+        // Paced, so that the trainer (at nice 19) still gets CPU on a
+        // loaded 2-core machine: unpaced clients starved it past the wait.
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
       }
     });
   }
