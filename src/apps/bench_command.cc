@@ -396,8 +396,9 @@ LatencySummary Summarize(std::vector<double> latencies) {
 // Trains `model` briefly on random walks over the catalog (the weights'
 // quality does not change the cost of scoring), or on --dataset, then
 // times Score for the latest `history` events of the walkers (shoppers),
-// one call at a time on this thread. With --ann the model also builds its approximate index, and the
-// top `k` through it are timed and compared with exact ranking.
+// one call at a time on this thread. With --ann the model also builds its
+// approximate index, and the top `k` through it are timed and compared
+// with exact ranking.
 int RunScore(const ScoreFlags& flags) {
   std::mt19937_64 rng(flags.seed);
   Dataset data;

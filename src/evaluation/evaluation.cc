@@ -8,7 +8,6 @@
 #include <cstdio>
 #include <limits>
 
-
 namespace vitrina {
 namespace {
 

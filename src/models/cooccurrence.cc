@@ -124,7 +124,7 @@ void CooccurrenceRecommender::TopK(std::span<const HistoryEntry> history, Relati
   }
   // Sums go into a dense buffer that is all zeros between calls; the
   // entries made non-zero are listed, ranked and zeroed again. The sums are
-  // taken in the same order as in Score, so the scores are the same floats.
+  // taken as in Score, so the scores are the same floats.
   thread_local std::vector<float> sums;
   thread_local std::vector<uint32_t> touched;
   thread_local std::vector<DistinctHistoryItem> distinct;
@@ -132,21 +132,9 @@ void CooccurrenceRecommender::TopK(std::span<const HistoryEntry> history, Relati
   if (sums.size() < num_items_) sums.resize(num_items_, 0.0f);
   touched.clear();
   DistinctHistory(history, num_items_, &distinct);
-  auto accumulate = [&](const SparseRows& graph) {
-    for (const DistinctHistoryItem& h : distinct) {
-      if (h.item >= graph.rows()) continue;
-      const float factor = static_cast<float>(std::pow(options_.recency_decay, h.position));
-      auto columns = graph.RowColumns(h.item);
-      auto values = graph.RowValues(h.item);
-      for (size_t i = 0; i < columns.size(); ++i) {
-        float& sum = sums[columns[i]];
-        if (sum == 0.0f) touched.push_back(columns[i]);  // listed again if it stays 0: harmless
-        sum += factor * values[i];
-      }
-    }
-  };
-  if (relation != Relation::kComplement) accumulate(viewed_);
-  if (relation != Relation::kSubstitute) accumulate(bought_);
+  const double decay = options_.recency_decay;
+  if (relation != Relation::kComplement) ScoreFromNeighbors(viewed_, distinct, decay, sums, &touched);
+  if (relation != Relation::kSubstitute) ScoreFromNeighbors(bought_, distinct, decay, sums, &touched);
   TopKHeap best(k, floor, &heap);
   for (uint32_t item : touched) {
     const float score = sums[item];

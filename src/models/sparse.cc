@@ -142,13 +142,21 @@ SparseRows BuildNeighborGraph(size_t num_items, size_t k, int threads, const Acc
 }
 
 void ScoreFromNeighbors(const SparseRows& graph, std::span<const DistinctHistoryItem> history, double decay,
-                        std::span<float> scores) {
+                        std::span<float> scores, std::vector<uint32_t>* touched) {
   for (const DistinctHistoryItem& h : history) {
     if (h.item >= graph.rows()) continue;
     float factor = static_cast<float>(std::pow(decay, h.position));
     auto columns = graph.RowColumns(h.item);
     auto values = graph.RowValues(h.item);
-    for (size_t i = 0; i < columns.size(); ++i) scores[columns[i]] += factor * values[i];
+    if (touched == nullptr) {
+      for (size_t i = 0; i < columns.size(); ++i) scores[columns[i]] += factor * values[i];
+      continue;
+    }
+    for (size_t i = 0; i < columns.size(); ++i) {
+      float& score = scores[columns[i]];
+      if (score == 0.0f) touched->push_back(columns[i]);
+      score += factor * values[i];
+    }
   }
 }
 

@@ -118,9 +118,10 @@ SparseRows BuildNeighborGraph(size_t num_items, size_t k, int threads, const Acc
                               const RowSimilarity& similarity);
 
 // Adds, over the distinct history items h, decay^position(h) *
-// graph[h][j] into scores.
+// graph[h][j] into scores. With `touched`, also appends each j whose score
+// was 0 before the addition (a j may be listed twice if its sum stays 0).
 void ScoreFromNeighbors(const SparseRows& graph, std::span<const DistinctHistoryItem> history, double decay,
-                        std::span<float> scores);
+                        std::span<float> scores, std::vector<uint32_t>* touched = nullptr);
 // graph[a][b], 0 when b is not among a's neighbours.
 float NeighborSimilarity(const SparseRows& graph, uint32_t a, uint32_t b);
 
