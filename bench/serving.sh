@@ -46,6 +46,13 @@ server=$!
 until [[ -s "$WORK/port" ]]; do sleep 0.05; done
 PORT=$(cat "$WORK/port")
 echo "resident memory after start (snapshot loaded): $(rss $server)"
+# Shoppers' recent events are loaded into memory in the background; until
+# then they are read from disk. The rounds start once it is done.
+loaded_at=$(date +%s.%N)
+stats() { curl -sf -H "Authorization: Bearer $VITRINA_ADMIN_KEY" "http://127.0.0.1:$PORT/v1/stats"; }
+until stats | grep -q '"loaded":true'; do sleep 0.1; done
+echo "recent events in memory after $(awk -v a="$loaded_at" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s:" \
+  "$(stats | grep -o '"recent_events_in_memory":{[^}]*}'); resident memory $(rss $server)"
 load() {
   $VITRINA bench http-load --port "$PORT" --rate "$RATE" --duration "$DURATION" --connections 8 --method GET \
     --key "$VITRINA_PUBLIC_KEY" "$@" | grep latency

@@ -223,6 +223,15 @@ void ApiService::Stats(RouteRequest&, Responder respond) {
       .Key("requests").UInt(ingest.batches)
       .Key("records").UInt(ingest.records)
       .EndObject();
+  if (const ActivityMemoryStats memory = store_->ActivityMemory(); memory.enabled) {
+    w.Key("recent_events_in_memory").BeginObject()
+        .Key("loaded").Bool(memory.loaded)
+        .Key("complete").Bool(memory.complete)
+        .Key("actors").UInt(memory.actors)
+        .Key("lines").UInt(memory.lines)
+        .Key("mb").Double(static_cast<double>(memory.bytes) / (1 << 20))
+        .EndObject();
+  }
   w.EndObject();
   respond(JsonResponse(200, std::move(body)));
 }

@@ -46,6 +46,7 @@ int RunImport(const ImportFlags& flags) {
   // keep their ids and are stored once.
   config.storage.disable_wal = true;
   SystemClock clock;
+  config.storage.recent_events_mb = 0;  // serving state; not needed here
   auto store = OpenRocksDbStore(config.storage, &clock);
   if (!store.ok()) {
     std::cerr << "vitrina import: " << store.status().message() << "\n";

@@ -54,6 +54,8 @@ int RunServe(const ServeFlags& flags) {
   config.server.handle_signals = true;
 
   SystemClock clock;
+  const RecommendOptions recommend_options;
+  config.storage.recent_events_per_actor = recommend_options.history_events;
   auto opened = OpenRocksDbStore(config.storage, &clock);
   if (!opened.ok()) {
     spdlog::error("{}", opened.status().message());
@@ -66,7 +68,7 @@ int RunServe(const ServeFlags& flags) {
     spdlog::error("{} (move the models directory aside to start from scratch)", status.message());
     return kExitFailure;
   }
-  RecommendationService recommender(store.get(), models.get(), &clock, RecommendOptions{});
+  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options);
   Router router(config.auth, config.cors);
   ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender);
   service.RegisterRoutes(&router);

@@ -20,9 +20,10 @@ struct TrainFlags {
 int RunTrain(const TrainFlags& flags) {
   std::optional<LoadedConfig> loaded = flags.config.Load();
   if (!loaded) return kExitUsage;
-  const Config& config = loaded->config;
+  Config config = loaded->config;
   SetupLogging(config.log_level);
   SystemClock clock;
+  config.storage.recent_events_mb = 0;  // serving state; not needed here
   auto store = OpenRocksDbStore(config.storage, &clock);
   if (!store.ok()) {
     std::cerr << "vitrina train: " << store.status().message()

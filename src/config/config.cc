@@ -207,6 +207,10 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> int64_t& { return c.storage.fsync_interval_ms; }));
   params.push_back(Integer("storage.block_cache_mb", 8, 1 << 20, "RocksDB block cache size.",
       [](Config& c) -> size_t& { return c.storage.block_cache_mb; }));
+  params.push_back(Integer("storage.recent_events_mb", 0, 1 << 20,
+      "serve keeps every user's and session's latest 100 events in memory, within this budget, so that "
+      "recommendations read no disk; loaded in the background at start (0: always read them from disk).",
+      [](Config& c) -> size_t& { return c.storage.recent_events_mb; }));
   params.push_back(Integer("storage.write_buffer_mb", 4, 4096,
       "RocksDB memtable size per column family; the write-ahead log is capped at 4x this, which bounds restart time.",
       [](Config& c) -> size_t& { return c.storage.write_buffer_mb; }));

@@ -28,7 +28,7 @@ struct Config {
   std::string cors_origins_text = "*";  // server.cors_origins as written
   CorsOptions cors;                      // ... parsed
   AuthKeys auth;
-  RocksDbOptions storage;  // storage.path follows data_dir
+  RocksDbOptions storage = {.recent_events_mb = 1024};  // storage.path follows data_dir
   ApiOptions api;
   IngestorOptions ingest;
   ModelOptions models;

@@ -47,44 +47,53 @@ Result<Dataset> BuildDatasetFromStore(const Store& store, const SignalWeights& w
   return std::move(builder).Finish();
 }
 
-void EventToInteractions(const Event& event, const SignalWeights& weights,
-                         const std::function<int64_t(std::string_view)>& item_index,
-                         std::vector<Interaction>* out) {
-  auto emit = [&](std::string_view item_id, Signal signal, float weight) {
-    if (weight <= 0) return;
-    int64_t index = item_index(item_id);
-    if (index < 0) return;
-    Interaction interaction;
-    interaction.item = static_cast<uint32_t>(index);
-    interaction.signal = signal;
-    interaction.weight = weight;
-    interaction.time_ms = event.timestamp_ms;
-    out->push_back(interaction);
-  };
-  switch (event.type) {
+std::optional<LineSignal> SignalOf(EventType type, double amount, const SignalWeights& weights) {
+  LineSignal out{Signal::kView, 0};
+  switch (type) {
     case EventType::kView:
-      emit(event.item_id, Signal::kView, weights.view);
+      out.weight = weights.view;
       break;
     case EventType::kClick:
-      emit(event.item_id, Signal::kView, weights.click);
+      out.weight = weights.click;
       break;
     case EventType::kRating:
-      emit(event.item_id, Signal::kView, static_cast<float>(event.value.value_or(0)) * weights.rating_scale);
+      out.weight = static_cast<float>(amount) * weights.rating_scale;
       break;
     case EventType::kAddToCart:
-      for (const EventLine& line : event.lines) emit(line.item_id, Signal::kCart, weights.add_to_cart);
+      out = {Signal::kCart, weights.add_to_cart};
       break;
     case EventType::kPurchase:
-      for (const EventLine& line : event.lines) {
-        float scale = std::max(1.0f, static_cast<float>(std::log2(1.0 + line.quantity)));
-        emit(line.item_id, Signal::kPurchase, weights.purchase * scale);
-      }
+      out = {Signal::kPurchase, weights.purchase * std::max(1.0f, static_cast<float>(std::log2(1.0 + amount)))};
       break;
     case EventType::kRemoveFromCart:
     case EventType::kReturn:
     case EventType::kSearch:
     case EventType::kImpression:
       break;
+  }
+  if (out.weight <= 0) return std::nullopt;
+  return out;
+}
+
+void EventToInteractions(const Event& event, const SignalWeights& weights,
+                         const std::function<int64_t(std::string_view)>& item_index,
+                         std::vector<Interaction>* out) {
+  auto emit = [&](std::string_view item_id, double amount) {
+    const std::optional<LineSignal> signal = SignalOf(event.type, amount, weights);
+    if (!signal || item_id.empty()) return;
+    int64_t index = item_index(item_id);
+    if (index < 0) return;
+    Interaction interaction;
+    interaction.item = static_cast<uint32_t>(index);
+    interaction.signal = signal->signal;
+    interaction.weight = signal->weight;
+    interaction.time_ms = event.timestamp_ms;
+    out->push_back(interaction);
+  };
+  if (event.lines.empty()) {
+    emit(event.item_id, event.type == EventType::kRating ? event.value.value_or(0) : 1.0);
+  } else {
+    for (const EventLine& line : event.lines) emit(line.item_id, line.quantity);
   }
 }
 

@@ -69,6 +69,15 @@ struct SignalWeights {
   float rating_scale = 1;  // rating value * this (ratings <= 0 are ignored)
 };
 
+// What one item of an event of this type says about taste: the signal and
+// its weight; none for types that carry no preference. `amount` is the
+// line's quantity (cart, purchase) or the rating's value.
+struct LineSignal {
+  Signal signal;
+  float weight;
+};
+std::optional<LineSignal> SignalOf(EventType type, double amount, const SignalWeights& weights);
+
 // Turns one event into interactions (none for types that carry no
 // preference). `item_index` maps an item id to its index or returns -1 for
 // unknown items, which are skipped.

@@ -103,7 +103,8 @@ std::string_view ScenarioName(Scenario scenario) {
 
 struct RecommendationService::Context {
   std::shared_ptr<const Snapshot> snapshot;
-  std::vector<Event> events;            // the shopper's, newest first
+  RecentActivity user_activity, session_activity;
+  std::vector<const ActivityLine*> lines;  // both merged, newest first
   std::vector<HistoryEntry> history;    // items the snapshot knows, newest first
   std::unordered_set<std::string> purchased;
   std::vector<double> paid_prices;      // unit prices in purchases and carts
@@ -114,38 +115,40 @@ RecommendationService::RecommendationService(const Store* store, const ModelMana
     : store_(store), models_(models), clock_(clock), options_(std::move(options)) {}
 
 Status RecommendationService::LoadHistory(const RecommendRequest& request, Context* context) const {
-  std::vector<Event> events;
+  std::vector<const ActivityLine*>& lines = context->lines;
   if (!request.user_id.empty()) {
-    VITRINA_RETURN_IF_ERROR(store_->GetRecentEvents(ActorKind::kUser, request.user_id, options_.history_events, &events));
+    VITRINA_RETURN_IF_ERROR(
+        store_->GetRecentActivity(ActorKind::kUser, request.user_id, options_.history_events, &context->user_activity));
+    for (const ActivityLine& line : context->user_activity.lines) lines.push_back(&line);
   }
   if (!request.session_id.empty()) {
-    std::vector<Event> session_events;
-    VITRINA_RETURN_IF_ERROR(
-        store_->GetRecentEvents(ActorKind::kSession, request.session_id, options_.history_events, &session_events));
-    for (Event& event : session_events) {
-      bool known = std::any_of(events.begin(), events.end(), [&](const Event& e) { return e.event_id == event.event_id; });
-      if (!known) events.push_back(std::move(event));
+    VITRINA_RETURN_IF_ERROR(store_->GetRecentActivity(ActorKind::kSession, request.session_id,
+                                                      options_.history_events, &context->session_activity));
+    // Events with both ids are in both lists: the same action at the same
+    // moment is counted once.
+    const size_t user_lines = lines.size();
+    for (const ActivityLine& line : context->session_activity.lines) {
+      const bool known = std::any_of(lines.begin(), lines.begin() + static_cast<ptrdiff_t>(user_lines), [&](const ActivityLine* l) {
+        return l->timestamp_ms == line.timestamp_ms && l->type == line.type && l->item_id == line.item_id;
+      });
+      if (!known) lines.push_back(&line);
     }
-    std::stable_sort(events.begin(), events.end(),
-                     [](const Event& a, const Event& b) { return a.timestamp_ms > b.timestamp_ms; });
+    std::stable_sort(lines.begin(), lines.end(),
+                     [](const ActivityLine* a, const ActivityLine* b) { return a->timestamp_ms > b->timestamp_ms; });
   }
-  context->events = std::move(events);
-  std::vector<Interaction> interactions;
-  SignalWeights weights;
   const Snapshot* snapshot = context->snapshot.get();
-  for (const Event& event : context->events) {
-    if (event.type == EventType::kPurchase || event.type == EventType::kAddToCart) {
-      for (const EventLine& line : event.lines) {
-        if (event.type == EventType::kPurchase) context->purchased.insert(line.item_id);
-        if (line.price) context->paid_prices.push_back(*line.price);
-      }
+  const SignalWeights weights;
+  for (const ActivityLine* line : lines) {
+    if (line->type == EventType::kPurchase || line->type == EventType::kAddToCart) {
+      if (line->type == EventType::kPurchase) context->purchased.emplace(line->item_id);
+      if (!std::isnan(line->price)) context->paid_prices.push_back(line->price);
     }
-    if (snapshot == nullptr) continue;
-    interactions.clear();
-    EventToInteractions(event, weights, [&](std::string_view id) { return snapshot->FindItem(id); }, &interactions);
-    for (const Interaction& interaction : interactions) {
-      context->history.push_back({interaction.item, interaction.weight, interaction.signal});
-    }
+    if (snapshot == nullptr || line->item_id.empty()) continue;
+    const std::optional<LineSignal> signal = SignalOf(line->type, line->amount, weights);
+    if (!signal) continue;
+    const int64_t index = snapshot->FindItem(line->item_id);
+    if (index < 0) continue;
+    context->history.push_back({static_cast<uint32_t>(index), signal->weight, signal->signal});
   }
   return Status::OK();
 }
@@ -272,13 +275,14 @@ Result<RecommendResponse> RecommendationService::Recommend(const RecommendReques
   };
 
   if (request.scenario == Scenario::kRecentlyViewed) {
-    for (const Event& event : context.events) {
+    for (const ActivityLine* line : context.lines) {
       if (response.items.size() >= n) break;
-      if (event.type != EventType::kView && event.type != EventType::kClick) continue;
+      if (line->type != EventType::kView && line->type != EventType::kClick) continue;
+      const std::string id(line->item_id);
       Item item;
-      if (emitted.contains(event.item_id) || !accept(event.item_id, &item)) continue;
-      emitted.insert(event.item_id);
-      emit(item, static_cast<double>(event.timestamp_ms), "history", "you viewed this recently", "");
+      if (emitted.contains(id) || !accept(id, &item)) continue;
+      emitted.insert(id);
+      emit(item, static_cast<double>(line->timestamp_ms), "history", "you viewed this recently", "");
     }
     return response;
   }

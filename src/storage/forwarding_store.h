@@ -21,6 +21,11 @@ class ForwardingStore : public Store {
                          std::vector<Event>* events) const override {
     return inner_->GetRecentEvents(kind, actor_id, limit, events);
   }
+  Status GetRecentActivity(ActorKind kind, std::string_view actor_id, size_t limit,
+                           RecentActivity* activity) const override {
+    return inner_->GetRecentActivity(kind, actor_id, limit, activity);
+  }
+  ActivityMemoryStats ActivityMemory() const override { return inner_->ActivityMemory(); }
   StoreCounts Counts() const override { return inner_->Counts(); }
   Status ScanItems(const std::function<bool(const Item&)>& visit) const override { return inner_->ScanItems(visit); }
   Status ScanUsers(const std::function<bool(const User&)>& visit) const override { return inner_->ScanUsers(visit); }

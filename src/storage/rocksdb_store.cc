@@ -5,8 +5,11 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
@@ -15,6 +18,7 @@
 #include <unordered_set>
 
 #include "schema/codec.h"
+#include "storage/activity_index.h"
 #include "storage/keys.h"
 
 namespace vitrina {
@@ -77,6 +81,8 @@ class RocksDbStore final : public Store {
   RocksDbStore(const RocksDbOptions& options, const Clock* clock) : options_(options), clock_(clock) {}
 
   ~RocksDbStore() override {
+    stop_loading_ = true;
+    if (loader_.joinable()) loader_.join();
     {
       std::lock_guard lock(sync_mutex_);
       stopping_ = true;
@@ -148,6 +154,13 @@ class RocksDbStore final : public Store {
     VITRINA_RETURN_IF_ERROR(LoadMeta());
     if (options_.durability == Durability::kOs && options_.fsync_interval_ms > 0 && !options_.disable_wal) {
       syncer_ = std::thread([this] { SyncLoop(); });
+    }
+    if (options_.recent_events_mb > 0) {
+      activity_ = std::make_unique<ActivityIndex>(options_.recent_events_per_actor, options_.recent_events_mb << 20);
+      // Writes from here on are added as they commit; the loader reads what
+      // came before, as of this snapshot.
+      const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+      loader_ = std::thread([this, snapshot] { LoadActivity(snapshot); });
     }
     return Status::OK();
   }
@@ -262,6 +275,14 @@ class RocksDbStore final : public Store {
     }
     rocks_batch.Put(handles_[kMeta], ToSlice(kCountsKey), EncodeMeta(meta));
     VITRINA_RETURN_IF_ERROR(FromRocks(db_->Write(write_options_, &rocks_batch), "write failed"));
+    if (activity_ != nullptr) {
+      for (size_t i = 0; i < batch->ops().size(); ++i) {
+        const WriteBatch::Op op = batch->ops()[i];
+        if (op.kind == WriteBatch::Kind::kAppendEvent && (*outcomes)[i] == WriteOutcome::kCreated) {
+          activity_->Add(batch->events()[op.index]);
+        }
+      }
+    }
     std::lock_guard counts_lock(counts_mutex_);
     meta_ = meta;
     return Status::OK();
@@ -326,6 +347,16 @@ class RocksDbStore final : public Store {
           DecodeEvent(std::string_view(values[i].data(), values[i].size()), &(*events)[missing_at[i]]));
     }
     return Status::OK();
+  }
+
+  Status GetRecentActivity(ActorKind kind, std::string_view actor_id, size_t limit,
+                           RecentActivity* activity) const override {
+    if (activity_ != nullptr && activity_->Get(kind, actor_id, limit, activity)) return Status::OK();
+    return Store::GetRecentActivity(kind, actor_id, limit, activity);
+  }
+
+  ActivityMemoryStats ActivityMemory() const override {
+    return activity_ != nullptr ? activity_->stats() : ActivityMemoryStats{};
   }
 
   StoreCounts Counts() const override {
@@ -494,6 +525,80 @@ class RocksDbStore final : public Store {
     return FromRocks(it->status(), "scan failed");
   }
 
+  // Reads every actor's latest events from the timeline into activity_,
+  // newest actors' keys last, at low priority beside serving.
+  void LoadActivity(const rocksdb::Snapshot* snapshot) {
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+    rocksdb::ReadOptions read;
+    read.snapshot = snapshot;
+    read.fill_cache = false;
+    read.readahead_size = 2 << 20;
+    const size_t cap = activity_->events_per_actor();
+    std::vector<Event> events(cap);  // newest first
+    std::vector<const Event*> oldest_first;
+    std::string prefix;  // kind byte, actor id, 0x00
+    size_t count = 0;
+    bool truncated = false;
+    bool readable = true;
+    bool all = true;
+    auto flush = [&]() -> bool {
+      if (prefix.empty()) return true;
+      if (!readable) {
+        all = false;
+        return true;
+      }
+      oldest_first.clear();
+      for (size_t i = count; i > 0; --i) oldest_first.push_back(&events[i - 1]);
+      const ActorKind kind = prefix[0] == 'u' ? ActorKind::kUser : ActorKind::kSession;
+      return activity_->Load(kind, std::string_view(prefix).substr(1, prefix.size() - 2), oldest_first, truncated);
+    };
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, handles_[kTimeline]));
+    rocksdb::PinnableSlice logged;
+    for (it->SeekToLast(); it->Valid(); it->Prev()) {
+      if (stop_loading_) {
+        all = false;
+        break;
+      }
+      const rocksdb::Slice key = it->key();
+      if (key.size() < 18) continue;
+      const std::string_view key_prefix(key.data(), key.size() - 16);
+      if (key_prefix != prefix) {
+        if (!flush()) {
+          all = false;
+          break;
+        }
+        prefix.assign(key_prefix);
+        count = 0;
+        truncated = false;
+        readable = true;
+      }
+      if (count == cap) {
+        truncated = true;
+        continue;
+      }
+      rocksdb::Slice value = it->value();
+      if (value.empty()) {  // a store from before timeline entries carried their event
+        logged.Reset();
+        const rocksdb::Slice seq(key.data() + key.size() - 8, 8);
+        if (!db_->Get(read, handles_[kEvents], seq, &logged).ok()) {
+          readable = false;
+          continue;
+        }
+        value = logged;
+      }
+      if (!DecodeEvent(std::string_view(value.data(), value.size()), &events[count]).ok()) {
+        readable = false;
+        continue;
+      }
+      ++count;
+    }
+    if (all && (!it->status().ok() || !flush())) all = false;
+    it.reset();
+    db_->ReleaseSnapshot(snapshot);
+    std::lock_guard lock(write_mutex_);
+    activity_->FinishLoad(all);
+  }
+
   void SyncLoop() {
     std::unique_lock lock(sync_mutex_);
     while (!stopping_) {
@@ -539,6 +644,10 @@ class RocksDbStore final : public Store {
   std::condition_variable sync_cv_;
   bool stopping_ = false;  // GUARDED_BY(sync_mutex_)
   std::thread syncer_;
+
+  std::unique_ptr<ActivityIndex> activity_;  // null unless recent_events_mb > 0
+  std::atomic<bool> stop_loading_{false};
+  std::thread loader_;
 };
 
 }  // namespace

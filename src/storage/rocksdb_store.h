@@ -37,6 +37,12 @@ struct RocksDbOptions {
   size_t block_cache_mb = 256;
   size_t write_buffer_mb = 32;
   bool create_if_missing = true;
+  // Keep every user's and session's latest events in memory, within this
+  // many MB (0: off), loaded in the background after opening: the serving
+  // path then reads shoppers' histories without touching disk. Actors left
+  // out by the budget, and all actors while loading, are read from disk.
+  size_t recent_events_mb = 0;
+  size_t recent_events_per_actor = 100;
 };
 
 // Opens the store at options.path, creating it when allowed. Fails with a

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,6 +22,61 @@ namespace vitrina {
 
 // Whose timeline to read.
 enum class ActorKind : uint8_t { kUser, kSession };
+
+// A shopper's recent activity in the compact form the serving path reads.
+// One item of one event. Events without items (a search without a clicked
+// item, an impression) are one line with an empty item_id, so that the
+// number of events read stays what the caller asked for.
+struct ActivityLine {
+  int64_t timestamp_ms = 0;
+  EventType type = EventType::kView;
+  std::string_view item_id;  // see RecentActivity for how long it is valid
+  float amount = 1;          // quantity of a cart or purchase line; a rating's value; else 1
+  float price = NAN;         // unit price of the line; NaN when it has none
+};
+
+// The latest events of one user or session, newest first; the lines of one
+// event keep their order. item_id views point into `backing` or into the
+// store's item-id table, which lives as long as the store.
+struct RecentActivity {
+  std::vector<ActivityLine> lines;
+  std::vector<Event> backing;
+
+  void Clear() {
+    lines.clear();
+    backing.clear();
+  }
+};
+
+// Calls add(line) for each line of the event, in order.
+template <typename Add>
+void ForEachActivityLine(const Event& event, Add add) {
+  ActivityLine line;
+  line.timestamp_ms = event.timestamp_ms;
+  line.type = event.type;
+  if (event.lines.empty()) {
+    line.item_id = event.item_id;
+    if (event.type == EventType::kRating) line.amount = static_cast<float>(event.value.value_or(0));
+    add(line);
+    return;
+  }
+  for (const EventLine& event_line : event.lines) {
+    line.item_id = event_line.item_id;
+    line.amount = static_cast<float>(event_line.quantity);
+    line.price = event_line.price ? static_cast<float>(*event_line.price) : NAN;
+    add(line);
+  }
+}
+
+// How much of the shoppers' recent activity a store keeps in memory.
+struct ActivityMemoryStats {
+  bool enabled = false;
+  bool loaded = false;    // the stored log has been read into memory
+  bool complete = false;  // every actor fits: none is read from disk
+  uint64_t actors = 0;    // users and sessions
+  uint64_t lines = 0;
+  uint64_t bytes = 0;     // estimated heap use
+};
 
 struct StoreCounts {
   uint64_t items = 0;
@@ -98,6 +154,14 @@ class Store {
   // ingested first), at most `limit`. An unknown actor has none.
   virtual Status GetRecentEvents(ActorKind kind, std::string_view actor_id, size_t limit,
                                  std::vector<Event>* events) const = 0;
+
+  // The same events as GetRecentEvents, as activity lines. The default
+  // reads the events; RocksDbStore answers from memory when it keeps
+  // recent activity there (RocksDbOptions::recent_events_mb).
+  virtual Status GetRecentActivity(ActorKind kind, std::string_view actor_id, size_t limit,
+                                   RecentActivity* activity) const;
+
+  virtual ActivityMemoryStats ActivityMemory() const { return {}; }
 
   virtual StoreCounts Counts() const = 0;
 

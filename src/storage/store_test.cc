@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -51,7 +53,35 @@ Item MakeItem(std::string id, std::string title) {
   return item;
 }
 
-enum class Backend { kMemory, kRocksDb };
+enum class Backend { kMemory, kRocksDb, kRocksDbActivityInMemory };
+
+// Waits until the store's background load of recent activity is over.
+void WaitForActivityLoad(const Store& store) {
+  for (int i = 0; i < 2000 && !store.ActivityMemory().loaded; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(store.ActivityMemory().loaded);
+}
+
+// What GetRecentActivity must return: the lines of GetRecentEvents' events.
+void ExpectActivityMatchesEvents(const Store& store, ActorKind kind, const std::string& actor, size_t limit) {
+  std::vector<Event> events;
+  ASSERT_TRUE(store.GetRecentEvents(kind, actor, limit, &events).ok());
+  RecentActivity activity;
+  ASSERT_TRUE(store.GetRecentActivity(kind, actor, limit, &activity).ok());
+  std::vector<ActivityLine> expected;
+  for (const Event& event : events) ForEachActivityLine(event, [&](const ActivityLine& line) { expected.push_back(line); });
+  ASSERT_EQ(activity.lines.size(), expected.size()) << actor << " limit " << limit;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const ActivityLine& a = activity.lines[i];
+    const ActivityLine& e = expected[i];
+    EXPECT_EQ(a.timestamp_ms, e.timestamp_ms) << actor << " line " << i;
+    EXPECT_EQ(a.type, e.type) << actor << " line " << i;
+    EXPECT_EQ(a.item_id, e.item_id) << actor << " line " << i;
+    EXPECT_EQ(a.amount, e.amount) << actor << " line " << i;
+    EXPECT_TRUE(a.price == e.price || (std::isnan(a.price) && std::isnan(e.price))) << actor << " line " << i;
+  }
+}
 
 class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
  protected:
@@ -61,9 +91,14 @@ class StoreConformanceTest : public ::testing::TestWithParam<Backend> {
     } else {
       RocksDbOptions options;
       options.path = FreshDir("conformance");
+      if (GetParam() == Backend::kRocksDbActivityInMemory) options.recent_events_mb = 16;
       auto opened = OpenRocksDbStore(options, &clock_);
       ASSERT_TRUE(opened.ok()) << opened.status().ToString();
       store_ = std::move(opened).value();
+      if (GetParam() == Backend::kRocksDbActivityInMemory) {
+        WaitForActivityLoad(*store_);
+        ASSERT_TRUE(store_->ActivityMemory().complete);
+      }
     }
   }
 
@@ -157,6 +192,20 @@ TEST_P(StoreConformanceTest, RecentEventsAreNewestFirstPerActor) {
   EXPECT_TRUE(events.empty());
   ASSERT_TRUE(store_->GetRecentEvents(ActorKind::kUser, "nobody", 10, &events).ok());
   EXPECT_TRUE(events.empty());
+
+  for (size_t limit : {1, 2, 10}) {
+    for (const char* user : {"u1", "u2", "u", "nobody"}) ExpectActivityMatchesEvents(*store_, ActorKind::kUser, user, limit);
+    ExpectActivityMatchesEvents(*store_, ActorKind::kSession, "s1", limit);
+  }
+  RecentActivity activity;
+  ASSERT_TRUE(store_->GetRecentActivity(ActorKind::kUser, "u1", 10, &activity).ok());
+  ASSERT_EQ(activity.lines.size(), 3u);
+  EXPECT_EQ(activity.lines[2].type, EventType::kPurchase);
+  EXPECT_EQ(activity.lines[2].amount, 2);
+  EXPECT_EQ(activity.lines[2].price, 3.5f);
+  if (GetParam() == Backend::kRocksDbActivityInMemory) {
+    EXPECT_EQ(store_->ActivityMemory().actors, 3u);  // u1, u2, s1
+  }
 }
 
 TEST_P(StoreConformanceTest, ScansSeeEverything) {
@@ -191,8 +240,97 @@ TEST_P(StoreConformanceTest, ScansSeeEverything) {
   EXPECT_EQ(store_->Counts().users, 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest, ::testing::Values(Backend::kMemory, Backend::kRocksDb),
-                         [](const auto& info) { return info.param == Backend::kMemory ? "Memory" : "RocksDb"; });
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
+                         ::testing::Values(Backend::kMemory, Backend::kRocksDb, Backend::kRocksDbActivityInMemory),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Backend::kMemory: return "Memory";
+                             case Backend::kRocksDb: return "RocksDb";
+                             default: return "RocksDbActivityInMemory";
+                           }
+                         });
+
+TEST(RocksDbStoreTest, RecentActivityInMemoryMatchesTheLog) {
+  // Shoppers with more events than are kept, events arriving out of time
+  // order and with equal times, multi-line purchases, events without items,
+  // users and sessions: loaded from disk on open, then updated live.
+  ManualClock clock(1'700'000'000'000);
+  RocksDbOptions options;
+  options.path = FreshDir("activity");
+  options.recent_events_per_actor = 6;
+  std::mt19937 rng(7);
+  int next_id = 0;
+  auto random_batch = [&](int events) {
+    WriteBatch batch;
+    for (int i = 0; i < events; ++i) {
+      const EventType types[] = {EventType::kView, EventType::kPurchase, EventType::kSearch, EventType::kAddToCart,
+                                 EventType::kRating};
+      const EventType type = types[rng() % 5];
+      Event event = MakeEvent("e" + std::to_string(next_id++), "u" + std::to_string(rng() % 12), type,
+                              1000 + static_cast<int64_t>(rng() % 40));
+      if (rng() % 4 == 0) event.user_id.clear();
+      if (event.user_id.empty() || rng() % 2 == 0) event.session_id = "s" + std::to_string(rng() % 9);
+      if (type == EventType::kSearch) event.item_id.clear();
+      if (type == EventType::kRating) event.value = 4;
+      if (type == EventType::kAddToCart || type == EventType::kPurchase) {
+        event.item_id.clear();
+        event.lines = {{"i" + std::to_string(rng() % 5), 1.0 + rng() % 3, std::nullopt},
+                       {"j" + std::to_string(rng() % 5), 1, 2.25}};
+      }
+      batch.AppendEvent(std::move(event));
+    }
+    return batch;
+  };
+  auto check_all = [&](const Store& store) {
+    for (size_t limit : {1, 4, 6, 9}) {
+      for (int u = 0; u < 12; ++u) ExpectActivityMatchesEvents(store, ActorKind::kUser, "u" + std::to_string(u), limit);
+      for (int s = 0; s < 9; ++s) ExpectActivityMatchesEvents(store, ActorKind::kSession, "s" + std::to_string(s), limit);
+    }
+  };
+  // Read from memory (nothing decoded from the log) unless more events are
+  // asked for than are kept.
+  auto from_memory = [](const Store& store, const std::string& user, size_t limit) {
+    RecentActivity activity;
+    EXPECT_TRUE(store.GetRecentActivity(ActorKind::kUser, user, limit, &activity).ok());
+    EXPECT_FALSE(activity.lines.empty());
+    return activity.backing.empty();
+  };
+  {
+    auto store = OpenRocksDbStore(options, &clock);
+    ASSERT_TRUE(store.ok());
+    for (int b = 0; b < 5; ++b) {
+      WriteBatch batch = random_batch(40);
+      std::vector<WriteOutcome> outcomes;
+      ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+    }
+    EXPECT_FALSE((*store)->ActivityMemory().enabled);
+  }
+  options.recent_events_mb = 16;
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_TRUE(store.ok());
+  WaitForActivityLoad(**store);
+  const ActivityMemoryStats loaded = (*store)->ActivityMemory();
+  EXPECT_TRUE(loaded.complete);
+  EXPECT_EQ(loaded.actors, 21u);
+  EXPECT_GE(loaded.lines, 21u * 6);
+  check_all(**store);
+  std::string busiest;
+  size_t most = 0;
+  for (int u = 0; u < 12; ++u) {
+    std::vector<Event> events;
+    ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kUser, "u" + std::to_string(u), 100, &events).ok());
+    if (events.size() > most) std::tie(busiest, most) = std::pair("u" + std::to_string(u), events.size());
+  }
+  ASSERT_GT(most, 9u);
+  EXPECT_TRUE(from_memory(**store, busiest, 6));
+  EXPECT_FALSE(from_memory(**store, busiest, 9));
+  for (int b = 0; b < 3; ++b) {
+    WriteBatch batch = random_batch(25);
+    std::vector<WriteOutcome> outcomes;
+    ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+  }
+  check_all(**store);
+}
 
 TEST(RocksDbStoreTest, ReopenRestoresEverything) {
   ManualClock clock(1'700'000'000'000);
@@ -278,16 +416,24 @@ TEST(RocksDbStoreTest, ReadsTimelinesWrittenWithoutEventCopies) {
     for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
     delete db;
   }
+  options.recent_events_mb = 16;  // the loader reads such entries through the log too
   auto store = OpenRocksDbStore(options, &clock);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   std::vector<Event> events;
   ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kUser, "u1", 20, &events).ok());
   EXPECT_EQ(events, expected);
+  WaitForActivityLoad(**store);
+  EXPECT_TRUE((*store)->ActivityMemory().complete);
+  EXPECT_EQ((*store)->ActivityMemory().actors, 4u);
+  ExpectActivityMatchesEvents(**store, ActorKind::kUser, "u1", 20);
+  for (const char* session : {"s0", "s1", "s2"}) ExpectActivityMatchesEvents(**store, ActorKind::kSession, session, 100);
   ASSERT_TRUE((*store)->GetRecentEvents(ActorKind::kSession, "s1", 100, &events).ok());
   ASSERT_EQ(events.size(), 10u);
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i].session_id, "s1");
-    if (i > 0) EXPECT_GE(events[i - 1].timestamp_ms, events[i].timestamp_ms);
+    if (i > 0) {
+      EXPECT_GE(events[i - 1].timestamp_ms, events[i].timestamp_ms);
+    }
   }
 }
 

@@ -1,8 +1,10 @@
 // `vitrina import` and `vitrina config` as a user runs them.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "harness.h"
 
@@ -71,6 +73,13 @@ TEST(ImportCliTest, DemoSampleImportsAndServes) {
   ASSERT_TRUE(server.Start()) << server.log();
   HttpResult stats = server.Request("GET", "/v1/stats");
   EXPECT_NE(stats.body.find("\"users\":300"), std::string::npos) << stats.body;
+  // Every shopper's recent events are loaded into memory in the background.
+  for (int i = 0; i < 200 && stats.body.find("\"loaded\":true") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    stats = server.Request("GET", "/v1/stats");
+  }
+  // 300 customers and 17 guest invoices (sessions).
+  EXPECT_NE(stats.body.find("\"loaded\":true,\"complete\":true,\"actors\":317,"), std::string::npos) << stats.body;
   HttpResult item = server.Request("GET", "/v1/items/85123A");
   EXPECT_EQ(item.status, 200);
   EXPECT_NE(item.body.find("WHITE HANGING HEART T-LIGHT HOLDER"), std::string::npos) << item.body;
