@@ -101,6 +101,23 @@ std::string_view ScenarioName(Scenario scenario) {
   return "";
 }
 
+std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const RecentActivity& session) {
+  std::vector<const ActivityLine*> lines;
+  lines.reserve(user.lines.size() + session.lines.size());
+  for (const ActivityLine& line : user.lines) lines.push_back(&line);
+  if (session.lines.empty()) return lines;
+  const size_t user_lines = lines.size();
+  for (const ActivityLine& line : session.lines) {
+    const bool known = std::any_of(lines.begin(), lines.begin() + static_cast<ptrdiff_t>(user_lines), [&](const ActivityLine* l) {
+      return l->timestamp_ms == line.timestamp_ms && l->type == line.type && l->item_id == line.item_id;
+    });
+    if (!known) lines.push_back(&line);
+  }
+  std::stable_sort(lines.begin(), lines.end(),
+                   [](const ActivityLine* a, const ActivityLine* b) { return a->timestamp_ms > b->timestamp_ms; });
+  return lines;
+}
+
 struct RecommendationService::Context {
   std::shared_ptr<const Snapshot> snapshot;
   RecentActivity user_activity, session_activity;
@@ -115,30 +132,18 @@ RecommendationService::RecommendationService(const Store* store, const ModelMana
     : store_(store), models_(models), clock_(clock), options_(std::move(options)) {}
 
 Status RecommendationService::LoadHistory(const RecommendRequest& request, Context* context) const {
-  std::vector<const ActivityLine*>& lines = context->lines;
   if (!request.user_id.empty()) {
     VITRINA_RETURN_IF_ERROR(
         store_->GetRecentActivity(ActorKind::kUser, request.user_id, options_.history_events, &context->user_activity));
-    for (const ActivityLine& line : context->user_activity.lines) lines.push_back(&line);
   }
   if (!request.session_id.empty()) {
     VITRINA_RETURN_IF_ERROR(store_->GetRecentActivity(ActorKind::kSession, request.session_id,
                                                       options_.history_events, &context->session_activity));
-    // Events with both ids are in both lists: the same action at the same
-    // moment is counted once.
-    const size_t user_lines = lines.size();
-    for (const ActivityLine& line : context->session_activity.lines) {
-      const bool known = std::any_of(lines.begin(), lines.begin() + static_cast<ptrdiff_t>(user_lines), [&](const ActivityLine* l) {
-        return l->timestamp_ms == line.timestamp_ms && l->type == line.type && l->item_id == line.item_id;
-      });
-      if (!known) lines.push_back(&line);
-    }
-    std::stable_sort(lines.begin(), lines.end(),
-                     [](const ActivityLine* a, const ActivityLine* b) { return a->timestamp_ms > b->timestamp_ms; });
   }
+  context->lines = MergeActivity(context->user_activity, context->session_activity);
   const Snapshot* snapshot = context->snapshot.get();
   const SignalWeights weights;
-  for (const ActivityLine* line : lines) {
+  for (const ActivityLine* line : context->lines) {
     if (line->type == EventType::kPurchase || line->type == EventType::kAddToCart) {
       if (line->type == EventType::kPurchase) context->purchased.emplace(line->item_id);
       if (!std::isnan(line->price)) context->paid_prices.push_back(line->price);

@@ -58,6 +58,11 @@ struct RecommendOptions {
   size_t history_events = 100;  // recent events read per shopper
 };
 
+// The shopper's history from their user's and their session's activity,
+// newest first. Events with both ids are in both lists: a line with the
+// same time, type and item as one of the user's is taken once.
+std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const RecentActivity& session);
+
 // Thread-safe; each call reads the current snapshot once.
 class RecommendationService {
  public:

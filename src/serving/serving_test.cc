@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "serving/model_manager.h"
 #include "serving/recommend.h"
@@ -10,6 +12,25 @@ namespace {
 
 constexpr int64_t kDay = 86400000;
 constexpr int64_t kStart = 1700000000000;
+
+TEST(MergeActivityTest, EventsInBothListsCountOnceAndTheRestInterleaveByTime) {
+  // B and A carry both ids (in both lists); C and D only the session's; D
+  // happened at the same moment as A but is another item.
+  RecentActivity user, session;
+  user.lines = {{.timestamp_ms = 30, .item_id = "B"}, {.timestamp_ms = 10, .item_id = "A"}};
+  session.lines = {{.timestamp_ms = 30, .item_id = "B"},
+                   {.timestamp_ms = 20, .type = EventType::kAddToCart, .item_id = "C"},
+                   {.timestamp_ms = 10, .item_id = "A"},
+                   {.timestamp_ms = 10, .item_id = "D"}};
+  std::vector<std::string> merged;
+  for (const ActivityLine* line : MergeActivity(user, session)) merged.emplace_back(line->item_id);
+  EXPECT_EQ(merged, (std::vector<std::string>{"B", "C", "A", "D"}));
+  // The same item and time but another type is another action.
+  session.lines = {{.timestamp_ms = 30, .type = EventType::kClick, .item_id = "B"}};
+  EXPECT_EQ(MergeActivity(user, session).size(), 3u);
+  EXPECT_EQ(MergeActivity(user, RecentActivity{}).size(), 2u);
+  EXPECT_EQ(MergeActivity(RecentActivity{}, session).size(), 1u);
+}
 
 class ServingTest : public ::testing::Test {
  protected:
