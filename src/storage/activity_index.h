@@ -107,10 +107,10 @@ class ActivityIndex {
 
   // Item ids, interned: written under intern_mutex_; read without a lock
   // through ids published by a shard mutex (the chunk and string are
-  // written before the line that refers to them).
-  // An open-addressing table (hash, id) with linear probing, at most half
-  // full: one cache line per lookup before the string compare, where a
-  // node-based map costs three.
+  // written before the line that refers to them). The lookup is an
+  // open-addressing table of (hash, id), linear probing, at most half full:
+  // one cache line before the string compare, where a node-based map costs
+  // three.
   struct Slot {
     uint64_t hash = 0;
     uint32_t item = kNoItem;

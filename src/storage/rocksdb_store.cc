@@ -525,8 +525,9 @@ class RocksDbStore final : public Store {
     return FromRocks(it->status(), "scan failed");
   }
 
-  // Reads every actor's latest events from the timeline into activity_,
-  // newest actors' keys last, at low priority beside serving.
+  // Reads every actor's latest events into activity_, walking the timeline
+  // backwards (each actor's newest events first), at low priority beside
+  // serving.
   void LoadActivity(const rocksdb::Snapshot* snapshot) {
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     rocksdb::ReadOptions read;

@@ -23,8 +23,8 @@ namespace vitrina {
 // Whose timeline to read.
 enum class ActorKind : uint8_t { kUser, kSession };
 
-// A shopper's recent activity in the compact form the serving path reads.
-// One item of one event. Events without items (a search without a clicked
+// One item of one event: a shopper's recent activity in the compact form
+// the serving path reads. Events without items (a search without a clicked
 // item, an impression) are one line with an empty item_id, so that the
 // number of events read stays what the caller asked for.
 struct ActivityLine {
