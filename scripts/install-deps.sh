@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  g++ cmake make
+  g++ cmake make pkg-config
   libboost-dev            # Boost.Beast / Asio (header-only)
   libsimdjson-dev         # JSON parsing on ingest paths
   librocksdb-dev          # embedded store
@@ -16,6 +16,7 @@ PACKAGES=(
   libeigen3-dev           # ALS, EASE (with OpenMP from g++)
   libopenblas-dev         # LAPACK for EASE's inversion
   libhnswlib-dev          # approximate nearest neighbours for large catalogs (header-only)
+  libxgboost-dev          # the learned ranker (LambdaMART)
   libgtest-dev libgmock-dev
   curl                    # for the curl tour `make demo` prints
 )

@@ -439,7 +439,7 @@ int RunScore(const ScoreFlags& flags) {
   options.sasrec.validation_users = options.gru4rec.validation_users = 0;
   options.als.iterations = std::max(1, flags.epochs);
   options.ann.exact_up_to = flags.ann ? 0 : std::numeric_limits<int>::max();
-  auto created = CreateRecommender(flags.model, options);
+  auto created = CreateModel(flags.model, options);
   if (!created.ok()) {
     std::fprintf(stderr, "error: %s\n", created.status().message().c_str());
     return kExitUsage;

@@ -104,8 +104,8 @@ int RunEvaluate(const EvaluateFlags& flags) {
   std::vector<std::string> models;
   for (std::string_view name : Split(flags.models, ",")) {
     std::string model(TrimWhitespace(name));
-    if (!CreateRecommender(model, {}).ok()) {
-      std::cerr << "vitrina evaluate: --models: " << CreateRecommender(model, {}).status().message() << "\n";
+    if (auto created = CreateModel(model, {}); !created.ok()) {
+      std::cerr << "vitrina evaluate: --models: " << created.status().message() << "\n";
       return kExitUsage;
     }
     models.push_back(model);

@@ -19,6 +19,8 @@ std::string_view TrimWhitespace(std::string_view text);
 
 // Splits on every occurrence of `separator` (which must not be empty).
 std::vector<std::string_view> Split(std::string_view text, std::string_view separator);
+// The parts with `separator` between them.
+std::string Join(const std::vector<std::string>& parts, std::string_view separator);
 
 std::string AsciiLower(std::string_view text);
 std::string AsciiUpper(std::string_view text);

@@ -30,6 +30,9 @@ TEST(StringsTest, TrimAndSplit) {
   ASSERT_EQ(parts.size(), 3u);
   EXPECT_EQ(parts[2], "Mugs");
   EXPECT_EQ(Split("", ",").size(), 1u);
+  EXPECT_EQ(Join({"Home", "Kitchen", "Mugs"}, " > "), "Home > Kitchen > Mugs");
+  EXPECT_EQ(Join({}, ","), "");
+  EXPECT_EQ(Join({"one"}, ","), "one");
 }
 
 TEST(StringsTest, NumberParsingIsStrict) {

@@ -11,6 +11,7 @@
 
 #include "common/json_writer.h"
 #include "common/strings.h"
+#include "ranking/pipeline.h"
 
 namespace vitrina {
 namespace {
@@ -237,7 +238,7 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> std::string& { return c.training_models_text; },
       [](const std::string& v) -> std::optional<std::string> {
         for (std::string_view name : Split(v, ",")) {
-          auto created = CreateRecommender(TrimWhitespace(name), {});
+          auto created = CreateModel(TrimWhitespace(name), {});
           if (!created.ok()) return created.status().message();
         }
         return std::nullopt;

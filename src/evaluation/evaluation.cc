@@ -13,32 +13,6 @@ namespace {
 
 constexpr int64_t kMillisPerDay = 86400000;
 
-// History entries (newest first) of interactions given oldest first.
-std::vector<HistoryEntry> HistoryOf(std::span<const Interaction> interactions, size_t max_history) {
-  std::vector<HistoryEntry> history;
-  size_t count = std::min(interactions.size(), max_history);
-  history.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    const Interaction& interaction = interactions[interactions.size() - 1 - i];
-    history.push_back({interaction.item, interaction.weight, interaction.signal});
-  }
-  return history;
-}
-
-// A copy of `data` keeping, for actor a, its first keep[a] interactions.
-Dataset Truncated(const Dataset& data, const std::vector<uint32_t>& keep) {
-  Dataset train;
-  train.items = data.items;
-  train.actor_ids = data.actor_ids;
-  train.offsets.assign(1, 0);
-  for (uint32_t a = 0; a < data.num_actors(); ++a) {
-    auto interactions = data.ActorInteractions(a);
-    train.interactions.insert(train.interactions.end(), interactions.begin(), interactions.begin() + keep[a]);
-    train.offsets.push_back(static_cast<uint32_t>(train.interactions.size()));
-  }
-  return train;
-}
-
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
@@ -89,7 +63,7 @@ DataSplit SplitDataset(const Dataset& data, const SplitOptions& options) {
       if (!test.targets.empty()) split.cases.push_back(std::move(test));
     }
   }
-  split.train = Truncated(data, keep);
+  split.train = KeepPrefixes(data, keep);
   return split;
 }
 
@@ -123,7 +97,7 @@ std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vecto
     ModelOptions model_options = options.models;
     model_options.sasrec.verbose = show_progress;
     model_options.gru4rec.verbose = show_progress;
-    auto created = CreateRecommender(name, model_options);
+    auto created = CreateModel(name, model_options);
     if (!created.ok()) {
       result.error = created.status().message();
       results.push_back(std::move(result));

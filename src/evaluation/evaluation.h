@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "models/dataset.h"
 #include "models/recommender.h"
+#include "ranking/pipeline.h"
 
 namespace vitrina {
 

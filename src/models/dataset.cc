@@ -11,6 +11,19 @@ int64_t Dataset::MaxTime() const {
   return latest;
 }
 
+Dataset KeepPrefixes(const Dataset& data, const std::vector<uint32_t>& keep) {
+  Dataset out;
+  out.items = data.items;
+  out.actor_ids = data.actor_ids;
+  out.offsets.assign(1, 0);
+  for (uint32_t a = 0; a < data.num_actors(); ++a) {
+    auto interactions = data.ActorInteractions(a);
+    out.interactions.insert(out.interactions.end(), interactions.begin(), interactions.begin() + keep[a]);
+    out.offsets.push_back(static_cast<uint32_t>(out.interactions.size()));
+  }
+  return out;
+}
+
 std::string ActorIdOf(const Event& event) {
   if (!event.user_id.empty()) return event.user_id;
   return "session:" + event.session_id;

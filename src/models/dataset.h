@@ -59,6 +59,10 @@ struct Dataset {
   int64_t MaxTime() const;
 };
 
+// A copy of `data` keeping, for actor a, its first keep[a] interactions
+// (keep has one entry per actor).
+Dataset KeepPrefixes(const Dataset& data, const std::vector<uint32_t>& keep);
+
 // Weights of each event type as a training signal. Types not listed
 // (search, impression, remove_from_cart, return) are not interactions.
 struct SignalWeights {

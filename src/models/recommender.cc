@@ -1,5 +1,6 @@
 #include "models/recommender.h"
 
+#include "common/strings.h"
 #include "models/als.h"
 #include "models/content.h"
 #include "models/cooccurrence.h"
@@ -10,6 +11,17 @@
 #include "models/trending.h"
 
 namespace vitrina {
+
+std::vector<HistoryEntry> HistoryOf(std::span<const Interaction> interactions, size_t max_history) {
+  std::vector<HistoryEntry> history;
+  const size_t count = std::min(interactions.size(), max_history);
+  history.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    const Interaction& interaction = interactions[interactions.size() - 1 - i];
+    history.push_back({interaction.item, interaction.weight, interaction.signal, interaction.time_ms});
+  }
+  return history;
+}
 
 void Recommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
                        const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const {
@@ -42,9 +54,8 @@ Result<std::unique_ptr<Recommender>> CreateRecommender(std::string_view name, co
   } else if (name == "gru4rec") {
     model = std::make_unique<Gru4RecRecommender>(options.gru4rec, options.ann);
   } else {
-    std::string known;
-    for (const std::string& n : RecommenderNames()) known += (known.empty() ? "" : ", ") + n;
-    return Status::InvalidArgument("unknown model '" + std::string(name) + "' (known: " + known + ")");
+    return Status::InvalidArgument("unknown model '" + std::string(name) + "' (known: " + Join(RecommenderNames(), ", ") +
+                                   ")");
   }
   return model;
 }

@@ -24,7 +24,12 @@ struct HistoryEntry {
   uint32_t item = 0;
   float weight = 1;
   Signal signal = Signal::kView;
+  int64_t time_ms = 0;  // when it happened; 0 when unknown (models that use time treat it as old)
 };
+
+// The history entries (newest first, at most `max_history`) of
+// interactions given oldest first.
+std::vector<HistoryEntry> HistoryOf(std::span<const Interaction> interactions, size_t max_history);
 
 // What kind of related items a score should favour.
 enum class Relation : uint8_t {
@@ -149,6 +154,21 @@ struct ModelOptions {
     int validation_users = 2000;
     bool verbose = false;
   } gru4rec;
+  // The learned ranker over several models' candidates ("pipeline",
+  // ranking/pipeline.h).
+  struct Pipeline {
+    std::string sources = "trending,cooccurrence,ease,als";  // candidate sources it trains (a snapshot's own models when served)
+    int candidates_per_source = 50;  // each source's top items that become candidates
+    int history_candidates = 50;     // the shopper's latest distinct items are candidates too (re-orders)
+    std::string split = "auto";      // how labels are made: temporal, loo, or auto (temporal when enough shoppers return)
+    int label_days = 28;             // temporal: the last days before the training end are the labels
+    int max_groups = 5000;           // shoppers the ranker learns from at most (a fixed sample beyond)
+    double validation_share = 0.15;  // of those, held out for early stopping
+    int rounds = 300;                // boosting rounds at most
+    double learning_rate = 0.08;
+    int max_depth = 6;
+    int early_stopping_rounds = 30;
+  } pipeline;
   // The approximate index of sasrec and gru4rec (ann.h).
   AnnOptions ann;
 };

@@ -153,7 +153,7 @@ Status RecommendationService::LoadHistory(const RecommendRequest& request, Conte
     if (!signal) continue;
     const int64_t index = snapshot->FindItem(line->item_id);
     if (index < 0) continue;
-    context->history.push_back({static_cast<uint32_t>(index), signal->weight, signal->signal});
+    context->history.push_back({static_cast<uint32_t>(index), signal->weight, signal->signal, line->timestamp_ms});
   }
   return Status::OK();
 }

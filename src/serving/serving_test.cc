@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "ranking/pipeline.h"
 #include "serving/model_manager.h"
 #include "serving/recommend.h"
 
@@ -231,6 +233,50 @@ TEST_F(ServingTest, SnapshotsPersistListAndRestore) {
   ASSERT_NE(reopened.current(), nullptr);
   EXPECT_EQ(reopened.current()->info().id, first->id);
   EXPECT_EQ(reopened.current()->num_items(), 12u);
+}
+
+TEST_F(ServingTest, PipelineTrainsLastOnTheSnapshotsModelsAndReloads) {
+  ModelManagerOptions options;
+  options.dir = dir_ + "-pipeline";
+  // Listed first, trained last; ease is not in the snapshot, so it is not a source.
+  options.train.models = {"pipeline", "trending", "cooccurrence", "content"};
+  options.train.model_options.pipeline.sources = "trending,cooccurrence,ease";
+  options.train.model_options.pipeline.rounds = 20;
+  // Later views, so that what shoppers take last is also what others took before.
+  for (int u = 0; u < 20; ++u) {
+    const std::string kind = u % 2 == 0 ? "m" : "t";
+    View("u" + std::to_string(u), kind + std::to_string(3 + u % 3), kStart + (40 + u) * kDay);
+    View("u" + std::to_string(u), kind + std::to_string(3 + (u + 1) % 3), kStart + (40 + u) * kDay + 1);
+  }
+  ModelManager manager(store_.get(), &clock_, options);
+  ASSERT_TRUE(manager.Open().ok());
+  auto trained = manager.TrainNow(nullptr);
+  ASSERT_TRUE(trained.ok()) << trained.status().message();
+  EXPECT_EQ(trained->models, (std::vector<std::string>{"trending", "cooccurrence", "content", "pipeline"}));
+  EXPECT_TRUE(trained->metrics.contains("pipeline"));
+  const auto* pipeline = static_cast<const PipelineRecommender*>(manager.current()->model("pipeline"));
+  ASSERT_NE(pipeline, nullptr);
+  EXPECT_EQ(pipeline->source_names(), (std::vector<std::string>{"trending", "cooccurrence"}));
+  EXPECT_EQ(pipeline->source(1), manager.current()->model("cooccurrence"));  // the snapshot's own model
+
+  const std::vector<HistoryEntry> history = {{.item = static_cast<uint32_t>(manager.current()->FindItem("m0"))}};
+  std::vector<std::pair<uint32_t, float>> before, after;
+  pipeline->TopK(history, Relation::kAny, 5, -INFINITY, nullptr, &before);
+  ASSERT_FALSE(before.empty());
+  auto loaded = LoadSnapshot(options.dir + "/" + trained->id, options.train.model_options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  const auto* reloaded = static_cast<const PipelineRecommender*>((*loaded)->model("pipeline"));
+  EXPECT_EQ(reloaded->source(0), (*loaded)->model("trending"));
+  reloaded->TopK(history, Relation::kAny, 5, -INFINITY, nullptr, &after);
+  EXPECT_EQ(before, after);
+
+  options.train.models = {"trending", "pipeline"};
+  options.train.model_options.pipeline.sources = "ease,als";
+  ModelManager without_sources(store_.get(), &clock_, options);
+  auto refused = without_sources.TrainNow(nullptr);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("none of its sources"), std::string::npos) << refused.status().message();
+  std::filesystem::remove_all(options.dir);
 }
 
 // SASRec as a for_you source, scored item by item or (indexed) through the

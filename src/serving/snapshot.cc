@@ -11,9 +11,11 @@
 #include <thread>
 
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 #include "evaluation/evaluation.h"
 #include "models/binary_io.h"
+#include "ranking/pipeline.h"
 
 namespace vitrina {
 namespace {
@@ -82,6 +84,18 @@ Result<std::vector<ItemMeta>> LoadItems(const std::string& path) {
   return items;
 }
 
+// Gives the pipeline the models it names from those already in the
+// snapshot (trained or loaded before it).
+Status AttachPipelineSources(const std::vector<std::unique_ptr<Recommender>>& models, PipelineRecommender* pipeline) {
+  std::vector<const Recommender*> sources;
+  for (const std::string& name : pipeline->source_names()) {
+    auto it = std::find_if(models.begin(), models.end(), [&](const auto& model) { return model->name() == name; });
+    if (it == models.end()) return Status::InvalidArgument("pipeline: its source " + name + " is not in the snapshot");
+    sources.push_back(it->get());
+  }
+  return pipeline->UseSources(sources);
+}
+
 }  // namespace
 
 void WriteSnapshotInfoJson(const SnapshotInfo& info, JsonWriter* w) {
@@ -132,10 +146,31 @@ Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
   SnapshotInfo info;
   info.id = NewSnapshotId(now_ms);
   info.created_ms = now_ms;
-  info.models = options.models;
   info.items = data.num_items();
   info.actors = data.num_actors();
   info.interactions = data.interactions.size();
+
+  // The pipeline ranks the candidates of the snapshot's other models that
+  // it lists, so it is trained after them, on them.
+  std::vector<std::string> names = options.models;
+  const auto pipeline_at = std::find(names.begin(), names.end(), "pipeline");
+  if (pipeline_at != names.end()) {
+    names.erase(pipeline_at);
+    names.push_back("pipeline");
+    std::vector<std::string> sources;
+    for (std::string_view source : Split(options.model_options.pipeline.sources, ",")) {
+      source = TrimWhitespace(source);
+      if (std::find(names.begin(), names.end(), source) != names.end() && source != "pipeline") {
+        sources.emplace_back(source);
+      }
+    }
+    if (sources.empty()) {
+      return Status::InvalidArgument("pipeline: none of its sources (models.pipeline.sources = \"" +
+                                     options.model_options.pipeline.sources + "\") is in training.models");
+    }
+    options.model_options.pipeline.sources = Join(sources, ",");
+  }
+  info.models = names;
 
   // Offline metrics on a holdout.
   if (progress) progress("evaluating", 0);
@@ -157,7 +192,7 @@ Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
   if (!split.cases.empty()) {
     EvaluateOptions evaluate{.ks = {10}, .exclude_seen = true, .threads = options.threads, .seed = options.seed,
                              .models = options.model_options};
-    for (const ModelResult& result : EvaluateModels(split, options.models, evaluate, false)) {
+    for (const ModelResult& result : EvaluateModels(split, names, evaluate, false)) {
       if (result.error.empty()) info.metrics[result.model] = result.metrics;
     }
     info.evaluation = protocol + ", " + std::to_string(split.cases.size()) +
@@ -167,15 +202,18 @@ Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
   }
 
   std::vector<std::unique_ptr<Recommender>> models;
-  for (size_t m = 0; m < options.models.size(); ++m) {
-    const std::string& name = options.models[m];
-    VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateRecommender(name, options.model_options));
+  for (size_t m = 0; m < names.size(); ++m) {
+    const std::string& name = names[m];
+    VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateModel(name, options.model_options));
+    if (name == "pipeline") {
+      VITRINA_RETURN_IF_ERROR(AttachPipelineSources(models, static_cast<PipelineRecommender*>(model.get())));
+    }
     FitOptions fit{.threads = options.threads, .seed = options.seed};
     if (progress) {
       fit.progress = [&, m](double fraction) {
-        progress(name, (static_cast<double>(m) + fraction) / static_cast<double>(options.models.size()));
+        progress(name, (static_cast<double>(m) + fraction) / static_cast<double>(names.size()));
       };
-      progress(name, static_cast<double>(m) / static_cast<double>(options.models.size()));
+      progress(name, static_cast<double>(m) / static_cast<double>(names.size()));
     }
     Status fitted = model->Fit(data, fit);
     if (!fitted.ok()) return fitted.WithPrefix(name + ": ");
@@ -259,8 +297,12 @@ Result<std::shared_ptr<const Snapshot>> LoadSnapshot(const std::string& dir, con
   VITRINA_ASSIGN_OR_RETURN(std::vector<ItemMeta> items, LoadItems(dir + "/items.bin"));
   std::vector<std::unique_ptr<Recommender>> models;
   for (const std::string& name : info.models) {
-    VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateRecommender(name, options));
+    VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Recommender> model, CreateModel(name, options));
     VITRINA_RETURN_IF_ERROR(model->Load(dir + "/" + name + ".bin"));
+    if (name == "pipeline") {
+      Status attached = AttachPipelineSources(models, static_cast<PipelineRecommender*>(model.get()));
+      if (!attached.ok()) return Status::Corruption(dir + ": " + attached.message());
+    }
     if (model->num_items() != items.size()) {
       return Status::Corruption(dir + "/" + name + ".bin scores " + std::to_string(model->num_items()) +
                                 " items, the snapshot has " + std::to_string(items.size()));
