@@ -232,9 +232,9 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> size_t& { return c.ingest.max_queued_bytes; }));
 
   params.push_back(String("training.models",
-      "Models each snapshot trains (comma-separated): trending, cooccurrence, ease, als, content, sasrec, gru4rec. "
-      "Serving uses trending for new shoppers, sasrec/gru4rec/cooccurrence/als/ease for for_you, content for similar "
-      "and new items.",
+      "Models each snapshot trains (comma-separated): trending, cooccurrence, ease, als, content, sasrec, gru4rec, "
+      "pipeline. Serving uses trending for new shoppers, sasrec/gru4rec/cooccurrence/als/ease for for_you, content for "
+      "similar and new items; pipeline (trained last, on the others) ranks for_you's candidates when present.",
       [](Config& c) -> std::string& { return c.training_models_text; },
       [](const std::string& v) -> std::optional<std::string> {
         for (std::string_view name : Split(v, ",")) {
@@ -362,6 +362,46 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("models.gru4rec.validation_users", 0, 100000000,
       "gru4rec: shoppers whose last item is held out to pick the best epoch (0: none, train every epoch).",
       [](Config& c) -> int& { return c.models.gru4rec.validation_users; }));
+  params.push_back(String("models.pipeline.sources",
+      "pipeline: the models whose candidates it ranks (comma-separated). In a snapshot, those of training.models.",
+      [](Config& c) -> std::string& { return c.models.pipeline.sources; },
+      [](const std::string& v) -> std::optional<std::string> {
+        for (std::string_view name : Split(v, ",")) {
+          name = TrimWhitespace(name);
+          if (name == "pipeline") return "the pipeline cannot be its own source";
+          if (auto created = CreateRecommender(name, {}); !created.ok()) return created.status().message();
+        }
+        return std::nullopt;
+      }));
+  params.push_back(Integer("models.pipeline.candidates_per_source", 1, 100000,
+      "pipeline: each source's top items that become candidates.",
+      [](Config& c) -> int& { return c.models.pipeline.candidates_per_source; }));
+  params.push_back(Integer("models.pipeline.history_candidates", 0, 100000,
+      "pipeline: the shopper's latest distinct items are candidates too (re-orders), at most this many.",
+      [](Config& c) -> int& { return c.models.pipeline.history_candidates; }));
+  params.push_back(Choice("models.pipeline.split", {"auto", "temporal", "loo"},
+      "pipeline: what the ranker learns from: what shoppers took in the last label_days (temporal), each shopper's "
+      "last item (loo), or temporal when at least 1% of shoppers came back in that window (auto).",
+      [](Config& c, const std::string& v) { c.models.pipeline.split = v; },
+      [](const Config& c) { return c.models.pipeline.split; }));
+  params.push_back(Integer("models.pipeline.label_days", 1, 3650,
+      "pipeline: temporal labels are the last this many days before the training data ends.",
+      [](Config& c) -> int& { return c.models.pipeline.label_days; }));
+  params.push_back(Integer("models.pipeline.max_groups", 10, 100000000,
+      "pipeline: shoppers the ranker learns from at most (a fixed sample beyond).",
+      [](Config& c) -> int& { return c.models.pipeline.max_groups; }));
+  params.push_back(Number("models.pipeline.validation_share", 0, 0.9,
+      "pipeline: share of those shoppers held out to stop boosting when NDCG@10 no longer improves (0: none).",
+      [](Config& c) -> double& { return c.models.pipeline.validation_share; }));
+  params.push_back(Integer("models.pipeline.rounds", 1, 100000, "pipeline: boosting rounds at most.",
+      [](Config& c) -> int& { return c.models.pipeline.rounds; }));
+  params.push_back(Number("models.pipeline.learning_rate", 0.0001, 1, "pipeline: shrinkage of each tree (eta).",
+      [](Config& c) -> double& { return c.models.pipeline.learning_rate; }));
+  params.push_back(Integer("models.pipeline.max_depth", 1, 20, "pipeline: depth of each tree.",
+      [](Config& c) -> int& { return c.models.pipeline.max_depth; }));
+  params.push_back(Integer("models.pipeline.early_stopping_rounds", 1, 100000,
+      "pipeline: stop after this many rounds without a better validation NDCG@10.",
+      [](Config& c) -> int& { return c.models.pipeline.early_stopping_rounds; }));
   params.push_back(Integer("models.ann.exact_up_to", 0, 2000000000,
       "sasrec, gru4rec: catalogs with more items than this get an approximate (HNSW) index, searched instead of "
       "scoring every item.",

@@ -33,6 +33,14 @@ class ForwardingStore : public Store {
     return inner_->ScanEvents(visit);
   }
   Status Sync() override { return inner_->Sync(); }
+  Status PutDocuments(const std::vector<std::pair<std::string, std::string>>& puts) override {
+    return inner_->PutDocuments(puts);
+  }
+  Result<std::string> GetDocument(std::string_view key) const override { return inner_->GetDocument(key); }
+  Status ScanDocuments(std::string_view prefix,
+                       const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    return inner_->ScanDocuments(prefix, visit);
+  }
 
  private:
   std::unique_ptr<Store> inner_;

@@ -115,6 +115,34 @@ class MemoryStore final : public Store {
 
   Status Sync() override { return Status::OK(); }
 
+  Status PutDocuments(const std::vector<std::pair<std::string, std::string>>& puts) override {
+    std::unique_lock lock(mutex_);
+    for (const auto& [key, value] : puts) {
+      if (value.empty()) {
+        documents_.erase(key);
+      } else {
+        documents_[key] = value;
+      }
+    }
+    return Status::OK();
+  }
+
+  Result<std::string> GetDocument(std::string_view key) const override {
+    std::shared_lock lock(mutex_);
+    auto it = documents_.find(key);
+    if (it == documents_.end()) return Status::NotFound("no document '" + std::string(key) + "'");
+    return it->second;
+  }
+
+  Status ScanDocuments(std::string_view prefix,
+                       const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    std::shared_lock lock(mutex_);
+    for (auto it = documents_.lower_bound(prefix); it != documents_.end() && it->first.starts_with(prefix); ++it) {
+      if (!visit(it->first, it->second)) break;
+    }
+    return Status::OK();
+  }
+
  private:
   template <typename T>
   static WriteOutcome Upsert(T& record, std::map<std::string, T>* stored, uint64_t* count, int64_t now) {
@@ -136,6 +164,7 @@ class MemoryStore final : public Store {
   // (timestamp, sequence) per actor, ascending.
   std::map<std::pair<ActorKind, std::string>, std::set<std::pair<int64_t, uint64_t>>> timelines_;
   StoreCounts counts_;
+  std::map<std::string, std::string, std::less<>> documents_;
 };
 
 }  // namespace

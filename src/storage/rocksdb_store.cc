@@ -30,6 +30,8 @@ constexpr const char* kCfNames[kCfCount] = {"default", "items", "users", "events
 
 constexpr std::string_view kFormatKey = "format";
 constexpr std::string_view kCountsKey = "counts";
+// Store::PutDocuments keys, in the meta column family.
+constexpr std::string_view kDocumentPrefix = "doc/";
 constexpr std::string_view kFormatVersion = "vitrina-store-1";
 
 Status FromRocks(const rocksdb::Status& status, const std::string& context) {
@@ -286,6 +288,41 @@ class RocksDbStore final : public Store {
     std::lock_guard counts_lock(counts_mutex_);
     meta_ = meta;
     return Status::OK();
+  }
+
+  Status PutDocuments(const std::vector<std::pair<std::string, std::string>>& puts) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : puts) {
+      const std::string stored = std::string(kDocumentPrefix) + key;
+      if (value.empty()) {
+        batch.Delete(handles_[kMeta], stored);
+      } else {
+        batch.Put(handles_[kMeta], stored, value);
+      }
+    }
+    rocksdb::WriteOptions sync_write;
+    sync_write.sync = true;
+    return FromRocks(db_->Write(sync_write, &batch), "writing documents");
+  }
+
+  Result<std::string> GetDocument(std::string_view key) const override {
+    std::string value;
+    rocksdb::Status status =
+        db_->Get(rocksdb::ReadOptions(), handles_[kMeta], std::string(kDocumentPrefix) + std::string(key), &value);
+    if (status.IsNotFound()) return Status::NotFound("no document '" + std::string(key) + "'");
+    VITRINA_RETURN_IF_ERROR(FromRocks(status, "reading a document"));
+    return value;
+  }
+
+  Status ScanDocuments(std::string_view prefix,
+                       const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    const std::string start = std::string(kDocumentPrefix) + std::string(prefix);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kMeta]));
+    for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+      std::string_view key(it->key().data(), it->key().size());
+      if (!visit(key.substr(kDocumentPrefix.size()), std::string_view(it->value().data(), it->value().size()))) break;
+    }
+    return FromRocks(it->status(), "scanning documents");
   }
 
   Result<Item> GetItem(std::string_view id) const override {

@@ -174,6 +174,18 @@ class Store {
 
   // Makes every write so far durable on disk, whatever the durability mode.
   virtual Status Sync() = 0;
+
+  // Small named documents beside the shop's data (business rules and their
+  // audit log, ...): `puts` are written together, atomically, and are
+  // durable on disk when it returns, whatever the durability mode. An empty
+  // value deletes the key. Keys are compared bytewise.
+  virtual Status PutDocuments(const std::vector<std::pair<std::string, std::string>>& puts) = 0;
+  // NotFound when absent.
+  virtual Result<std::string> GetDocument(std::string_view key) const = 0;
+  // Documents whose key starts with `prefix`, in key order; `visit` returns
+  // false to stop.
+  virtual Status ScanDocuments(std::string_view prefix,
+                               const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 };
 
 // For tests: everything in memory, nothing survives the object.

@@ -240,6 +240,33 @@ TEST_P(StoreConformanceTest, ScansSeeEverything) {
   EXPECT_EQ(store_->Counts().users, 1u);
 }
 
+TEST_P(StoreConformanceTest, DocumentsAreWrittenTogetherAndScannedByPrefix) {
+  ASSERT_TRUE(store_->PutDocuments({{"rules/current", "{\"version\":1}"}, {"rules/audit/0002", "b"},
+                                     {"rules/audit/0001", "a"}, {"counts", "not the store's counts"}})
+                  .ok());
+  EXPECT_EQ(*store_->GetDocument("rules/current"), "{\"version\":1}");
+  EXPECT_EQ(store_->GetDocument("rules/missing").status().code(), StatusCode::kNotFound);
+  std::vector<std::string> seen;
+  auto collect = [&](std::string_view key, std::string_view value) {
+    seen.push_back(std::string(key) + "=" + std::string(value));
+    return true;
+  };
+  ASSERT_TRUE(store_->ScanDocuments("rules/audit/", collect).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"rules/audit/0001=a", "rules/audit/0002=b"}));
+  // Overwrite and delete (an empty value) in one call; the store's own counts are untouched.
+  ASSERT_TRUE(store_->PutDocuments({{"rules/current", "{\"version\":2}"}, {"rules/audit/0001", ""}}).ok());
+  seen.clear();
+  ASSERT_TRUE(store_->ScanDocuments("rules/", collect).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"rules/audit/0002=b", "rules/current={\"version\":2}"}));
+  seen.clear();
+  ASSERT_TRUE(store_->ScanDocuments("", [&](std::string_view key, std::string_view value) {
+    seen.emplace_back(key);
+    return false;  // stops after the first
+  }).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"counts"}));
+  EXPECT_EQ(store_->Counts().events, 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
                          ::testing::Values(Backend::kMemory, Backend::kRocksDb, Backend::kRocksDbActivityInMemory),
                          [](const auto& info) {
@@ -249,6 +276,21 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
                              default: return "RocksDbActivityInMemory";
                            }
                          });
+
+TEST(RocksDbStoreTest, DocumentsSurviveAReopen) {
+  ManualClock clock(1'700'000'000'000);
+  RocksDbOptions options;
+  options.path = FreshDir("documents");
+  {
+    auto store = OpenRocksDbStore(options, &clock);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->PutDocuments({{"rules/current", "r1"}}).ok());
+  }
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ(*(*store)->GetDocument("rules/current"), "r1");
+  EXPECT_EQ((*store)->Counts().items, 0u);
+}
 
 TEST(RocksDbStoreTest, RecentActivityInMemoryMatchesTheLog) {
   // Shoppers with more events than are kept, events arriving out of time
