@@ -24,6 +24,7 @@ struct HttpRequest {
   std::string content_type;
   std::string authorization;
   std::string origin;              // Origin (browsers)
+  std::string actor;               // X-Vitrina-Actor: who makes a change, for audit logs
 
   // First value of a query parameter, or nullptr.
   const std::string* Query(std::string_view name) const;

@@ -214,6 +214,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.content_type = std::string(raw[http::field::content_type]);
     request.authorization = std::string(raw[http::field::authorization]);
     request.origin = std::string(raw[http::field::origin]);
+    request.actor = std::string(raw["X-Vitrina-Actor"]);
     request.body = std::move(raw.body());
     deadline_ms_.store(0, std::memory_order_relaxed);  // the handler may take its time
     // Exactly one answer per request: whoever sets this first writes.

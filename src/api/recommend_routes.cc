@@ -1,4 +1,6 @@
 // Handlers for /v1/recommendations and /v1/models.
+#include <cmath>
+
 #include "api/service.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -40,6 +42,8 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
   text("item_id", &request->item_id);
   text("category", &request->category);
   text("model", &request->model);
+  text("device", &request->device);
+  text("page", &request->page);
   if (const std::string* n = http.Query("n")) {
     auto value = ParseInt64(*n);
     if (!value || *value < 1 || *value > static_cast<int64_t>(kMaxResults)) {
@@ -65,7 +69,8 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
     }
   }
   for (auto [name, target] :
-       {std::pair{"in_stock", &request->in_stock}, std::pair{"exclude_purchased", &request->exclude_purchased}}) {
+       {std::pair{"in_stock", &request->in_stock}, std::pair{"exclude_purchased", &request->exclude_purchased},
+        std::pair{"explain", &request->explain}}) {
     if (const std::string* value = http.Query(name)) {
       if (*value == "true" || *value == "1") {
         *target = true;
@@ -81,7 +86,53 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
       return ErrorResponse(400, "invalid_request", "ids are at most 256 bytes without control characters");
     }
   }
+  for (auto [name, value] : {std::pair{"device", &request->device}, std::pair{"page", &request->page}}) {
+    if (value->size() > 2048 || HasControlChar(*value)) {
+      return ErrorResponse(400, "invalid_request", std::string(name) + " is at most 2048 bytes without control characters",
+                           name);
+    }
+  }
   return std::nullopt;
+}
+
+void WriteRecommendedItem(const RecommendedItem& item, bool explain, JsonWriter* w) {
+  w->BeginObject().Key("item_id").String(item.item_id).Key("title").String(item.title);
+  w->Key("price");
+  if (item.price) {
+    w->Double(*item.price);
+  } else {
+    w->Null();
+  }
+  w->Key("score").Double(item.score).Key("model").String(item.model).Key("reason").String(item.reason);
+  w->Key("reason_item_id");
+  if (item.reason_item_id.empty()) {
+    w->Null();
+  } else {
+    w->String(item.reason_item_id);
+  }
+  w->Key("sources").BeginArray();
+  for (const std::string& source : item.sources) w->String(source);
+  w->EndArray();
+  w->Key("rules").BeginArray();
+  for (const AppliedRule& rule : item.rules) {
+    w->BeginObject().Key("id").String(rule.id).Key("name").String(rule.name).Key("effect").String(rule.effect).EndObject();
+  }
+  w->EndArray();
+  if (explain && !item.features.empty()) {
+    // Each ranker input with its value (null: missing) and its share of the score.
+    w->Key("explanation").BeginObject().Key("bias").Double(item.ranker_bias).Key("features").BeginArray();
+    for (const FeatureContribution& feature : item.features) {
+      w->BeginObject().Key("name").String(feature.name).Key("value");
+      if (std::isnan(feature.value)) {
+        w->Null();
+      } else {
+        w->Double(feature.value);
+      }
+      w->Key("contribution").Double(feature.contribution).EndObject();
+    }
+    w->EndArray().EndObject();
+  }
+  w->EndObject();
 }
 
 }  // namespace
@@ -110,24 +161,9 @@ void ApiService::Recommendations(RouteRequest& request, Responder respond) {
   } else {
     w.String(result->snapshot_id);
   }
+  w.Key("ranked_by").String(result->ranked ? "pipeline" : "models").Key("rules_version").Int(result->rules_version);
   w.Key("items").BeginArray();
-  for (const RecommendedItem& item : result->items) {
-    w.BeginObject().Key("item_id").String(item.item_id).Key("title").String(item.title);
-    w.Key("price");
-    if (item.price) {
-      w.Double(*item.price);
-    } else {
-      w.Null();
-    }
-    w.Key("score").Double(item.score).Key("model").String(item.model).Key("reason").String(item.reason);
-    w.Key("reason_item_id");
-    if (item.reason_item_id.empty()) {
-      w.Null();
-    } else {
-      w.String(item.reason_item_id);
-    }
-    w.EndObject();
-  }
+  for (const RecommendedItem& item : result->items) WriteRecommendedItem(item, query.explain, &w);
   w.EndArray().EndObject();
   HttpResponse response = JsonResponse(200, std::move(body));
   response.headers.emplace_back("Cache-Control", "no-store");

@@ -138,7 +138,7 @@ HttpResponse Router::Preflight(const HttpRequest& request, const std::string& al
   response.headers.emplace_back("Allow", allowed_methods);
   if (!request.origin.empty()) {
     response.headers.emplace_back("Access-Control-Allow-Methods", allowed_methods);
-    response.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type");
+    response.headers.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Vitrina-Actor");
     response.headers.emplace_back("Access-Control-Max-Age", "600");
   }
   return response;

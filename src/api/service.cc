@@ -141,13 +141,14 @@ RecordJsonParser& ThreadParser() {
 }  // namespace
 
 ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options, ModelManager* models,
-                       const RecommendationService* recommender)
+                       const RecommendationService* recommender, RuleBook* rules)
     : store_(store),
       ingestor_(ingestor),
       clock_(clock),
       options_(std::move(options)),
       models_(models),
       recommender_(recommender),
+      rules_(rules),
       started_ms_(clock->NowMillis()) {}
 
 void ApiService::RegisterRoutes(Router* router) {
@@ -176,6 +177,13 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kGet,    "/v1/models",              Scope::kAdmin,  "model snapshots with offline metrics, and training status", bind(&ApiService::ListModels));
   router->Add(M::kPost,   "/v1/models/train",        Scope::kAdmin,  "train a new snapshot in the background", bind(&ApiService::TrainModels));
   router->Add(M::kPost,   "/v1/models/{id}/restore", Scope::kAdmin,  "put an earlier snapshot back in service", bind(&ApiService::RestoreModel));
+  router->Add(M::kGet,    "/v1/rules",               Scope::kAdmin,  "business rules in force, with the rule set's version", bind(&ApiService::ListRules));
+  router->Add(M::kPost,   "/v1/rules",               Scope::kAdmin,  "create a business rule", bind(&ApiService::CreateRule));
+  router->Add(M::kPost,   "/v1/rules/validate",      Scope::kAdmin,  "check a rule without saving it", bind(&ApiService::ValidateRule));
+  router->Add(M::kGet,    "/v1/rules/audit",         Scope::kAdmin,  "who changed which rule when, newest first", bind(&ApiService::RulesAudit));
+  router->Add(M::kGet,    "/v1/rules/{id}",          Scope::kAdmin,  "get a business rule", bind(&ApiService::GetRule));
+  router->Add(M::kPut,    "/v1/rules/{id}",          Scope::kAdmin,  "replace a business rule", bind(&ApiService::ReplaceRule));
+  router->Add(M::kDelete, "/v1/rules/{id}",          Scope::kAdmin,  "delete a business rule", bind(&ApiService::DeleteRule));
   // clang-format on
 }
 

@@ -28,9 +28,10 @@ struct ApiOptions {
 class ApiService {
  public:
   // All pointers must outlive the service.
-  // `models` and `recommender` may be null (routes then answer 503).
+  // `models`, `recommender` and `rules` may be null (routes then answer 503).
   ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options,
-             ModelManager* models = nullptr, const RecommendationService* recommender = nullptr);
+             ModelManager* models = nullptr, const RecommendationService* recommender = nullptr,
+             RuleBook* rules = nullptr);
 
   // The route table: every endpoint of the server, in one place.
   void RegisterRoutes(Router* router);
@@ -51,6 +52,14 @@ class ApiService {
   void ListModels(RouteRequest& request, Responder respond);
   void TrainModels(RouteRequest& request, Responder respond);
   void RestoreModel(RouteRequest& request, Responder respond);
+  // rules_routes.cc
+  void ListRules(RouteRequest& request, Responder respond);
+  void GetRule(RouteRequest& request, Responder respond);
+  void CreateRule(RouteRequest& request, Responder respond);
+  void ReplaceRule(RouteRequest& request, Responder respond);
+  void DeleteRule(RouteRequest& request, Responder respond);
+  void ValidateRule(RouteRequest& request, Responder respond);
+  void RulesAudit(RouteRequest& request, Responder respond);
 
   template <typename T>
   void PostRecords(RouteRequest& request, Responder respond, std::string_view collection, bool events,
@@ -66,6 +75,7 @@ class ApiService {
   const ApiOptions options_;
   ModelManager* models_;
   const RecommendationService* recommender_;
+  RuleBook* rules_;
   const int64_t started_ms_;
 };
 

@@ -68,9 +68,14 @@ int RunServe(const ServeFlags& flags) {
     spdlog::error("{} (move the models directory aside to start from scratch)", status.message());
     return kExitFailure;
   }
-  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options);
+  RuleBook rules(store.get(), &clock, ScenarioNames());
+  if (Status status = rules.Load(); !status.ok()) {
+    spdlog::error("business rules: {}", status.message());
+    return kExitFailure;
+  }
+  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules);
   Router router(config.auth, config.cors);
-  ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender);
+  ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender, &rules);
   service.RegisterRoutes(&router);
   auto server = std::make_unique<HttpServer>(config.server, &router);
   if (Status status = server->Start(); !status.ok()) {

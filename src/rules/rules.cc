@@ -380,6 +380,9 @@ RuleScope::RuleScope(std::vector<const CompiledRule*> rules, int64_t now_ms) : r
         reorders_ = true;
         caps_.push_back({compiled, rule.max_items});
         break;
+      case RuleKind::kRepurchase:
+        has_repurchase_ = true;
+        break;
       case RuleKind::kPin:
         for (size_t i = 0; i < rule.items.size(); ++i) {
           pins_.push_back({compiled, rule.items[i], static_cast<size_t>(rule.position - 1) + i});
@@ -393,16 +396,22 @@ RuleScope::RuleScope(std::vector<const CompiledRule*> rules, int64_t now_ms) : r
 }
 
 bool RuleScope::Admits(const Item& item) const {
+  if (Blocks(item)) return false;
   for (const CompiledRule* compiled : rules_) {
-    const Rule& rule = compiled->rule;
-    if (rule.kind == RuleKind::kBlock) {
-      if (std::find(rule.items.begin(), rule.items.end(), item.id) != rule.items.end()) return false;
-      if (compiled->expression && compiled->expression->Matches(item, now_ms_)) return false;
-    } else if (rule.kind == RuleKind::kFilter) {
-      if (!compiled->expression || !compiled->expression->Matches(item, now_ms_)) return false;
-    }
+    if (compiled->rule.kind != RuleKind::kFilter) continue;
+    if (!compiled->expression || !compiled->expression->Matches(item, now_ms_)) return false;
   }
   return true;
+}
+
+bool RuleScope::Blocks(const Item& item) const {
+  for (const CompiledRule* compiled : rules_) {
+    const Rule& rule = compiled->rule;
+    if (rule.kind != RuleKind::kBlock) continue;
+    if (std::find(rule.items.begin(), rule.items.end(), item.id) != rule.items.end()) return true;
+    if (compiled->expression && compiled->expression->Matches(item, now_ms_)) return true;
+  }
+  return false;
 }
 
 std::optional<bool> RuleScope::RepurchaseExcludes(const Item& item, int64_t bought_ms) const {

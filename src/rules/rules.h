@@ -111,8 +111,11 @@ class RuleScope {
   bool reorders() const { return reorders_; }
 
   // Whether `item` may be shown at all: not blocked, passes every filter.
-  // Pins are not checked here.
   bool Admits(const Item& item) const;
+  // Whether a block rule keeps `item` out (pinned items are checked only
+  // against these).
+  bool Blocks(const Item& item) const;
+  bool has_repurchase() const { return has_repurchase_; }
   // Whether a repurchase rule covers the item, and then whether a purchase
   // at `bought_ms` still keeps it out.
   std::optional<bool> RepurchaseExcludes(const Item& item, int64_t bought_ms) const;
@@ -140,6 +143,7 @@ class RuleScope {
   std::vector<const CompiledRule*> rules_;
   int64_t now_ms_;
   bool reorders_ = false;
+  bool has_repurchase_ = false;
   std::vector<Cap> caps_;
   std::vector<Pin> pins_;
 };

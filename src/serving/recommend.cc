@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -9,6 +10,7 @@
 #include "common/strings.h"
 #include "models/sparse.h"
 #include "models/trending.h"
+#include "ranking/pipeline.h"
 
 namespace vitrina {
 namespace {
@@ -18,6 +20,9 @@ constexpr std::pair<Scenario, std::string_view> kScenarioNames[] = {
     {Scenario::kCart, "cart"},      {Scenario::kUpsell, "upsell"},     {Scenario::kTrending, "trending"},
     {Scenario::kRecentlyViewed, "recently_viewed"},
 };
+
+constexpr uint32_t kNoItem = UINT32_MAX;
+constexpr double kMillisPerDay = 86400000.0;
 
 std::string NewRecommendationId() {
   thread_local std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(std::random_device{}()) << 32));
@@ -45,29 +50,46 @@ bool InCategory(const Item& item, const std::string& category) {
   return false;
 }
 
-// One candidate, combined across models by reciprocal rank fusion.
-struct Candidate {
-  uint32_t item = 0;
-  double score = 0;
-  size_t best_rank = SIZE_MAX;
-  const Recommender* model = nullptr;
+// Where a candidate's reason comes from.
+enum class Origin : uint8_t {
+  kModel,           // a model's evidence in the shopper's history or the anchor items
+  kTrending,        // popularity
+  kRecentlyViewed,  // the shopper's own views
+  kHistory,         // the shopper's own purchases, offered again
 };
 
+// One candidate, in the order the models put it.
+struct Candidate {
+  uint32_t item = kNoItem;             // snapshot index; kNoItem when the snapshot does not know it
+  std::string_view id;
+  double score = 0;
+  const Recommender* model = nullptr;  // whose evidence explains it
+  Origin origin = Origin::kModel;
+  uint32_t sources = 0;                // bit s: the request's source s proposed it
+  int32_t row = -1;                    // its ranker feature row (pipeline)
+};
+
+// Candidates of several models fused by reciprocal rank.
 class Blend {
  public:
-  // Adds `model`'s top `depth` items for `history`, skipping `excluded`.
-  void Add(const Recommender* model, std::span<const HistoryEntry> history, Relation relation, size_t depth,
-           const std::unordered_set<uint32_t>& excluded) {
+  // Adds `model`'s top `depth` items for `history`, skipping `excluded`;
+  // `source` is the model's bit in Candidate::sources.
+  void Add(const Recommender* model, uint32_t source, std::span<const HistoryEntry> history, Relation relation,
+           size_t depth, const std::unordered_set<uint32_t>& excluded) {
     if (model == nullptr || history.empty()) return;
     thread_local std::vector<std::pair<uint32_t, float>> top;
     model->TopK(history, relation, depth, 0.0f, [&](uint32_t i) { return excluded.contains(i); }, &top);
     for (size_t rank = 0; rank < top.size(); ++rank) {
       auto [it, inserted] = by_item_.try_emplace(top[rank].first, candidates_.size());
-      if (inserted) candidates_.push_back({.item = top[rank].first});
+      if (inserted) {
+        candidates_.push_back({.item = top[rank].first});
+        best_rank_.push_back(SIZE_MAX);
+      }
       Candidate& candidate = candidates_[it->second];
       candidate.score += 1.0 / (60.0 + static_cast<double>(rank));
-      if (rank < candidate.best_rank) {
-        candidate.best_rank = rank;
+      candidate.sources |= 1u << source;
+      if (rank < best_rank_[it->second]) {
+        best_rank_[it->second] = rank;
         candidate.model = model;
       }
     }
@@ -82,6 +104,7 @@ class Blend {
 
  private:
   std::vector<Candidate> candidates_;
+  std::vector<size_t> best_rank_;
   std::unordered_map<uint32_t, size_t> by_item_;
 };
 
@@ -101,6 +124,12 @@ std::string_view ScenarioName(Scenario scenario) {
   return "";
 }
 
+std::vector<std::string> ScenarioNames() {
+  std::vector<std::string> names;
+  for (const auto& [value, text] : kScenarioNames) names.emplace_back(text);
+  return names;
+}
+
 std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const RecentActivity& session) {
   std::vector<const ActivityLine*> lines;
   lines.reserve(user.lines.size() + session.lines.size());
@@ -118,321 +147,560 @@ std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const
   return lines;
 }
 
-struct RecommendationService::Context {
-  std::shared_ptr<const Snapshot> snapshot;
-  RecentActivity user_activity, session_activity;
-  std::vector<const ActivityLine*> lines;  // both merged, newest first
-  std::vector<HistoryEntry> history;    // items the snapshot knows, newest first
-  std::unordered_set<std::string> purchased;
-  std::vector<double> paid_prices;      // unit prices in purchases and carts
-};
+// The work of one request, stage by stage.
+class RecommendationService::Run {
+ public:
+  Run(const RecommendationService& service, const RecommendRequest& request)
+      : service_(service), request_(request), now_ms_(service.clock_->NowMillis()) {}
 
-RecommendationService::RecommendationService(const Store* store, const ModelManager* models, const Clock* clock,
-                                             RecommendOptions options)
-    : store_(store), models_(models), clock_(clock), options_(std::move(options)) {}
-
-Status RecommendationService::LoadHistory(const RecommendRequest& request, Context* context) const {
-  if (!request.user_id.empty()) {
-    VITRINA_RETURN_IF_ERROR(
-        store_->GetRecentActivity(ActorKind::kUser, request.user_id, options_.history_events, &context->user_activity));
-  }
-  if (!request.session_id.empty()) {
-    VITRINA_RETURN_IF_ERROR(store_->GetRecentActivity(ActorKind::kSession, request.session_id,
-                                                      options_.history_events, &context->session_activity));
-  }
-  context->lines = MergeActivity(context->user_activity, context->session_activity);
-  const Snapshot* snapshot = context->snapshot.get();
-  const SignalWeights weights;
-  for (const ActivityLine* line : context->lines) {
-    if (line->type == EventType::kPurchase || line->type == EventType::kAddToCart) {
-      if (line->type == EventType::kPurchase) context->purchased.emplace(line->item_id);
-      if (!std::isnan(line->price)) context->paid_prices.push_back(line->price);
+  Result<RecommendResponse> Execute() {
+    snapshot_ = service_.models_->current();
+    response_.recommendation_id = NewRecommendationId();
+    if (snapshot_ != nullptr) response_.snapshot_id = snapshot_->info().id;
+    VITRINA_RETURN_IF_ERROR(CheckRequest());
+    if (service_.rules_ != nullptr) {
+      rule_set_ = service_.rules_->current();
+      response_.rules_version = rule_set_->version();
+      scope_.emplace(rule_set_->InEffect(ScenarioName(request_.scenario), now_ms_), now_ms_);
+    } else {
+      scope_.emplace(std::vector<const CompiledRule*>{}, now_ms_);
     }
-    if (snapshot == nullptr || line->item_id.empty()) continue;
-    const std::optional<LineSignal> signal = SignalOf(line->type, line->amount, weights);
-    if (!signal) continue;
-    const int64_t index = snapshot->FindItem(line->item_id);
-    if (index < 0) continue;
-    context->history.push_back({static_cast<uint32_t>(index), signal->weight, signal->signal, line->timestamp_ms});
+    VITRINA_RETURN_IF_ERROR(LoadHistory());
+    Exclude();
+    Generate();
+    Finish();
+    return std::move(response_);
   }
-  return Status::OK();
-}
 
-Result<RecommendResponse> RecommendationService::Recommend(const RecommendRequest& request) const {
-  Context context;
-  context.snapshot = models_->current();
-  const Snapshot* snapshot = context.snapshot.get();
-  RecommendResponse response;
-  response.recommendation_id = NewRecommendationId();
-  if (snapshot != nullptr) response.snapshot_id = snapshot->info().id;
-  const size_t n = request.n;
-  const size_t depth = std::max<size_t>(50, 5 * n);
+ private:
+  size_t depth() const { return std::max<size_t>(50, 5 * request_.n); }
 
-  // Anchor items and required fields.
-  std::vector<uint32_t> anchors;
-  std::optional<Item> anchor_item;
-  switch (request.scenario) {
-    case Scenario::kSimilar:
-    case Scenario::kBoughtTogether:
-    case Scenario::kUpsell: {
-      if (request.item_id.empty()) {
-        return Status::InvalidArgument("item_id: required for " + std::string(ScenarioName(request.scenario)));
-      }
-      auto item = store_->GetItem(request.item_id);
-      if (!item.ok()) {
-        if (item.status().code() == StatusCode::kNotFound) {
-          return Status::NotFound("item_id: no item '" + PrintableAscii(request.item_id, 64) + "'");
+  // Required fields, anchor items, and the model parameter.
+  Status CheckRequest() {
+    switch (request_.scenario) {
+      case Scenario::kSimilar:
+      case Scenario::kBoughtTogether:
+      case Scenario::kUpsell: {
+        if (request_.item_id.empty()) {
+          return Status::InvalidArgument("item_id: required for " + std::string(ScenarioName(request_.scenario)));
         }
-        return item.status();
+        auto item = service_.store_->GetItem(request_.item_id);
+        if (!item.ok()) {
+          if (item.status().code() == StatusCode::kNotFound) {
+            return Status::NotFound("item_id: no item '" + PrintableAscii(request_.item_id, 64) + "'");
+          }
+          return item.status();
+        }
+        anchor_item_ = std::move(item).value();
+        if (snapshot_ != nullptr && snapshot_->FindItem(request_.item_id) >= 0) {
+          anchors_.push_back(static_cast<uint32_t>(snapshot_->FindItem(request_.item_id)));
+        }
+        if (request_.scenario == Scenario::kUpsell && !anchor_item_->price) {
+          return Status::InvalidArgument("item_id: upsell needs an item with a price");
+        }
+        break;
       }
-      anchor_item = std::move(item).value();
-      if (snapshot != nullptr && snapshot->FindItem(request.item_id) >= 0) {
-        anchors.push_back(static_cast<uint32_t>(snapshot->FindItem(request.item_id)));
-      }
-      break;
+      case Scenario::kCart:
+        if (request_.cart_items.empty()) {
+          return Status::InvalidArgument("items: required for cart (comma-separated item ids)");
+        }
+        if (snapshot_ != nullptr) {
+          for (const std::string& id : request_.cart_items) {
+            if (int64_t index = snapshot_->FindItem(id); index >= 0) anchors_.push_back(static_cast<uint32_t>(index));
+          }
+        }
+        break;
+      case Scenario::kForYou:
+      case Scenario::kRecentlyViewed:
+        if (request_.user_id.empty() && request_.session_id.empty()) {
+          return Status::InvalidArgument("user_id: user_id or session_id is required for " +
+                                         std::string(ScenarioName(request_.scenario)));
+        }
+        break;
+      case Scenario::kTrending:
+        break;
     }
-    case Scenario::kCart:
-      if (request.cart_items.empty()) return Status::InvalidArgument("items: required for cart (comma-separated item ids)");
-      if (snapshot != nullptr) {
-        for (const std::string& id : request.cart_items) {
-          if (int64_t index = snapshot->FindItem(id); index >= 0) anchors.push_back(static_cast<uint32_t>(index));
+    if (snapshot_ == nullptr && request_.scenario != Scenario::kRecentlyViewed) {
+      return Status::Unavailable("no model snapshot yet: training has not finished (POST /v1/models/train)");
+    }
+    if (!request_.model.empty()) {
+      if (request_.scenario != Scenario::kForYou) return Status::InvalidArgument("model: only for_you takes a model");
+      std::vector<std::string> available;
+      for (const std::string& name : ForYouModels()) {
+        if (snapshot_->model(name) != nullptr) available.push_back(name);
+      }
+      if (std::find(available.begin(), available.end(), request_.model) == available.end()) {
+        return Status::InvalidArgument("model: '" + PrintableAscii(request_.model, 40) +
+                                       "' is not a for_you model of the serving snapshot (it has: " +
+                                       Join(available, ", ") + ")");
+      }
+    }
+    return Status::OK();
+  }
+
+  // The configured for_you models, and the learned ranker over them.
+  std::vector<std::string> ForYouModels() const {
+    std::vector<std::string> names = service_.options_.for_you_models;
+    names.push_back("pipeline");
+    return names;
+  }
+
+  Status LoadHistory() {
+    const Store& store = *service_.store_;
+    if (!request_.user_id.empty()) {
+      VITRINA_RETURN_IF_ERROR(
+          store.GetRecentActivity(ActorKind::kUser, request_.user_id, service_.options_.history_events, &user_activity_));
+    }
+    if (!request_.session_id.empty()) {
+      VITRINA_RETURN_IF_ERROR(store.GetRecentActivity(ActorKind::kSession, request_.session_id,
+                                                      service_.options_.history_events, &session_activity_));
+    }
+    lines_ = MergeActivity(user_activity_, session_activity_);
+    const SignalWeights weights;
+    for (const ActivityLine* line : lines_) {
+      if (line->type == EventType::kPurchase || line->type == EventType::kAddToCart) {
+        if (line->type == EventType::kPurchase) purchased_.try_emplace(std::string(line->item_id), line->timestamp_ms);
+        if (!std::isnan(line->price)) paid_prices_.push_back(line->price);
+      }
+      if (snapshot_ == nullptr || line->item_id.empty()) continue;
+      const std::optional<LineSignal> signal = SignalOf(line->type, line->amount, weights);
+      if (!signal) continue;
+      const int64_t index = snapshot_->FindItem(line->item_id);
+      if (index < 0) continue;
+      history_.push_back({static_cast<uint32_t>(index), signal->weight, signal->signal, line->timestamp_ms});
+    }
+    return Status::OK();
+  }
+
+  // Which items may not be proposed at all: the anchors, the cart, what the
+  // shopper bought (unless a repurchase rule lets it back) and, for for_you,
+  // what they have seen.
+  void Exclude() {
+    if (!request_.item_id.empty()) excluded_ids_.insert(request_.item_id);
+    for (const std::string& id : request_.cart_items) excluded_ids_.insert(id);
+    for (const auto& [id, bought_ms] : purchased_) {
+      bool exclude = request_.exclude_purchased;
+      if (scope_->has_repurchase()) {
+        auto item = service_.store_->GetItem(id);
+        if (item.ok()) {
+          if (std::optional<bool> verdict = scope_->RepurchaseExcludes(*item, bought_ms)) {
+            exclude = *verdict;
+            if (!*verdict) buy_again_.insert(id);
+          }
         }
       }
-      break;
-    case Scenario::kForYou:
-    case Scenario::kRecentlyViewed:
-      if (request.user_id.empty() && request.session_id.empty()) {
-        return Status::InvalidArgument("user_id: user_id or session_id is required for " +
-                                       std::string(ScenarioName(request.scenario)));
-      }
-      break;
-    case Scenario::kTrending:
-      break;
-  }
-  if (snapshot == nullptr && request.scenario != Scenario::kRecentlyViewed) {
-    return Status::Unavailable("no model snapshot yet: training has not finished (POST /v1/models/train)");
-  }
-  if (!request.model.empty()) {
-    if (request.scenario != Scenario::kForYou) return Status::InvalidArgument("model: only for_you takes a model");
-    const auto& names = options_.for_you_models;
-    if (std::find(names.begin(), names.end(), request.model) == names.end() || snapshot->model(request.model) == nullptr) {
-      std::string available;
-      for (const std::string& name : names) {
-        if (snapshot->model(name) != nullptr) available += (available.empty() ? "" : ", ") + name;
-      }
-      return Status::InvalidArgument("model: '" + PrintableAscii(request.model, 40) +
-                                     "' is not a for_you model of the serving snapshot (it has: " + available + ")");
+      if (exclude) excluded_ids_.insert(id);
     }
-  }
-  VITRINA_RETURN_IF_ERROR(LoadHistory(request, &context));
-
-  // Which items may not be proposed at all.
-  std::unordered_set<std::string> excluded_ids;
-  if (request.exclude_purchased) excluded_ids = context.purchased;
-  if (!request.item_id.empty()) excluded_ids.insert(request.item_id);
-  for (const std::string& id : request.cart_items) excluded_ids.insert(id);
-  std::unordered_set<uint32_t> excluded;
-  if (snapshot != nullptr) {
-    for (const std::string& id : excluded_ids) {
-      if (int64_t index = snapshot->FindItem(id); index >= 0) excluded.insert(static_cast<uint32_t>(index));
+    if (snapshot_ == nullptr) return;
+    for (const std::string& id : excluded_ids_) {
+      if (int64_t index = snapshot_->FindItem(id); index >= 0) excluded_.insert(static_cast<uint32_t>(index));
     }
-    if (request.scenario == Scenario::kForYou) {
-      for (const HistoryEntry& h : context.history) excluded.insert(h.item);  // seen already
+    if (request_.scenario == Scenario::kForYou) {
+      for (const HistoryEntry& h : history_) {
+        if (!buy_again_.contains(snapshot_->item(h.item).id)) excluded_.insert(h.item);  // seen already
+      }
     }
   }
 
-  // Live checks on a candidate: exists, active, passes the filters.
-  auto accept = [&](std::string_view id, Item* out) {
-    if (excluded_ids.contains(std::string(id))) return false;
-    auto item = store_->GetItem(id);
+  // Candidates, best first, for the scenario.
+  void Generate() {
+    switch (request_.scenario) {
+      case Scenario::kRecentlyViewed:
+        for (const ActivityLine* line : lines_) {
+          if (line->type != EventType::kView && line->type != EventType::kClick) continue;
+          candidates_.push_back({.id = line->item_id, .score = static_cast<double>(line->timestamp_ms),
+                                 .origin = Origin::kRecentlyViewed});
+        }
+        return;
+      case Scenario::kTrending:
+        AddTrending();
+        return;
+      case Scenario::kForYou:
+        query_ = history_;
+        if (const auto* pipeline = static_cast<const PipelineRecommender*>(snapshot_->model("pipeline"));
+            pipeline != nullptr && (request_.model.empty() || request_.model == "pipeline") && !query_.empty()) {
+          AddRanked(*pipeline);
+        } else {
+          std::vector<const Recommender*> models;
+          if (request_.model.empty()) {
+            for (const std::string& name : service_.options_.for_you_models) models.push_back(snapshot_->model(name));
+          } else {
+            models.push_back(snapshot_->model(request_.model));
+          }
+          AddBlend(models, Relation::kAny, depth());
+        }
+        AddTrending();  // new shoppers, and whatever the filters leave too few of
+        return;
+      case Scenario::kSimilar:
+      case Scenario::kUpsell:
+        for (uint32_t a : anchors_) query_.push_back({a, 1, Signal::kView});
+        AddBlend({snapshot_->model("content"), snapshot_->model("cooccurrence"), snapshot_->model("als")},
+                 Relation::kSubstitute, request_.scenario == Scenario::kUpsell ? 4 * depth() : depth());
+        AddContentForNewItem();
+        return;
+      case Scenario::kBoughtTogether:
+      case Scenario::kCart:
+        for (uint32_t a : anchors_) query_.push_back({a, 1, Signal::kCart});
+        AddBlend({snapshot_->model("cooccurrence"), snapshot_->model("ease"), snapshot_->model("als")},
+                 Relation::kComplement, depth());
+        if (request_.scenario == Scenario::kCart) AddContentForNewItem();
+        return;
+    }
+  }
+
+  uint32_t SourceBit(std::string_view name) {
+    auto it = std::find(source_names_.begin(), source_names_.end(), name);
+    if (it != source_names_.end()) return static_cast<uint32_t>(it - source_names_.begin());
+    source_names_.push_back(name);
+    return static_cast<uint32_t>(source_names_.size() - 1);
+  }
+
+  void AddBlend(const std::vector<const Recommender*>& models, Relation relation, size_t model_depth) {
+    Blend blend;
+    for (const Recommender* model : models) {
+      if (model != nullptr) blend.Add(model, SourceBit(model->name()), query_, relation, model_depth, excluded_);
+    }
+    for (Candidate& candidate : std::move(blend).Ranked()) {
+      candidate.id = snapshot_->item(candidate.item).id;
+      candidates_.push_back(candidate);
+    }
+  }
+
+  // The learned ranker's order over its sources' candidates.
+  void AddRanked(const PipelineRecommender& pipeline) {
+    thread_local RankScratch scratch;
+    thread_local std::vector<RankedCandidate> ranked;
+    pipeline_ = &pipeline;
+    scratch_ = &scratch;
+    response_.ranked = true;
+    for (const std::string& name : pipeline.source_names()) SourceBit(name);
+    const RankContext context{.now_ms = now_ms_, .device = request_.device, .page = request_.page};
+    pipeline.Rank(query_, context, depth(), [&](uint32_t item) { return excluded_.contains(item); }, &scratch, &ranked);
+    const size_t width = pipeline.feature_names().size();
+    for (const RankedCandidate& r : ranked) {
+      Candidate candidate{.item = r.item, .id = snapshot_->item(r.item).id, .score = r.score, .row = static_cast<int32_t>(r.row)};
+      const float* row = &scratch.features[r.row * width];
+      for (size_t s = 0; s < pipeline.source_names().size(); ++s) {
+        if (!std::isnan(row[kFeaturesPerSource * s + 1])) candidate.sources |= 1u << s;
+      }
+      if (r.source >= 0) {
+        candidate.model = pipeline.source(static_cast<size_t>(r.source));
+        if (candidate.model->name() == "trending") candidate.origin = Origin::kTrending;
+      } else {
+        candidate.origin = Origin::kHistory;
+      }
+      candidates_.push_back(candidate);
+    }
+  }
+
+  void AddTrending() {
+    const auto* trending = static_cast<const TrendingRecommender*>(snapshot_->model("trending"));
+    if (trending == nullptr) return;
+    const std::vector<float>& popularity = trending->popularity();
+    thread_local std::vector<std::pair<float, uint32_t>> heap;
+    thread_local std::vector<std::pair<uint32_t, float>> top;
+    // Category filters can reject most of the list: look deeper for them.
+    const size_t trending_depth =
+        request_.category.empty() ? depth() + request_.n : std::min<size_t>(popularity.size(), 20 * depth());
+    SelectTopK(popularity, trending_depth, 0.0f, [&](uint32_t i) { return excluded_.contains(i); }, &heap, &top);
+    const uint32_t bit = SourceBit("trending");
+    for (const auto& [index, score] : top) {
+      candidates_.push_back({.item = index, .id = snapshot_->item(index).id, .score = score, .model = trending,
+                             .origin = Origin::kTrending, .sources = 1u << bit});
+    }
+  }
+
+  // An anchor item the snapshot does not know yet still gets content neighbours.
+  void AddContentForNewItem() {
+    const ContentRecommender* content = snapshot_->content();
+    if (!anchors_.empty() || !anchor_item_ || content == nullptr) return;
+    const uint32_t bit = SourceBit("content");
+    const size_t content_depth = request_.scenario == Scenario::kUpsell ? 4 * depth() : depth();
+    for (const auto& [index, similarity] : content->SimilarTo(ItemMetaFrom(*anchor_item_), content_depth)) {
+      if (excluded_.contains(index)) continue;
+      candidates_.push_back({.item = index, .id = snapshot_->item(index).id, .score = similarity, .model = content,
+                             .sources = 1u << bit});
+    }
+  }
+
+  // Live checks: exists, active, passes the request's filters and the
+  // scenario's own conditions.
+  bool Accept(std::string_view id, Item* out) const {
+    if (excluded_ids_.contains(std::string(id))) return false;
+    auto item = service_.store_->GetItem(id);
     if (!item.ok() || !item->active) return false;
-    if (!request.category.empty() && !InCategory(*item, request.category)) return false;
-    if (request.min_price && (!item->price || *item->price < *request.min_price)) return false;
-    if (request.max_price && (!item->price || *item->price > *request.max_price)) return false;
-    if (request.in_stock && item->stock && *item->stock <= 0) return false;
+    if (!request_.category.empty() && !InCategory(*item, request_.category)) return false;
+    if (request_.min_price && (!item->price || *item->price < *request_.min_price)) return false;
+    if (request_.max_price && (!item->price || *item->price > *request_.max_price)) return false;
+    if (request_.in_stock && item->stock && *item->stock <= 0) return false;
+    if (request_.scenario == Scenario::kUpsell && !InUpsellBand(*item)) return false;
     *out = std::move(item).value();
     return true;
-  };
-  auto emit = [&](const Item& item, double score, std::string_view model, std::string reason, std::string reason_item) {
-    response.items.push_back({.item_id = item.id, .title = item.title, .price = item.price, .score = score,
-                              .model = std::string(model), .reason = std::move(reason),
-                              .reason_item_id = std::move(reason_item)});
-  };
-  std::unordered_set<std::string> emitted;
-  const Recommender* trending = snapshot != nullptr ? snapshot->model("trending") : nullptr;
-  auto fill_with_trending = [&] {
-    if (trending == nullptr || response.items.size() >= n) return;
-    const std::vector<float>& popularity = static_cast<const TrendingRecommender*>(trending)->popularity();
-    std::vector<std::pair<float, uint32_t>> heap;
-    std::vector<std::pair<uint32_t, float>> top;
-    // Category filters can reject most of the list: look deeper for them.
-    size_t trending_depth = request.category.empty() ? depth + n : std::min<size_t>(popularity.size(), 20 * depth);
-    SelectTopK(popularity, trending_depth, 0.0f, [&](uint32_t i) { return excluded.contains(i); }, &heap, &top);
-    std::string where = request.category.empty() ? "" : " in " + request.category;
-    for (const auto& [index, score] : top) {
-      if (response.items.size() >= n) break;
-      const std::string& id = snapshot->item(index).id;
-      Item item;
-      if (emitted.contains(id) || !accept(id, &item)) continue;
-      emitted.insert(id);
-      emit(item, score, "trending", "popular" + where + " this week", "");
-    }
-  };
-
-  if (request.scenario == Scenario::kRecentlyViewed) {
-    for (const ActivityLine* line : context.lines) {
-      if (response.items.size() >= n) break;
-      if (line->type != EventType::kView && line->type != EventType::kClick) continue;
-      const std::string id(line->item_id);
-      Item item;
-      if (emitted.contains(id) || !accept(id, &item)) continue;
-      emitted.insert(id);
-      emit(item, static_cast<double>(line->timestamp_ms), "history", "you viewed this recently", "");
-    }
-    return response;
-  }
-  if (request.scenario == Scenario::kTrending) {
-    fill_with_trending();
-    return response;
   }
 
-  // Model candidates for the other scenarios.
-  std::vector<HistoryEntry> query;
-  Relation relation = Relation::kAny;
-  std::vector<const Recommender*> sources;
-  auto add_source = [&](std::string_view name) {
-    if (const Recommender* model = snapshot->model(name)) sources.push_back(model);
-  };
-  switch (request.scenario) {
-    case Scenario::kForYou:
-      query = context.history;
-      if (request.model.empty()) {
-        for (const std::string& name : options_.for_you_models) add_source(name);
-      } else {
-        add_source(request.model);
-      }
-      break;
-    case Scenario::kSimilar:
-    case Scenario::kUpsell:
-      for (uint32_t a : anchors) query.push_back({a, 1, Signal::kView});
-      relation = Relation::kSubstitute;
-      add_source("content");
-      add_source("cooccurrence");
-      add_source("als");
-      break;
-    case Scenario::kBoughtTogether:
-    case Scenario::kCart:
-      for (uint32_t a : anchors) query.push_back({a, 1, Signal::kCart});
-      relation = Relation::kComplement;
-      add_source("cooccurrence");
-      add_source("ease");
-      add_source("als");
-      break;
-    default:
-      break;
-  }
-  Blend blend;
-  size_t source_depth = request.scenario == Scenario::kUpsell ? 4 * depth : depth;
-  for (const Recommender* model : sources) blend.Add(model, query, relation, source_depth, excluded);
-  std::vector<Candidate> candidates = std::move(blend).Ranked();
-
-  // New items (not in the snapshot) still get content neighbours.
-  if (anchors.empty() && anchor_item && snapshot->content() != nullptr &&
-      request.scenario != Scenario::kBoughtTogether) {
-    for (const auto& [index, similarity] : snapshot->content()->SimilarTo(ItemMetaFrom(*anchor_item), source_depth)) {
-      if (!excluded.contains(index)) candidates.push_back({.item = index, .score = similarity, .best_rank = 0, .model = snapshot->content()});
-    }
+  // Upsell: the same kind (leaf category), pricier, within the price band
+  // the shopper buys in.
+  bool InUpsellBand(const Item& item) const {
+    const double price = *anchor_item_->price;
+    double high = price * 1.5;
+    if (!paid_prices_.empty()) high = std::max(price * 1.2, 1.25 * *std::max_element(paid_prices_.begin(), paid_prices_.end()));
+    if (!item.price || *item.price <= price || *item.price > high) return false;
+    return anchor_item_->category.empty() ||
+           (!item.category.empty() && item.category.back() == anchor_item_->category.back());
   }
 
-  // Upsell: the same kind (leaf category), pricier, within the shopper's band.
-  double band_low = 0, band_high = 0;
-  if (request.scenario == Scenario::kUpsell) {
-    if (!anchor_item->price) return Status::InvalidArgument("item_id: upsell needs an item with a price");
-    double price = *anchor_item->price;
-    band_low = price;
-    band_high = price * 1.5;
-    if (!context.paid_prices.empty()) {
-      band_high = std::max(price * 1.2, 1.25 * *std::max_element(context.paid_prices.begin(), context.paid_prices.end()));
-    }
-  }
-
-  // The first n candidates that pass the live checks...
-  std::vector<std::pair<const Candidate*, Item>> chosen;
-  for (const Candidate& candidate : candidates) {
-    if (response.items.size() + chosen.size() >= n) break;
-    const ItemMeta& meta = snapshot->item(candidate.item);
+  struct Chosen {
+    const Candidate* candidate;
     Item item;
-    if (emitted.contains(meta.id) || !accept(meta.id, &item)) continue;
-    if (request.scenario == Scenario::kUpsell) {
-      if (!item.price || *item.price <= band_low || *item.price > band_high) continue;
-      if (!anchor_item->category.empty() &&
-          (item.category.empty() || item.category.back() != anchor_item->category.back())) {
-        continue;
+    double relevance = 0;
+    std::vector<RuleEffect> effects;
+  };
+
+  // Live checks and business rules over the candidates, then the first n
+  // with their reasons.
+  void Finish() {
+    const RuleScope& scope = *scope_;
+    const size_t n = request_.n;
+    // Without rules that reorder, the first n that pass are the answer.
+    const size_t wanted = (scope.reorders() ? std::max(depth(), n) : n) + scope.pins().size();
+    std::unordered_set<std::string_view> seen;
+    std::vector<Chosen> chosen;
+    for (const Candidate& candidate : candidates_) {
+      if (chosen.size() >= wanted) break;
+      if (!seen.insert(candidate.id).second) continue;
+      Item item;
+      if (!Accept(candidate.id, &item) || !scope.Admits(item)) continue;
+      chosen.push_back({.candidate = &candidate, .item = std::move(item)});
+    }
+    if (scope.reorders()) {
+      // Relevance falls linearly with the candidate's place; boosts and buries scale it.
+      const double count = static_cast<double>(chosen.size());
+      for (size_t i = 0; i < chosen.size(); ++i) {
+        chosen[i].relevance = (1.0 - static_cast<double>(i) / count) * scope.Boost(chosen[i].item, &chosen[i].effects);
+      }
+      std::stable_sort(chosen.begin(), chosen.end(),
+                       [](const Chosen& a, const Chosen& b) { return a.relevance > b.relevance; });
+      ApplyCaps(&chosen);
+    }
+    if (chosen.size() > n) chosen.resize(n);
+    ApplyPins(&chosen, &seen);
+    if (chosen.size() > n) chosen.resize(n);
+    Emit(chosen);
+  }
+
+  // Diversity: at most max_items items per attribute value.
+  void ApplyCaps(std::vector<Chosen>* chosen) const {
+    const auto& caps = scope_->caps();
+    if (caps.empty()) return;
+    std::unordered_map<std::string, int> counts;
+    std::vector<Chosen> kept;
+    for (Chosen& entry : *chosen) {
+      bool over = false;
+      std::vector<std::string> keys;
+      for (size_t c = 0; c < caps.size(); ++c) {
+        for (const std::string& value : RuleScope::CapValues(caps[c], entry.item)) {
+          std::string key = std::to_string(c) + "\x1f" + value;
+          if (counts[key] >= caps[c].max_items) over = true;
+          keys.push_back(std::move(key));
+        }
+      }
+      if (over) continue;
+      for (const std::string& key : keys) ++counts[key];
+      kept.push_back(std::move(entry));
+    }
+    *chosen = std::move(kept);
+  }
+
+  // Pinned items at their places, if they pass the live checks and are not blocked.
+  void ApplyPins(std::vector<Chosen>* chosen, std::unordered_set<std::string_view>* seen) {
+    for (const RuleScope::Pin& pin : scope_->pins()) {
+      if (pin.position >= request_.n) continue;
+      auto present = std::find_if(chosen->begin(), chosen->end(), [&](const Chosen& c) { return c.item.id == pin.item_id; });
+      Chosen entry;
+      if (present != chosen->end()) {
+        entry = std::move(*present);
+        chosen->erase(present);
+      } else {
+        Item item;
+        if (!Accept(pin.item_id, &item) || scope_->Blocks(item)) continue;
+        pinned_.push_back({.id = pin.item_id, .origin = Origin::kModel});
+        entry = {.candidate = &pinned_.back(), .item = std::move(item)};
+        seen->insert(pin.item_id);
+      }
+      entry.effects.push_back({&pin.rule->rule, "pinned at " + std::to_string(pin.position + 1)});
+      chosen->insert(chosen->begin() + static_cast<ptrdiff_t>(std::min(pin.position, chosen->size())), std::move(entry));
+    }
+  }
+
+  void Emit(std::vector<Chosen>& chosen) {
+    const std::vector<int> anchors = ExplainAnchors(chosen);
+    std::vector<float> contributions;
+    if (request_.explain && pipeline_ != nullptr) Contributions(chosen, &contributions);
+    for (size_t k = 0; k < chosen.size(); ++k) {
+      const Candidate& candidate = *chosen[k].candidate;
+      const Item& item = chosen[k].item;
+      RecommendedItem out{.item_id = item.id, .title = item.title, .price = item.price, .score = candidate.score};
+      Describe(candidate, anchors[k], &out);
+      for (size_t s = 0; s < source_names_.size(); ++s) {
+        if (candidate.sources & (1u << s)) out.sources.emplace_back(source_names_[s]);
+      }
+      // The strongest source first.
+      auto strongest = std::find(out.sources.begin(), out.sources.end(), out.model);
+      if (strongest != out.sources.end()) std::rotate(out.sources.begin(), strongest, strongest + 1);
+      for (const RuleEffect& effect : chosen[k].effects) {
+        out.rules.push_back({.id = effect.rule->id, .name = effect.rule->name, .effect = effect.effect});
+      }
+      if (!contributions.empty() && candidate.row >= 0) AddFeatures(candidate, &contributions[k * (Width() + 1)], &out);
+      response_.items.push_back(std::move(out));
+    }
+  }
+
+  // For each chosen item, the index into query_ of the history entry that
+  // most supports it (-1: none), one batch per model.
+  std::vector<int> ExplainAnchors(const std::vector<Chosen>& chosen) const {
+    std::vector<int> anchors(chosen.size(), -1);
+    if (query_.empty()) return anchors;
+    std::vector<const Recommender*> models;
+    for (const Chosen& c : chosen) {
+      const Recommender* model = c.candidate->model;
+      if (model != nullptr && c.candidate->item != kNoItem && std::find(models.begin(), models.end(), model) == models.end()) {
+        models.push_back(model);
       }
     }
-    emitted.insert(meta.id);
-    chosen.emplace_back(&candidate, std::move(item));
-  }
-  // ...explained by the model that proposed them, one batch per model...
-  std::vector<int> anchors_of(chosen.size(), -1);
-  if (!query.empty()) {
     std::vector<uint32_t> items;
     std::vector<size_t> positions;
     std::vector<int> batch;
-    for (const Recommender* model : sources) {
+    for (const Recommender* model : models) {
       items.clear();
       positions.clear();
       for (size_t k = 0; k < chosen.size(); ++k) {
-        if (chosen[k].first->model == model) {
-          items.push_back(chosen[k].first->item);
+        if (chosen[k].candidate->model == model && chosen[k].candidate->item != kNoItem) {
+          items.push_back(chosen[k].candidate->item);
           positions.push_back(k);
         }
       }
-      if (items.empty()) continue;
       batch.assign(items.size(), -1);
-      model->ExplainBatch(query, items, batch);
-      for (size_t k = 0; k < items.size(); ++k) anchors_of[positions[k]] = batch[k];
+      model->ExplainBatch(query_, items, batch);
+      for (size_t k = 0; k < items.size(); ++k) anchors[positions[k]] = batch[k];
     }
+    return anchors;
   }
-  // ...and given their reasons.
-  for (size_t k = 0; k < chosen.size(); ++k) {
-    const Candidate& candidate = *chosen[k].first;
-    const Item& item = chosen[k].second;
-    const int anchor = anchors_of[k];
-    std::string model(candidate.model->name());
-    std::string reason, reason_item;
-    if (request.scenario == Scenario::kForYou) {
+
+  // The model name and the reason people read.
+  void Describe(const Candidate& candidate, int anchor, RecommendedItem* out) const {
+    out->model = candidate.model != nullptr ? std::string(candidate.model->name()) : "";
+    switch (candidate.origin) {
+      case Origin::kRecentlyViewed:
+        out->model = "history";
+        out->reason = "you viewed this recently";
+        return;
+      case Origin::kTrending:
+        out->model = "trending";
+        out->reason = request_.category.empty() ? "popular this week" : "popular in " + request_.category + " this week";
+        return;
+      case Origin::kHistory: {
+        out->model = "history";
+        auto bought = purchased_.find(out->item_id);
+        if (bought != purchased_.end()) {
+          const int64_t days = static_cast<int64_t>(static_cast<double>(now_ms_ - bought->second) / kMillisPerDay);
+          out->reason = "you bought this " + (days <= 0 ? std::string("today") : std::to_string(days) + " days ago");
+        } else {
+          out->reason = "you looked at this before";
+        }
+        out->reason_item_id = out->item_id;
+        return;
+      }
+      case Origin::kModel:
+        break;
+    }
+    if (candidate.model == nullptr) {  // pinned by a rule
+      out->model = "rule";
+      out->reason = "chosen by the shop";
+      return;
+    }
+    if (request_.scenario == Scenario::kForYou) {
       if (anchor >= 0) {
-        const ItemMeta& because = snapshot->item(query[anchor].item);
-        reason = "because you " + std::string(Verb(query[anchor].signal)) + " " + DisplayName(because);
-        reason_item = because.id;
+        const ItemMeta& because = snapshot_->item(query_[anchor].item);
+        out->reason = "because you " + std::string(Verb(query_[anchor].signal)) + " " + DisplayName(because);
+        out->reason_item_id = because.id;
       } else {
-        reason = "popular this week";
+        out->reason = "popular this week";
       }
-    } else {
-      const std::string anchor_name =
-          anchor_item ? (anchor_item->title.empty() ? anchor_item->id : anchor_item->title) : "";
-      std::string because_id = anchor >= 0 ? snapshot->item(query[anchor].item).id : (anchor_item ? anchor_item->id : "");
-      std::string because_name = anchor >= 0 ? DisplayName(snapshot->item(query[anchor].item)) : anchor_name;
-      reason_item = because_id;
-      switch (request.scenario) {
-        case Scenario::kSimilar:
-          reason = model == "content"        ? "similar to " + because_name
-                   : model == "cooccurrence" ? "often viewed with " + because_name
-                                             : "liked by shoppers who liked " + because_name;
-          break;
-        case Scenario::kUpsell:
-          reason = "a step up from " + because_name;
-          break;
-        default:
-          reason = "often bought with " + because_name;
-          break;
-      }
+      return;
     }
-    emit(item, candidate.score, model, std::move(reason), std::move(reason_item));
+    const std::string anchor_name = anchor_item_ ? (anchor_item_->title.empty() ? anchor_item_->id : anchor_item_->title) : "";
+    const std::string because_name = anchor >= 0 ? DisplayName(snapshot_->item(query_[anchor].item)) : anchor_name;
+    out->reason_item_id = anchor >= 0 ? snapshot_->item(query_[anchor].item).id : (anchor_item_ ? anchor_item_->id : "");
+    switch (request_.scenario) {
+      case Scenario::kSimilar:
+        out->reason = out->model == "content"        ? "similar to " + because_name
+                      : out->model == "cooccurrence" ? "often viewed with " + because_name
+                                                     : "liked by shoppers who liked " + because_name;
+        break;
+      case Scenario::kUpsell:
+        out->reason = "a step up from " + because_name;
+        break;
+      default:
+        out->reason = "often bought with " + because_name;
+        break;
+    }
   }
-  if (request.scenario == Scenario::kForYou) fill_with_trending();
-  return response;
+
+  size_t Width() const { return pipeline_->feature_names().size(); }
+
+  // The ranker's per-feature contributions for the chosen items, one row
+  // each (zeros for items the ranker did not score, such as pins).
+  void Contributions(const std::vector<Chosen>& chosen, std::vector<float>* out) const {
+    const size_t width = Width();
+    std::vector<float> rows(chosen.size() * width, 0.0f);
+    for (size_t k = 0; k < chosen.size(); ++k) {
+      if (chosen[k].candidate->row < 0) continue;
+      const float* row = &scratch_->features[static_cast<size_t>(chosen[k].candidate->row) * width];
+      std::copy(row, row + width, rows.begin() + static_cast<ptrdiff_t>(k * width));
+    }
+    if (!pipeline_->ranker().Contributions(rows, out).ok()) out->clear();
+  }
+
+  void AddFeatures(const Candidate& candidate, const float* contributions, RecommendedItem* out) const {
+    const size_t width = Width();
+    const float* values = &scratch_->features[static_cast<size_t>(candidate.row) * width];
+    for (size_t f = 0; f < width; ++f) {
+      out->features.push_back({.name = pipeline_->feature_names()[f], .value = values[f], .contribution = contributions[f]});
+    }
+    out->ranker_bias = contributions[width];
+  }
+
+  const RecommendationService& service_;
+  const RecommendRequest& request_;
+  const int64_t now_ms_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<const RuleSet> rule_set_;
+  std::optional<RuleScope> scope_;
+  RecommendResponse response_;
+  std::optional<Item> anchor_item_;
+  std::vector<uint32_t> anchors_;
+  RecentActivity user_activity_, session_activity_;
+  std::vector<const ActivityLine*> lines_;                // both merged, newest first
+  std::vector<HistoryEntry> history_;                     // items the snapshot knows, newest first
+  std::unordered_map<std::string, int64_t> purchased_;    // item -> latest purchase time
+  std::unordered_set<std::string> buy_again_;             // purchased, let back by a repurchase rule
+  std::vector<double> paid_prices_;                       // unit prices in purchases and carts
+  std::unordered_set<std::string> excluded_ids_;
+  std::unordered_set<uint32_t> excluded_;
+  std::vector<HistoryEntry> query_;                       // what the models score from
+  std::vector<Candidate> candidates_;
+  std::deque<Candidate> pinned_;                          // candidates pins added (stable addresses)
+  std::vector<std::string_view> source_names_;            // bit s of Candidate::sources
+  const PipelineRecommender* pipeline_ = nullptr;
+  RankScratch* scratch_ = nullptr;
+};
+
+RecommendationService::RecommendationService(const Store* store, const ModelManager* models, const Clock* clock,
+                                             RecommendOptions options, const RuleBook* rules)
+    : store_(store), models_(models), clock_(clock), options_(std::move(options)), rules_(rules) {}
+
+Result<RecommendResponse> RecommendationService::Recommend(const RecommendRequest& request) const {
+  return Run(*this, request).Execute();
 }
 
 }  // namespace vitrina

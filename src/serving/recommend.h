@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "rules/rule_book.h"
 #include "serving/model_manager.h"
 #include "storage/store.h"
 
@@ -21,6 +22,8 @@ namespace vitrina {
 enum class Scenario { kForYou, kSimilar, kBoughtTogether, kCart, kUpsell, kTrending, kRecentlyViewed };
 std::optional<Scenario> ParseScenario(std::string_view name);
 std::string_view ScenarioName(Scenario scenario);
+// Every scenario's name: what business rules may be limited to.
+std::vector<std::string> ScenarioNames();
 
 struct RecommendRequest {
   Scenario scenario = Scenario::kForYou;
@@ -33,8 +36,26 @@ struct RecommendRequest {
   std::string category;                 // any level of the item's category path (case-insensitive)
   std::optional<double> min_price, max_price;
   bool in_stock = false;                // only items with stock > 0 or untracked stock
-  bool exclude_purchased = true;        // never items the shopper bought
+  bool exclude_purchased = true;        // never items the shopper bought (repurchase rules may let some back)
   std::string model;                    // for_you: only this candidate source (e.g. "sasrec"); empty: all
+  // Context, for the learned ranker.
+  std::string device;                   // "mobile", "desktop", ...
+  std::string page;                     // page type or URL
+  bool explain = false;                 // add the ranker's features and their contributions
+};
+
+// A business rule that moved an item, and how.
+struct AppliedRule {
+  std::string id;
+  std::string name;
+  std::string effect;  // "boost x1.5", "pinned at 1"
+};
+
+// One input of the learned ranker for one item (explain=true).
+struct FeatureContribution {
+  std::string name;
+  float value = 0;         // NaN: missing
+  float contribution = 0;  // its share of the ranker's score (TreeSHAP)
 };
 
 struct RecommendedItem {
@@ -42,14 +63,21 @@ struct RecommendedItem {
   std::string title;
   std::optional<double> price;
   double score = 0;
-  std::string model;   // which model proposed it
+  std::string model;   // which model proposed it ("history": the shopper's own recent items)
   std::string reason;  // for people: "because you viewed Red Mug"
   std::string reason_item_id;  // the item the reason refers to, if any
+  std::vector<std::string> sources;  // every model that proposed it, the strongest first
+  std::vector<AppliedRule> rules;    // the business rules that moved it
+  // explain=true, when the learned ranker ordered the list:
+  std::vector<FeatureContribution> features;
+  float ranker_bias = 0;  // the score's part no feature explains
 };
 
 struct RecommendResponse {
   std::string recommendation_id;
   std::string snapshot_id;  // empty before the first training
+  int64_t rules_version = 0;
+  bool ranked = false;      // the learned ranker ordered the candidates
   std::vector<RecommendedItem> items;
 };
 
@@ -63,23 +91,31 @@ struct RecommendOptions {
 // same time, type and item as one of the user's is taken once.
 std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const RecentActivity& session);
 
-// Thread-safe; each call reads the current snapshot once.
+// Thread-safe; each call reads the current snapshot and rule set once.
+//
+// A request goes: candidates (for_you: the learned ranker's order over its
+// sources when the snapshot has the pipeline, else the models' lists fused;
+// other scenarios: their models' lists) -> live checks (active, request
+// filters, exclusions) -> business rules (block, filter, boost, bury,
+// diversity, pins) -> the first n, each with its reason.
 class RecommendationService {
  public:
-  RecommendationService(const Store* store, const ModelManager* models, const Clock* clock, RecommendOptions options);
+  // `rules` may be null (no business rules).
+  RecommendationService(const Store* store, const ModelManager* models, const Clock* clock, RecommendOptions options,
+                        const RuleBook* rules = nullptr);
 
   // InvalidArgument for a request the scenario cannot answer (field named);
   // NotFound for an unknown anchor item.
   Result<RecommendResponse> Recommend(const RecommendRequest& request) const;
 
  private:
-  struct Context;
-  Status LoadHistory(const RecommendRequest& request, Context* context) const;
+  class Run;
 
   const Store* store_;
   const ModelManager* models_;
   const Clock* clock_;
   const RecommendOptions options_;
+  const RuleBook* rules_;
 };
 
 }  // namespace vitrina

@@ -270,6 +270,33 @@ TEST_F(ServingTest, PipelineTrainsLastOnTheSnapshotsModelsAndReloads) {
   reloaded->TopK(history, Relation::kAny, 5, -INFINITY, nullptr, &after);
   EXPECT_EQ(before, after);
 
+  // for_you is the ranker's order, every item with its sources and, on
+  // request, the ranker's features whose contributions add up to its score.
+  RecommendationService service(store_.get(), &manager, &clock_, RecommendOptions{});
+  auto ranked = service.Recommend({.scenario = Scenario::kForYou, .user_id = "u0", .n = 4, .device = "mobile",
+                                   .explain = true});
+  ASSERT_TRUE(ranked.ok()) << ranked.status().message();
+  EXPECT_TRUE(ranked->ranked);
+  ASSERT_FALSE(ranked->items.empty());
+  for (const RecommendedItem& item : ranked->items) {
+    EXPECT_FALSE(item.sources.empty()) << item.item_id;
+    EXPECT_EQ(item.sources[0], item.model) << item.item_id;
+    EXPECT_FALSE(item.reason.empty());
+    ASSERT_EQ(item.features.size(), pipeline->feature_names().size());
+    double sum = item.ranker_bias;
+    for (const FeatureContribution& feature : item.features) sum += feature.contribution;
+    EXPECT_NEAR(sum, item.score, 1e-3) << item.item_id;
+    auto device = std::find_if(item.features.begin(), item.features.end(),
+                               [](const FeatureContribution& f) { return f.name == "context_device"; });
+    EXPECT_EQ(device->value, 1.0f);
+  }
+  // Without explain, no features; with another model, no ranker.
+  auto plain = service.Recommend({.scenario = Scenario::kForYou, .user_id = "u0", .n = 4});
+  EXPECT_TRUE(plain->items[0].features.empty());
+  auto alone = service.Recommend({.scenario = Scenario::kForYou, .user_id = "u0", .n = 4, .model = "cooccurrence"});
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  EXPECT_FALSE(alone->ranked);
+
   options.train.models = {"trending", "pipeline"};
   options.train.model_options.pipeline.sources = "ease,als";
   ModelManager without_sources(store_.get(), &clock_, options);
