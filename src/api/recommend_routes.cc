@@ -110,6 +110,7 @@ void WriteRecommendedItem(const RecommendedItem& item, bool explain, JsonWriter*
   } else {
     w->String(item.reason_item_id);
   }
+  w->Key("explored").Bool(item.explored).Key("propensity").Double(item.propensity);
   w->Key("sources").BeginArray();
   for (const std::string& source : item.sources) w->String(source);
   w->EndArray();
@@ -168,6 +169,28 @@ void ApiService::Recommendations(RouteRequest& request, Responder respond) {
   HttpResponse response = JsonResponse(200, std::move(body));
   response.headers.emplace_back("Cache-Control", "no-store");
   respond(std::move(response));
+}
+
+void ApiService::Exploration(RouteRequest& request, Responder respond) {
+  if (recommender_ == nullptr || recommender_->explorer() == nullptr) {
+    return respond(ErrorResponse(503, "unavailable", "exploration is not enabled"));
+  }
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("arms").BeginArray();
+  for (const Explorer::ArmStats& arm : recommender_->explorer()->Stats(clock_->NowMillis())) {
+    w.BeginObject().Key("scenario").String(arm.scenario).Key("source").String(arm.arm);
+    w.Key("impressions").Double(arm.impressions).Key("clicks").Double(arm.clicks);
+    w.Key("share").Double(recommender_->explorer()->ShareFor(arm.scenario)).EndObject();
+  }
+  w.EndArray();
+  if (const ServedLog* served = recommender_->served()) {
+    const ServedLogStats stats = served->stats();
+    w.Key("served_log").BeginObject().Key("recorded").UInt(stats.recorded).Key("written").UInt(stats.written);
+    w.Key("dropped").UInt(stats.dropped).EndObject();
+  }
+  w.EndObject();
+  respond(JsonResponse(200, std::move(body)));
 }
 
 void ApiService::ListModels(RouteRequest& request, Responder respond) {

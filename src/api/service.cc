@@ -1,5 +1,7 @@
 #include "api/service.h"
 
+#include <type_traits>
+
 #include "common/json_writer.h"
 #include "common/strings.h"
 #include "schema/json.h"
@@ -177,6 +179,7 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kGet,    "/v1/models",              Scope::kAdmin,  "model snapshots with offline metrics, and training status", bind(&ApiService::ListModels));
   router->Add(M::kPost,   "/v1/models/train",        Scope::kAdmin,  "train a new snapshot in the background", bind(&ApiService::TrainModels));
   router->Add(M::kPost,   "/v1/models/{id}/restore", Scope::kAdmin,  "put an earlier snapshot back in service", bind(&ApiService::RestoreModel));
+  router->Add(M::kGet,    "/v1/exploration",         Scope::kAdmin,  "exploration: impressions and clicks per scenario and source, served-log counts", bind(&ApiService::Exploration));
   router->Add(M::kGet,    "/v1/rules",               Scope::kAdmin,  "business rules in force, with the rule set's version", bind(&ApiService::ListRules));
   router->Add(M::kPost,   "/v1/rules",               Scope::kAdmin,  "create a business rule", bind(&ApiService::CreateRule));
   router->Add(M::kPost,   "/v1/rules/validate",      Scope::kAdmin,  "check a rule without saving it", bind(&ApiService::ValidateRule));
@@ -260,13 +263,31 @@ void ApiService::PostRecords(RouteRequest& request, Responder respond, std::stri
   JsonSyntaxError syntax;
   Status status = parse(&parsed, &syntax);
   if (!status.ok()) return respond(BodyError(status, syntax, collection));
+  // Clicks, carts and purchases that follow a recommendation reward its
+  // sources once stored (duplicates do not count twice).
+  auto feedback = std::make_shared<std::vector<std::pair<size_t, Event>>>();
+  if constexpr (std::is_same_v<T, Event>) {
+    for (size_t i = 0; i < parsed.records.size(); ++i) {
+      const Event& event = parsed.records[i];
+      const bool rewarding = event.type == EventType::kClick || event.type == EventType::kAddToCart ||
+                             event.type == EventType::kPurchase;
+      if (recommender_ != nullptr && rewarding && !event.recommendation_id.empty()) feedback->emplace_back(i, event);
+    }
+  }
   WriteBatch batch;
   for (T& record : parsed.records) (batch.*add)(std::move(record));
   parsed.records.clear();
   auto answer = Prepare(parsed, events);
   if (batch.empty()) return respond(BatchResponse(*answer, {}));
   SubmitWrite(std::move(batch), request.http.body.size(),
-              [answer, respond](const Status& write_status, std::vector<WriteOutcome> outcomes) {
+              [this, answer, respond, feedback](const Status& write_status, std::vector<WriteOutcome> outcomes) {
+                if (write_status.ok() && !feedback->empty()) {
+                  std::vector<Event> stored;
+                  for (auto& [index, event] : *feedback) {
+                    if (outcomes[index] == WriteOutcome::kCreated) stored.push_back(std::move(event));
+                  }
+                  recommender_->Observe(stored);
+                }
                 respond(write_status.ok() ? BatchResponse(*answer, outcomes) : StoreError(write_status));
               },
               respond);

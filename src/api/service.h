@@ -52,6 +52,7 @@ class ApiService {
   void ListModels(RouteRequest& request, Responder respond);
   void TrainModels(RouteRequest& request, Responder respond);
   void RestoreModel(RouteRequest& request, Responder respond);
+  void Exploration(RouteRequest& request, Responder respond);
   // rules_routes.cc
   void ListRules(RouteRequest& request, Responder respond);
   void GetRule(RouteRequest& request, Responder respond);

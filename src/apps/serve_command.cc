@@ -73,7 +73,13 @@ int RunServe(const ServeFlags& flags) {
     spdlog::error("business rules: {}", status.message());
     return kExitFailure;
   }
-  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules);
+  Explorer explorer(config.exploration);
+  ServedLog served(config.served_log, &clock);
+  if (Status status = served.Open(); !status.ok()) {
+    spdlog::error("served log: {}", status.message());
+    return kExitFailure;
+  }
+  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules, &explorer, &served);
   Router router(config.auth, config.cors);
   ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender, &rules);
   service.RegisterRoutes(&router);

@@ -4,7 +4,9 @@
 #include <netinet/in.h>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <functional>
+#include <map>
 #include <limits>
 #include <thread>
 #include <type_traits>
@@ -254,6 +256,36 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> int& { return c.training.train.eval_days; }));
   params.push_back(Integer("training.threads", 0, 256, "Training threads; 0: one per CPU core.",
       [](Config& c) -> int& { return c.training.train.threads; }));
+
+  params.push_back(Number("exploration.share", 0, 1,
+      "Share of each recommendation list's slots given to exploration (a source chosen by Thompson sampling), in "
+      "scenarios that exploration.shares does not name; 0 turns exploration off.",
+      [](Config& c) -> double& { return c.exploration.share; }));
+  params.push_back(String("exploration.shares",
+      "Per-scenario exploration shares, e.g. \"for_you=0.1,trending=0\"; scenarios not named use exploration.share.",
+      [](Config& c) -> std::string& { return c.exploration_shares_text; },
+      [](const std::string& v) -> std::optional<std::string> {
+        std::map<std::string, double> shares;
+        if (Status status = ParseExplorationShares(v, &shares); !status.ok()) return status.message();
+        const std::vector<std::string> scenarios = ScenarioNames();
+        for (const auto& [scenario, share] : shares) {
+          if (std::find(scenarios.begin(), scenarios.end(), scenario) == scenarios.end()) {
+            return "unknown scenario \"" + scenario + "\" (one of " + Join(scenarios, ", ") + ")";
+          }
+        }
+        return std::nullopt;
+      }));
+  params.push_back(Number("exploration.half_life_hours", 0, 24 * 3650,
+      "Clicks and impressions that exploration learns from lose half their weight in this many hours (0: never).",
+      [](Config& c) -> double& { return c.exploration.half_life_hours; }));
+  params.push_back(Integer("served_log.retention_days", 0, 3650,
+      "Every served list (items, sources, exploration propensities) is written to <data_dir>/logs/served-DAY.jsonl "
+      "and kept this many days; 0 writes none.",
+      [](Config& c) -> int& { return c.served_log.retention_days; }));
+  params.push_back(Integer("served_log.memory_lists", 0, 100000000,
+      "Recent served lists kept in memory, so that a click carrying a recommendation_id rewards the source that "
+      "showed the item.",
+      [](Config& c) -> size_t& { return c.served_log.memory_lists; }));
 
   params.push_back(Number("models.trending.half_life_days", 0, 3650,
       "trending: popularity halves every this many days before the latest event (0: no decay).",
@@ -563,6 +595,9 @@ Result<LoadedConfig> LoadConfig(const ConfigInputs& inputs) {
   }
   loaded.config.storage.path = loaded.config.data_dir;
   loaded.config.training.dir = loaded.config.data_dir + "/models";
+  loaded.config.served_log.dir =
+      loaded.config.served_log.retention_days > 0 ? loaded.config.data_dir + "/logs" : std::string();
+  VITRINA_RETURN_IF_ERROR(ParseExplorationShares(loaded.config.exploration_shares_text, &loaded.config.exploration.shares));
   loaded.config.training.train.model_options = loaded.config.models;
   loaded.config.training.train.models.clear();
   for (std::string_view name : Split(loaded.config.training_models_text, ",")) {

@@ -34,6 +34,9 @@ struct Config {
   ModelOptions models;
   ModelManagerOptions training;  // dir follows data_dir; train.model_options follows models
   std::string training_models_text = "trending,cooccurrence,als,content";  // training.models as written
+  ExplorationOptions exploration;
+  std::string exploration_shares_text;  // exploration.shares as written
+  ServedLogOptions served_log;          // dir follows data_dir
 };
 
 // One declared parameter.

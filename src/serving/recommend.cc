@@ -454,24 +454,33 @@ class RecommendationService::Run {
     Item item;
     double relevance = 0;
     std::vector<RuleEffect> effects;
+    bool pinned = false;
+    bool explored = false;
+    double propensity = 1;
   };
 
-  // Live checks and business rules over the candidates, then the first n
-  // with their reasons.
+  // Appends candidates that pass the live checks and the rules to `out`
+  // until it holds `limit`, going on from where the last call stopped.
+  void Admit(size_t limit, std::vector<Chosen>* out) {
+    const RuleScope& scope = *scope_;
+    for (; next_candidate_ < candidates_.size() && out->size() < limit; ++next_candidate_) {
+      const Candidate& candidate = candidates_[next_candidate_];
+      if (!seen_.insert(candidate.id).second) continue;
+      Item item;
+      if (!Accept(candidate.id, &item) || !scope.Admits(item)) continue;
+      out->push_back({.candidate = &candidate, .item = std::move(item)});
+    }
+  }
+
+  // Live checks and business rules over the candidates, exploration, then
+  // the first n with their reasons.
   void Finish() {
     const RuleScope& scope = *scope_;
     const size_t n = request_.n;
     // Without rules that reorder, the first n that pass are the answer.
     const size_t wanted = (scope.reorders() ? std::max(depth(), n) : n) + scope.pins().size();
-    std::unordered_set<std::string_view> seen;
     std::vector<Chosen> chosen;
-    for (const Candidate& candidate : candidates_) {
-      if (chosen.size() >= wanted) break;
-      if (!seen.insert(candidate.id).second) continue;
-      Item item;
-      if (!Accept(candidate.id, &item) || !scope.Admits(item)) continue;
-      chosen.push_back({.candidate = &candidate, .item = std::move(item)});
-    }
+    Admit(wanted, &chosen);
     if (scope.reorders()) {
       // Relevance falls linearly with the candidate's place; boosts and buries scale it.
       const double count = static_cast<double>(chosen.size());
@@ -482,10 +491,105 @@ class RecommendationService::Run {
                        [](const Chosen& a, const Chosen& b) { return a.relevance > b.relevance; });
       ApplyCaps(&chosen);
     }
+    std::vector<Chosen> reserve;  // admitted beyond the first n: what exploration draws from
+    if (chosen.size() > n) {
+      reserve.assign(std::make_move_iterator(chosen.begin() + static_cast<ptrdiff_t>(n)),
+                     std::make_move_iterator(chosen.end()));
+      chosen.resize(n);
+    }
+    ApplyPins(&chosen);
     if (chosen.size() > n) chosen.resize(n);
-    ApplyPins(&chosen, &seen);
-    if (chosen.size() > n) chosen.resize(n);
+    Explore(&chosen, &reserve);
     Emit(chosen);
+    LogServed();
+  }
+
+  // The source a candidate stands for, as an exploration arm.
+  static std::string_view ArmOf(const Candidate& candidate) {
+    switch (candidate.origin) {
+      case Origin::kRecentlyViewed:
+      case Origin::kHistory: return "history";
+      case Origin::kTrending: return "trending";
+      case Origin::kModel: return candidate.model != nullptr ? candidate.model->name() : "rule";
+    }
+    return "rule";
+  }
+
+  // Gives each exploring slot to the best reserve candidate of the source
+  // that wins a Thompson draw, and sets every item's propensity.
+  void Explore(std::vector<Chosen>* chosen, std::vector<Chosen>* reserve) {
+    Explorer* explorer = service_.explorer_;
+    const std::string_view scenario = ScenarioName(request_.scenario);
+    const double share = explorer != nullptr && request_.scenario != Scenario::kRecentlyViewed ? explorer->ShareFor(scenario) : 0;
+    if (share <= 0 || chosen->empty()) return;
+    for (Chosen& entry : *chosen) entry.propensity = entry.pinned ? 1 : 1 - share;
+    const std::vector<bool> slots = explorer->PickSlots(scenario, chosen->size());
+    if (std::none_of(slots.begin(), slots.end(), [](bool explore) { return explore; })) return;
+    Admit(depth(), reserve);
+    for (size_t slot = 0; slot < slots.size() && slot < chosen->size(); ++slot) {
+      if (!slots[slot] || (*chosen)[slot].pinned) continue;
+      // The sources still holding a candidate that fits the diversity caps.
+      std::vector<std::string_view> arms;
+      std::vector<size_t> first;
+      for (size_t r = 0; r < reserve->size(); ++r) {
+        const std::string_view arm = ArmOf(*(*reserve)[r].candidate);
+        if (std::find(arms.begin(), arms.end(), arm) != arms.end() || !FitsCaps((*reserve)[r].item, *chosen)) continue;
+        arms.push_back(arm);
+        first.push_back(r);
+      }
+      if (arms.empty()) break;
+      const Explorer::Choice choice = explorer->ChooseArm(scenario, arms, now_ms_);
+      Chosen entry = std::move((*reserve)[first[choice.arm]]);
+      reserve->erase(reserve->begin() + static_cast<ptrdiff_t>(first[choice.arm]));
+      entry.explored = true;
+      entry.propensity = share * choice.probability;
+      chosen->insert(chosen->begin() + static_cast<ptrdiff_t>(slot), std::move(entry));
+      chosen->pop_back();
+    }
+  }
+
+  // Whether adding `item` keeps every diversity cap.
+  bool FitsCaps(const Item& item, const std::vector<Chosen>& chosen) const {
+    for (const RuleScope::Cap& cap : scope_->caps()) {
+      for (const std::string& value : RuleScope::CapValues(cap, item)) {
+        int count = 0;
+        for (const Chosen& entry : chosen) {
+          const std::vector<std::string> values = RuleScope::CapValues(cap, entry.item);
+          count += std::find(values.begin(), values.end(), value) != values.end();
+        }
+        if (count >= cap.max_items) return false;
+      }
+    }
+    return true;
+  }
+
+  // Impressions per source for the bandit, and the list for the served log.
+  void LogServed() {
+    if (service_.explorer_ == nullptr && service_.served_ == nullptr) return;
+    const std::string_view scenario = ScenarioName(request_.scenario);
+    ServedList list{.recommendation_id = response_.recommendation_id,
+                    .at_ms = now_ms_,
+                    .scenario = std::string(scenario),
+                    .user_id = request_.user_id,
+                    .session_id = request_.session_id,
+                    .snapshot = response_.snapshot_id,
+                    .rules_version = response_.rules_version};
+    std::vector<std::pair<std::string_view, double>> shown;
+    for (size_t k = 0; k < served_arms_.size(); ++k) {
+      const RecommendedItem& item = response_.items[k];
+      list.items.push_back({.item_id = item.item_id, .source = std::string(served_arms_[k]), .explored = item.explored,
+                            .propensity = item.propensity});
+      auto it = std::find_if(shown.begin(), shown.end(), [&](const auto& entry) { return entry.first == served_arms_[k]; });
+      if (it == shown.end()) {
+        shown.emplace_back(served_arms_[k], 1.0);
+      } else {
+        it->second += 1;
+      }
+    }
+    if (service_.explorer_ != nullptr) {
+      for (const auto& [arm, count] : shown) service_.explorer_->RecordImpressions(scenario, arm, count, now_ms_);
+    }
+    if (service_.served_ != nullptr) service_.served_->Record(std::move(list));
   }
 
   // Diversity: at most max_items items per attribute value.
@@ -512,7 +616,7 @@ class RecommendationService::Run {
   }
 
   // Pinned items at their places, if they pass the live checks and are not blocked.
-  void ApplyPins(std::vector<Chosen>* chosen, std::unordered_set<std::string_view>* seen) {
+  void ApplyPins(std::vector<Chosen>* chosen) {
     for (const RuleScope::Pin& pin : scope_->pins()) {
       if (pin.position >= request_.n) continue;
       auto present = std::find_if(chosen->begin(), chosen->end(), [&](const Chosen& c) { return c.item.id == pin.item_id; });
@@ -525,8 +629,9 @@ class RecommendationService::Run {
         if (!Accept(pin.item_id, &item) || scope_->Blocks(item)) continue;
         pinned_.push_back({.id = pin.item_id, .origin = Origin::kModel});
         entry = {.candidate = &pinned_.back(), .item = std::move(item)};
-        seen->insert(pin.item_id);
+        seen_.insert(pin.item_id);
       }
+      entry.pinned = true;
       entry.effects.push_back({&pin.rule->rule, "pinned at " + std::to_string(pin.position + 1)});
       chosen->insert(chosen->begin() + static_cast<ptrdiff_t>(std::min(pin.position, chosen->size())), std::move(entry));
     }
@@ -541,6 +646,9 @@ class RecommendationService::Run {
       const Item& item = chosen[k].item;
       RecommendedItem out{.item_id = item.id, .title = item.title, .price = item.price, .score = candidate.score};
       Describe(candidate, anchors[k], &out);
+      out.explored = chosen[k].explored;
+      out.propensity = chosen[k].propensity;
+      served_arms_.push_back(ArmOf(candidate));
       for (size_t s = 0; s < source_names_.size(); ++s) {
         if (candidate.sources & (1u << s)) out.sources.emplace_back(source_names_[s]);
       }
@@ -689,6 +797,9 @@ class RecommendationService::Run {
   std::unordered_set<uint32_t> excluded_;
   std::vector<HistoryEntry> query_;                       // what the models score from
   std::vector<Candidate> candidates_;
+  size_t next_candidate_ = 0;                             // Admit goes on from here
+  std::unordered_set<std::string_view> seen_;             // ids Admit has looked at
+  std::vector<std::string_view> served_arms_;             // per emitted item
   std::deque<Candidate> pinned_;                          // candidates pins added (stable addresses)
   std::vector<std::string_view> source_names_;            // bit s of Candidate::sources
   const PipelineRecommender* pipeline_ = nullptr;
@@ -696,11 +807,36 @@ class RecommendationService::Run {
 };
 
 RecommendationService::RecommendationService(const Store* store, const ModelManager* models, const Clock* clock,
-                                             RecommendOptions options, const RuleBook* rules)
-    : store_(store), models_(models), clock_(clock), options_(std::move(options)), rules_(rules) {}
+                                             RecommendOptions options, const RuleBook* rules, Explorer* explorer,
+                                             ServedLog* served)
+    : store_(store),
+      models_(models),
+      clock_(clock),
+      options_(std::move(options)),
+      rules_(rules),
+      explorer_(explorer),
+      served_(served) {}
 
 Result<RecommendResponse> RecommendationService::Recommend(const RecommendRequest& request) const {
   return Run(*this, request).Execute();
+}
+
+void RecommendationService::Observe(std::span<const Event> events) const {
+  if (served_ == nullptr || explorer_ == nullptr) return;
+  const int64_t now_ms = clock_->NowMillis();
+  auto reward = [&](const Event& event, std::string_view item) {
+    if (auto claim = served_->ClaimReward(event.recommendation_id, item)) {
+      explorer_->RecordReward(claim->scenario, claim->source, now_ms);
+    }
+  };
+  for (const Event& event : events) {
+    if (event.recommendation_id.empty()) continue;
+    if (event.type != EventType::kClick && event.type != EventType::kAddToCart && event.type != EventType::kPurchase) {
+      continue;
+    }
+    if (!event.item_id.empty()) reward(event, event.item_id);
+    for (const EventLine& line : event.lines) reward(event, line.item_id);
+  }
 }
 
 }  // namespace vitrina

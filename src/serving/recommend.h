@@ -8,13 +8,16 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
 #include "rules/rule_book.h"
+#include "serving/exploration.h"
 #include "serving/model_manager.h"
+#include "serving/served_log.h"
 #include "storage/store.h"
 
 namespace vitrina {
@@ -68,6 +71,8 @@ struct RecommendedItem {
   std::string reason_item_id;  // the item the reason refers to, if any
   std::vector<std::string> sources;  // every model that proposed it, the strongest first
   std::vector<AppliedRule> rules;    // the business rules that moved it
+  bool explored = false;   // its slot was given to exploration
+  double propensity = 1;   // the chance its slot's mechanism picked it (exploration.h)
   // explain=true, when the learned ranker ordered the list:
   std::vector<FeatureContribution> features;
   float ranker_bias = 0;  // the score's part no feature explains
@@ -97,16 +102,26 @@ std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const
 // sources when the snapshot has the pipeline, else the models' lists fused;
 // other scenarios: their models' lists) -> live checks (active, request
 // filters, exclusions) -> business rules (block, filter, boost, bury,
-// diversity, pins) -> the first n, each with its reason.
+// diversity, pins) -> exploration (a share of slots to a source chosen by
+// Thompson sampling) -> the first n, each with its reason and propensity,
+// logged as served.
 class RecommendationService {
  public:
-  // `rules` may be null (no business rules).
+  // `rules` may be null (no business rules), `explorer` (no exploration)
+  // and `served` (nothing logged) too.
   RecommendationService(const Store* store, const ModelManager* models, const Clock* clock, RecommendOptions options,
-                        const RuleBook* rules = nullptr);
+                        const RuleBook* rules = nullptr, Explorer* explorer = nullptr, ServedLog* served = nullptr);
 
   // InvalidArgument for a request the scenario cannot answer (field named);
   // NotFound for an unknown anchor item.
   Result<RecommendResponse> Recommend(const RecommendRequest& request) const;
+
+  // Events just stored: clicks, carts and purchases that carry a
+  // recommendation_id reward the source that showed the item (once each).
+  void Observe(std::span<const Event> events) const;
+
+  const Explorer* explorer() const { return explorer_; }
+  const ServedLog* served() const { return served_; }
 
  private:
   class Run;
@@ -116,6 +131,8 @@ class RecommendationService {
   const Clock* clock_;
   const RecommendOptions options_;
   const RuleBook* rules_;
+  Explorer* explorer_;
+  ServedLog* served_;
 };
 
 }  // namespace vitrina

@@ -306,6 +306,59 @@ TEST_F(ServingTest, PipelineTrainsLastOnTheSnapshotsModelsAndReloads) {
   std::filesystem::remove_all(options.dir);
 }
 
+TEST_F(ServingTest, ExplorationTakesItsShareLogsPropensitiesAndLearnsFromClicks) {
+  ASSERT_TRUE(manager_->TrainNow(nullptr).ok());
+  Explorer explorer({.share = 0.25, .seed = 5});
+  ServedLog served({}, &clock_);
+  RecommendationService service(store_.get(), manager_.get(), &clock_, RecommendOptions{}, nullptr, &explorer, &served);
+  size_t slots = 0, explored = 0;
+  std::optional<RecommendResponse> with_exploration;
+  for (int request = 0; request < 400; ++request) {
+    // n = 2: this shop leaves about four candidates per shopper, two in reserve.
+    auto result = service.Recommend({.scenario = Scenario::kForYou, .user_id = "u" + std::to_string(request % 20), .n = 2});
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    for (const RecommendedItem& item : result->items) {
+      ++slots;
+      if (item.explored) {
+        ++explored;
+        EXPECT_GT(item.propensity, 0);
+        EXPECT_LE(item.propensity, 0.25);
+        if (!with_exploration) with_exploration = *result;
+      } else {
+        EXPECT_DOUBLE_EQ(item.propensity, 0.75);
+      }
+    }
+  }
+  EXPECT_NEAR(static_cast<double>(explored) / static_cast<double>(slots), 0.25, 0.04);
+  EXPECT_EQ(served.stats().recorded, 400u);
+
+  // A click on an explored item, carrying the list's id, rewards its source once.
+  ASSERT_TRUE(with_exploration.has_value());
+  auto item = std::find_if(with_exploration->items.begin(), with_exploration->items.end(),
+                           [](const RecommendedItem& i) { return i.explored; });
+  const Event click{.type = EventType::kClick, .user_id = "u0", .item_id = item->item_id,
+                    .recommendation_id = with_exploration->recommendation_id};
+  service.Observe(std::vector<Event>{click, click});
+  double clicks = 0;
+  for (const Explorer::ArmStats& arm : explorer.Stats(clock_.NowMillis())) {
+    if (arm.scenario == "for_you") clicks += arm.clicks;
+    if (arm.scenario == "for_you" && arm.clicks > 0) {
+      EXPECT_EQ(arm.arm, item->model);
+    }
+  }
+  EXPECT_EQ(clicks, 1);
+
+  // Without exploration every item's propensity is 1.
+  Explorer off({.share = 0});
+  RecommendationService plain(store_.get(), manager_.get(), &clock_, RecommendOptions{}, nullptr, &off, &served);
+  auto unexplored = plain.Recommend({.scenario = Scenario::kForYou, .user_id = "u1", .n = 4});
+  ASSERT_TRUE(unexplored.ok());
+  for (const RecommendedItem& i : unexplored->items) {
+    EXPECT_FALSE(i.explored);
+    EXPECT_EQ(i.propensity, 1);
+  }
+}
+
 // SASRec as a for_you source, scored item by item or (indexed) through the
 // approximate index, which a reopened manager loads from the snapshot.
 void CheckSasRecServesForYou(ServingTest* test, bool indexed) {

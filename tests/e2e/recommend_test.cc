@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <list>
 #include <thread>
 
@@ -17,7 +19,9 @@ namespace {
 class RecommendTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<Server>(dir_.path(), std::vector<std::string>{"--training.interval_s", "0"});
+    // Exploration off: these tests check exact orders.
+    server_ = std::make_unique<Server>(dir_.path(),
+                                       std::vector<std::string>{"--training.interval_s", "0", "--exploration.share", "0"});
     ASSERT_TRUE(server_->Start()) << server_->log();
     std::string items;
     for (int i = 0; i < 6; ++i) {
@@ -228,6 +232,62 @@ TEST_F(RecommendTest, SnapshotSwapUnderLoadFailsNoRequestAndRestoreWorks) {
   ASSERT_TRUE(server_->Start()) << server_->log();
   doc = Json(server_->Request("GET", "/v1/recommendations/trending", "", kPublicKey));
   EXPECT_EQ(std::string_view(doc["snapshot"]), first);
+}
+
+TEST_F(RecommendTest, ExplorationLogsWhatWasServedAndLearnsFromClicks) {
+  ASSERT_EQ(server_->Stop(), 0);
+  server_ = std::make_unique<Server>(dir_.path(), std::vector<std::string>{"--training.interval_s", "0",
+                                                                          "--exploration.shares", "trending=0.5"});
+  ASSERT_TRUE(server_->Start()) << server_->log();
+  ASSERT_FALSE(TrainAndWait("").empty());
+  std::string explored_list, explored_item, explored_source;
+  int explored = 0, shown = 0;
+  for (int request = 0; request < 40; ++request) {
+    auto doc = Json(server_->Request("GET", "/v1/recommendations/trending?n=4&user_id=u1", "", kPublicKey));
+    for (auto item : doc["items"].get_array()) {
+      ++shown;
+      const double propensity = double(item["propensity"]);
+      if (bool(item["explored"])) {
+        ++explored;
+        EXPECT_LE(propensity, 0.5);
+        explored_list = std::string(std::string_view(doc["recommendation_id"]));
+        explored_item = std::string(std::string_view(item["item_id"]));
+        explored_source = std::string(std::string_view(item["model"]));
+      } else {
+        EXPECT_EQ(propensity, 0.5);
+      }
+    }
+  }
+  EXPECT_GT(explored, shown / 5);  // half the slots, give or take
+  EXPECT_LT(explored, shown * 4 / 5);
+  ASSERT_FALSE(explored_list.empty());
+
+  // The click that follows is credited to the source that showed the item, once.
+  const std::string click = R"({"type":"click","user_id":"u1","item_id":")" + explored_item +
+                            R"(","recommendation_id":")" + explored_list + R"("})";
+  ASSERT_EQ(server_->Request("POST", "/v1/events", click, kPublicKey).status, 200);
+  ASSERT_EQ(server_->Request("POST", "/v1/events", click, kPublicKey).status, 200);
+  auto arms = Json(server_->Request("GET", "/v1/exploration"));
+  double clicks = 0;
+  for (auto arm : arms["arms"].get_array()) {
+    if (std::string_view(arm["scenario"]) != "trending") continue;
+    EXPECT_EQ(std::string_view(arm["source"]), explored_source);
+    EXPECT_GE(double(arm["impressions"]), 100.0);
+    clicks += double(arm["clicks"]);
+  }
+  EXPECT_NEAR(clicks, 1.0, 1e-3);  // decayed by the few milliseconds since
+  EXPECT_EQ(uint64_t(arms["served_log"]["recorded"]), 40u);
+
+  // Every list is on disk, with its propensities, once the writer has run.
+  ASSERT_EQ(server_->Stop(), 0);
+  std::string lines;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path() + "/logs")) {
+    std::ifstream file(entry.path());
+    lines += std::string(std::istreambuf_iterator<char>(file), {});
+  }
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 40);
+  EXPECT_NE(lines.find("\"recommendation_id\":\"" + explored_list + "\""), std::string::npos);
+  EXPECT_NE(lines.find("\"explored\":true"), std::string::npos);
 }
 
 }  // namespace

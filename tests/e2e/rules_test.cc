@@ -17,7 +17,9 @@ namespace {
 class RulesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<Server>(dir_.path(), std::vector<std::string>{"--training.interval_s", "0"});
+    // Exploration off: these tests check exact orders.
+    server_ = std::make_unique<Server>(dir_.path(),
+                                       std::vector<std::string>{"--training.interval_s", "0", "--exploration.share", "0"});
     ASSERT_TRUE(server_->Start()) << server_->log();
     // Mugs m0..m5 and tents t0..t5 priced 10..60; shoppers view and buy
     // so that lower numbers are more popular.
