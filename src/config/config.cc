@@ -422,6 +422,10 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("models.pipeline.max_groups", 10, 100000000,
       "pipeline: shoppers the ranker learns from at most (a fixed sample beyond).",
       [](Config& c) -> int& { return c.models.pipeline.max_groups; }));
+  params.push_back(Integer("models.pipeline.min_served_lists", 1, 100000000,
+      "pipeline: with at least this many served lists clicked in the label window (served_log), the ranker learns "
+      "from those lists and what was taken from them; otherwise from what shoppers took next.",
+      [](Config& c) -> int& { return c.models.pipeline.min_served_lists; }));
   params.push_back(Number("models.pipeline.validation_share", 0, 0.9,
       "pipeline: share of those shoppers held out to stop boosting when NDCG@10 no longer improves (0: none).",
       [](Config& c) -> double& { return c.models.pipeline.validation_share; }));
@@ -597,6 +601,7 @@ Result<LoadedConfig> LoadConfig(const ConfigInputs& inputs) {
   loaded.config.training.dir = loaded.config.data_dir + "/models";
   loaded.config.served_log.dir =
       loaded.config.served_log.retention_days > 0 ? loaded.config.data_dir + "/logs" : std::string();
+  loaded.config.training.served_log_dir = loaded.config.served_log.dir;
   VITRINA_RETURN_IF_ERROR(ParseExplorationShares(loaded.config.exploration_shares_text, &loaded.config.exploration.shares));
   loaded.config.training.train.model_options = loaded.config.models;
   loaded.config.training.train.models.clear();

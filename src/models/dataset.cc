@@ -24,9 +24,11 @@ Dataset KeepPrefixes(const Dataset& data, const std::vector<uint32_t>& keep) {
   return out;
 }
 
-std::string ActorIdOf(const Event& event) {
-  if (!event.user_id.empty()) return event.user_id;
-  return "session:" + event.session_id;
+std::string ActorIdOf(const Event& event) { return ActorIdOf(event.user_id, event.session_id); }
+
+std::string ActorIdOf(std::string_view user_id, std::string_view session_id) {
+  if (!user_id.empty()) return std::string(user_id);
+  return "session:" + std::string(session_id);
 }
 
 ItemMeta ItemMetaFrom(const Item& item) {
@@ -47,7 +49,8 @@ ItemMeta ItemMetaFrom(const Item& item) {
   return meta;
 }
 
-Result<Dataset> BuildDatasetFromStore(const Store& store, const SignalWeights& weights) {
+Result<Dataset> BuildDatasetFromStore(const Store& store, const SignalWeights& weights,
+                                      const std::function<Status(DatasetBuilder*)>& more) {
   DatasetBuilder builder(weights);
   VITRINA_RETURN_IF_ERROR(store.ScanItems([&](const Item& item) {
     builder.AddItem(ItemMetaFrom(item));
@@ -57,6 +60,7 @@ Result<Dataset> BuildDatasetFromStore(const Store& store, const SignalWeights& w
     builder.AddEvent(event, /*add_unknown_items=*/true);
     return true;
   }));
+  if (more) VITRINA_RETURN_IF_ERROR(more(&builder));
   return std::move(builder).Finish();
 }
 
@@ -153,6 +157,12 @@ void DatasetBuilder::AddEvent(const Event& event, bool add_unknown_items) {
       },
       &produced);
   if (produced.empty()) return;
+  // What a shopper took from a list the shop served them.
+  if (!event.recommendation_id.empty() && (event.type == EventType::kClick || event.type == EventType::kAddToCart ||
+                                           event.type == EventType::kPurchase)) {
+    std::vector<uint32_t>& taken = taken_[event.recommendation_id];
+    for (const Interaction& interaction : produced) taken.push_back(interaction.item);
+  }
   uint32_t actor = ActorIndex(ActorIdOf(event));
   uint32_t session = SessionIndex(event.session_id);
   uint32_t order = event.type == EventType::kPurchase ? next_order_++ : 0;
@@ -165,6 +175,16 @@ void DatasetBuilder::AddEvent(const Event& event, bool add_unknown_items) {
 
 void DatasetBuilder::Add(std::string_view actor_id, Interaction interaction) {
   pending_.emplace_back(ActorIndex(actor_id), interaction);
+}
+
+void DatasetBuilder::AddServedList(std::string_view recommendation_id, std::string_view actor_id, int64_t time_ms,
+                                   const std::vector<std::string>& shown) {
+  PendingList list{.recommendation_id = std::string(recommendation_id), .actor_id = std::string(actor_id)};
+  list.impression.time_ms = time_ms;
+  for (const std::string& id : shown) {
+    if (int64_t index = FindItem(id); index >= 0) list.impression.shown.push_back(static_cast<uint32_t>(index));
+  }
+  if (!list.impression.shown.empty()) served_.push_back(std::move(list));
 }
 
 Dataset DatasetBuilder::Finish() && {
@@ -182,6 +202,25 @@ Dataset DatasetBuilder::Finish() && {
   for (size_t a = 0; a < data_.actor_ids.size(); ++a) data_.offsets[a + 1] += data_.offsets[a];
   pending_.clear();
   pending_.shrink_to_fit();
+  for (PendingList& list : served_) {
+    auto actor = actor_index_.find(list.actor_id);
+    if (actor == actor_index_.end()) continue;
+    ServedImpression& impression = list.impression;
+    impression.actor = actor->second;
+    if (auto taken = taken_.find(list.recommendation_id); taken != taken_.end()) {
+      for (uint32_t item : taken->second) {
+        if (std::find(impression.shown.begin(), impression.shown.end(), item) != impression.shown.end()) {
+          impression.taken.push_back(item);
+        }
+      }
+      std::sort(impression.taken.begin(), impression.taken.end());
+      impression.taken.erase(std::unique(impression.taken.begin(), impression.taken.end()), impression.taken.end());
+    }
+    data_.impressions.push_back(std::move(impression));
+  }
+  served_.clear();
+  std::sort(data_.impressions.begin(), data_.impressions.end(),
+            [](const ServedImpression& a, const ServedImpression& b) { return a.time_ms < b.time_ms; });
   return std::move(data_);
 }
 

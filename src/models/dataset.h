@@ -44,11 +44,22 @@ struct ItemMeta {
   bool active = true;
 };
 
+// A list the shop showed a shopper (from the served log) and which of its
+// items they then clicked, carted or bought (events carrying the list's
+// recommendation_id): what a ranker can learn from directly.
+struct ServedImpression {
+  uint32_t actor = 0;
+  int64_t time_ms = 0;
+  std::vector<uint32_t> shown;  // in display order
+  std::vector<uint32_t> taken;  // sorted, distinct, all in `shown`
+};
+
 struct Dataset {
   std::vector<ItemMeta> items;          // by item index
   std::vector<std::string> actor_ids;   // by actor index
   std::vector<uint32_t> offsets{0};     // actor a owns interactions[offsets[a], offsets[a+1])
   std::vector<Interaction> interactions;
+  std::vector<ServedImpression> impressions;  // empty unless served lists were added
 
   size_t num_items() const { return items.size(); }
   size_t num_actors() const { return actor_ids.size(); }
@@ -105,6 +116,11 @@ class DatasetBuilder {
   void AddEvent(const Event& event, bool add_unknown_items);
   // Adds one interaction for an actor by external ids.
   void Add(std::string_view actor_id, Interaction interaction);
+  // Adds a served list; Finish keeps it with the items taken from it (by
+  // events with its recommendation_id) when its actor has interactions.
+  // Unknown items are left out of it.
+  void AddServedList(std::string_view recommendation_id, std::string_view actor_id, int64_t time_ms,
+                     const std::vector<std::string>& shown);
 
   Dataset Finish() &&;
 
@@ -119,6 +135,13 @@ class DatasetBuilder {
   std::unordered_map<std::string, uint32_t> session_index_;
   std::vector<std::pair<uint32_t, Interaction>> pending_;  // (actor, interaction)
   uint32_t next_order_ = 1;
+  struct PendingList {
+    std::string recommendation_id;
+    std::string actor_id;
+    ServedImpression impression;  // shown filled, actor and taken set by Finish
+  };
+  std::vector<PendingList> served_;
+  std::unordered_map<std::string, std::vector<uint32_t>> taken_;  // recommendation_id -> items taken
 };
 
 // ItemMeta from a catalog item: category path, brand, title, price; the
@@ -127,9 +150,13 @@ ItemMeta ItemMetaFrom(const Item& item);
 
 // Every item and every event of a store. Events are visited in ingest
 // order; items only referenced by events are added with just their id.
-Result<Dataset> BuildDatasetFromStore(const Store& store, const SignalWeights& weights = {});
+// `more`, when given, may add to the builder (served lists) before it is
+// finished.
+Result<Dataset> BuildDatasetFromStore(const Store& store, const SignalWeights& weights = {},
+                                      const std::function<Status(DatasetBuilder*)>& more = nullptr);
 
 // The actor an event belongs to: its user, else "session:" + its session.
 std::string ActorIdOf(const Event& event);
+std::string ActorIdOf(std::string_view user_id, std::string_view session_id);
 
 }  // namespace vitrina

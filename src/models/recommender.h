@@ -162,7 +162,8 @@ struct ModelOptions {
     int history_candidates = 50;     // the shopper's latest distinct items are candidates too (re-orders)
     std::string split = "auto";      // how labels are made: temporal, loo, or auto (temporal when enough shoppers return)
     int label_days = 28;             // temporal: the last days before the training end are the labels
-    int max_groups = 5000;           // shoppers the ranker learns from at most (a fixed sample beyond)
+    int max_groups = 5000;           // shoppers (or served lists) the ranker learns from at most (a fixed sample beyond)
+    int min_served_lists = 200;      // served lists with a click in the label window needed to learn from them instead
     double validation_share = 0.15;  // of those, held out for early stopping
     int rounds = 300;                // boosting rounds at most
     double learning_rate = 0.08;

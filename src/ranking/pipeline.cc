@@ -40,26 +40,28 @@ uint64_t Mix(uint64_t x) {
 }
 
 // One shopper the ranker learns from: what they had done before, and what
-// they took afterwards.
+// they took afterwards (from everything, or from one served list).
 struct Group {
   uint32_t actor = 0;
   std::vector<HistoryEntry> history;
   std::vector<uint32_t> targets;  // sorted, distinct
   int64_t now_ms = 0;             // 0: the history's newest time
+  std::vector<uint32_t> shown;    // a served list: its items are the candidates
 };
 
 struct LabelSplit {
   Dataset before;  // what the pre-cut sources train on
   std::vector<Group> groups;
   bool temporal = false;
+  bool from_served = false;  // the groups are served lists
 };
 
 LabelSplit SplitForLabels(const Dataset& data, const ModelOptions::Pipeline& options, uint64_t seed) {
   LabelSplit split;
   std::vector<uint32_t> keep(data.num_actors());
   const std::string mode = options.split;
+  const int64_t cut = data.MaxTime() - static_cast<int64_t>(options.label_days) * kMillisPerDay;
   if (mode != "loo") {
-    const int64_t cut = data.MaxTime() - static_cast<int64_t>(options.label_days) * kMillisPerDay;
     for (uint32_t a = 0; a < data.num_actors(); ++a) {
       auto interactions = data.ActorInteractions(a);
       uint32_t before = 0;
@@ -86,17 +88,40 @@ LabelSplit SplitForLabels(const Dataset& data, const ModelOptions::Pipeline& opt
                               .targets = {interactions.back().item}});
     }
   }
+  // Served lists in the label window, and what was taken from them, teach
+  // the ranker directly when there are enough.
+  if (split.temporal) {
+    std::vector<Group> served;
+    for (const ServedImpression& impression : data.impressions) {
+      if (impression.time_ms < cut || impression.taken.empty()) continue;
+      auto interactions = data.ActorInteractions(impression.actor);
+      size_t before = 0;
+      while (before < interactions.size() && interactions[before].time_ms < impression.time_ms) ++before;
+      if (before == 0) continue;
+      served.push_back({.actor = impression.actor,
+                        .history = HistoryOf(interactions.first(before), kMaxHistory),
+                        .targets = impression.taken,
+                        .now_ms = impression.time_ms,
+                        .shown = impression.shown});
+    }
+    if (served.size() >= static_cast<size_t>(std::max(1, options.min_served_lists))) {
+      split.groups = std::move(served);
+      split.from_served = true;
+    }
+  }
   for (Group& group : split.groups) {
     std::sort(group.targets.begin(), group.targets.end());
     group.targets.erase(std::unique(group.targets.begin(), group.targets.end()), group.targets.end());
   }
   // A fixed sample of at most max_groups shoppers.
   if (split.groups.size() > static_cast<size_t>(options.max_groups)) {
-    auto key = [&](const Group& g) { return Mix(g.actor ^ (seed << 32)); };
+    auto key = [&](const Group& g) { return Mix(g.actor ^ (seed << 32) ^ (static_cast<uint64_t>(g.now_ms) << 8)); };
     std::nth_element(split.groups.begin(), split.groups.begin() + options.max_groups, split.groups.end(),
                      [&](const Group& x, const Group& y) { return key(x) < key(y); });
     split.groups.resize(options.max_groups);
-    std::sort(split.groups.begin(), split.groups.end(), [](const Group& x, const Group& y) { return x.actor < y.actor; });
+    std::sort(split.groups.begin(), split.groups.end(), [](const Group& x, const Group& y) {
+      return x.actor != y.actor ? x.actor < y.actor : x.now_ms < y.now_ms;
+    });
   }
   split.before = KeepPrefixes(data, keep);
   return split;
@@ -178,7 +203,7 @@ Status PipelineRecommender::Fit(const Dataset& data, const FitOptions& options) 
     for (size_t g = 0; g < split.groups.size(); ++g) {
       const Group& group = split.groups[g];
       const RankContext context{.now_ms = group.now_ms, .has_clock = split.temporal};
-      const size_t count = Gather(before_sources, before_stats, group.history, context, nullptr, &scratch);
+      const size_t count = Gather(before_sources, before_stats, group.history, context, nullptr, &scratch, group.shown);
       size_t positives = 0;
       labels[g].resize(count);
       for (size_t r = 0; r < count; ++r) {
@@ -230,13 +255,15 @@ Status PipelineRecommender::Fit(const Dataset& data, const FitOptions& options) 
   stats_ = ItemStats::Compute(data);
   fit_end_ms_ = data.MaxTime();
   real_time_ = split.temporal;
+  from_served_ = split.from_served;
   if (options.progress) options.progress(1.0);
   return Status::OK();
 }
 
 size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& sources, const ItemStats& stats,
                                    std::span<const HistoryEntry> history, const RankContext& context,
-                                   const std::function<bool(uint32_t)>& skip, RankScratch* scratch) const {
+                                   const std::function<bool(uint32_t)>& skip, RankScratch* scratch,
+                                   std::span<const uint32_t> only) const {
   const size_t n = stats.size();
   const size_t width = feature_names_.size();
   const size_t fixed_offset = kFeaturesPerSource * sources.size();
@@ -258,6 +285,9 @@ size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& source
     return static_cast<size_t>(slot);
   };
 
+  for (uint32_t item : only) {
+    if (item < n && !skipped(item)) row_of(item);
+  }
   const size_t depth = static_cast<size_t>(options_.pipeline.candidates_per_source);
   for (size_t s = 0; s < sources.size(); ++s) {
     const Recommender* model = sources[s];
@@ -274,6 +304,7 @@ size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& source
     }
     for (size_t rank = 0; rank < scratch->top.size(); ++rank) {
       const auto [item, score] = scratch->top[rank];
+      if (!only.empty() && scratch->slot[item] < 0) continue;  // a served list: its items only
       const size_t row = row_of(item);
       float* values = &scratch->features[row * width + kFeaturesPerSource * s];
       values[1] = static_cast<float>(rank);
@@ -287,7 +318,7 @@ size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& source
   // The shopper's own latest items: in many shops people buy again.
   size_t from_history = 0;
   for (uint32_t item : scratch->profile.recent_items()) {
-    if (from_history >= static_cast<size_t>(options_.pipeline.history_candidates)) break;
+    if (!only.empty() || from_history >= static_cast<size_t>(options_.pipeline.history_candidates)) break;
     if (skipped(item)) continue;
     row_of(item);
     ++from_history;
@@ -394,6 +425,7 @@ Status PipelineRecommender::Save(const std::string& path) const {
   writer.PutVector(stats_.log_price);
   writer.Put<int64_t>(fit_end_ms_);
   writer.Put<uint8_t>(real_time_);
+  writer.Put<uint8_t>(from_served_);
   writer.Put<uint64_t>(training_groups_);
   writer.Put<uint64_t>(training_rows_);
   writer.Put<int32_t>(report_.rounds);
@@ -423,12 +455,13 @@ Status PipelineRecommender::Load(const std::string& path) {
                       stats.category.size(), stats.brand.size(), stats.log_price.size()}) {
     if (size != n) return Status::Corruption(path + ": item statistics disagree on the item count");
   }
-  uint8_t real_time = 0;
+  uint8_t real_time = 0, from_served = 0;
   uint64_t groups = 0, rows = 0;
   LambdaMartReport report;
   std::string model;
   VITRINA_RETURN_IF_ERROR(reader.Get(&fit_end_ms_));
   VITRINA_RETURN_IF_ERROR(reader.Get(&real_time));
+  VITRINA_RETURN_IF_ERROR(reader.Get(&from_served));
   VITRINA_RETURN_IF_ERROR(reader.Get(&groups));
   VITRINA_RETURN_IF_ERROR(reader.Get(&rows));
   VITRINA_RETURN_IF_ERROR(reader.Get(&report.rounds));
@@ -443,6 +476,7 @@ Status PipelineRecommender::Load(const std::string& path) {
   feature_names_ = std::move(features);
   stats_ = std::move(stats);
   real_time_ = real_time != 0;
+  from_served_ = from_served != 0;
   training_groups_ = groups;
   training_rows_ = rows;
   report_ = report;

@@ -80,16 +80,21 @@ class PipelineRecommender final : public Recommender {
   const std::vector<std::string>& feature_names() const { return feature_names_; }
   const LambdaMartRanker& ranker() const { return ranker_; }
   const LambdaMartReport& report() const { return report_; }
-  // Training groups (shoppers) and rows the ranker learned from.
+  // Training groups (shoppers or served lists) and rows the ranker learned from.
   size_t training_groups() const { return training_groups_; }
   size_t training_rows() const { return training_rows_; }
+  // Whether it learned from served lists and what was taken from them,
+  // rather than from what shoppers took after a cut.
+  bool learned_from_served_lists() const { return from_served_; }
 
  private:
   struct Labeled;
   // Candidates and features for one shopper into scratch; returns the rows.
+  // With `only`, those items are the candidates (a served list), in order.
   size_t Gather(const std::vector<const Recommender*>& sources, const ItemStats& stats,
                 std::span<const HistoryEntry> history, const RankContext& context,
-                const std::function<bool(uint32_t)>& skip, RankScratch* scratch) const;
+                const std::function<bool(uint32_t)>& skip, RankScratch* scratch,
+                std::span<const uint32_t> only = {}) const;
   RankContext DefaultContext(std::span<const HistoryEntry> history) const;
   Status TrainSources(const Dataset& data, const FitOptions& options, double progress_from, double progress_to,
                       std::vector<std::unique_ptr<Recommender>>* out) const;
@@ -105,6 +110,7 @@ class PipelineRecommender final : public Recommender {
   LambdaMartReport report_;
   int64_t fit_end_ms_ = 0;       // latest interaction Fit saw
   bool real_time_ = false;       // trained on a temporal split (times are real dates)
+  bool from_served_ = false;     // learned from served lists
   size_t training_groups_ = 0, training_rows_ = 0;
 };
 

@@ -17,7 +17,9 @@ constexpr int64_t kStart = 1700000000000;  // 2023-11-14
 // re-buys two personal staples (of 40) every 6-10 days, and each order also
 // holds a one-off gift whose complement (the other item of its pair) comes
 // in the next order. 120 days of orders.
-Dataset RepeatShop(uint64_t seed, size_t shoppers = 400) {
+// With `served_lists`, the shop also showed each shopper three lists of
+// eight gifts in the last 28 days, and they clicked the cheapest of each.
+Dataset RepeatShop(uint64_t seed, size_t shoppers = 400, bool served_lists = false) {
   std::mt19937_64 rng(seed);
   DatasetBuilder builder;
   for (uint32_t i = 0; i < 240; ++i) {
@@ -45,8 +47,42 @@ Dataset RepeatShop(uint64_t seed, size_t shoppers = 400) {
       ++order;
       t += (6 + static_cast<int64_t>(rng() % 5)) * kDay;
     }
+    for (int list = 0; served_lists && list < 3; ++list) {
+      const int64_t at = kStart + (93 + 9 * list + static_cast<int64_t>(rng() % 5)) * kDay;
+      const std::string id = actor + "-list" + std::to_string(list);
+      std::vector<std::string> shown;
+      uint32_t cheapest = 0;
+      for (int slot = 0; slot < 8; ++slot) {
+        const uint32_t gift = 40 + static_cast<uint32_t>(rng() % 200);
+        shown.push_back("i" + std::to_string(gift));
+        if (slot == 0 || gift % 50 < cheapest % 50) cheapest = gift;
+      }
+      builder.AddServedList(id, actor, at, shown);
+      builder.AddEvent(Event{.type = EventType::kClick, .user_id = actor, .item_id = "i" + std::to_string(cheapest),
+                             .timestamp_ms = at + 60000, .recommendation_id = id},
+                       false);
+    }
   }
   return std::move(builder).Finish();
+}
+
+// Of the pairs of items ranked for `history` (those `skip` lets through),
+// the share ranked cheaper first.
+double CheaperFirst(const PipelineRecommender& pipeline, const Dataset& data, std::span<const HistoryEntry> history,
+                    const std::function<bool(uint32_t)>& skip) {
+  RankScratch scratch;
+  std::vector<RankedCandidate> ranked;
+  pipeline.Rank(history, {.now_ms = data.MaxTime()}, 1000, skip, &scratch, &ranked);
+  size_t concordant = 0, pairs = 0;
+  for (size_t a = 0; a < ranked.size(); ++a) {
+    for (size_t b = a + 1; b < ranked.size(); ++b) {
+      const double pa = *data.items[ranked[a].item].price, pb = *data.items[ranked[b].item].price;
+      if (pa == pb) continue;
+      ++pairs;
+      concordant += pa < pb;
+    }
+  }
+  return pairs == 0 ? 0 : static_cast<double>(concordant) / static_cast<double>(pairs);
 }
 
 // NDCG@10 of `model` for every shopper who bought after `cut`, trained on
@@ -150,6 +186,36 @@ TEST(PipelineTest, RanksCandidatesRespectsSkipAndRoundTripsWithGivenSources) {
   ASSERT_TRUE(given.Fit(data, {.threads = 2}).ok());
   given.TopK(history, Relation::kAny, 10, -INFINITY, nullptr, &after);
   EXPECT_EQ(before, after);
+}
+
+TEST(PipelineTest, LearnsFromServedListsAndWhatWasClickedInThem) {
+  const Dataset data = RepeatShop(14, 300, /*served_lists=*/true);
+  ASSERT_EQ(data.impressions.size(), 900u);
+  EXPECT_EQ(data.impressions[0].shown.size(), 8u);
+  ASSERT_EQ(data.impressions[0].taken.size(), 1u);
+  ModelOptions options = PipelineOptions("trending,cooccurrence");
+  options.pipeline.min_served_lists = 100;
+  PipelineRecommender served(options);
+  ASSERT_TRUE(served.Fit(data, {.threads = 2}).ok());
+  EXPECT_TRUE(served.learned_from_served_lists());
+  EXPECT_EQ(served.training_groups(), 900u);
+  options.pipeline.min_served_lists = 1000;  // more than there are: what shoppers took next
+  PipelineRecommender taken(options);
+  ASSERT_TRUE(taken.Fit(data, {.threads = 2}).ok());
+  EXPECT_FALSE(taken.learned_from_served_lists());
+
+  // Among gifts (staples and the shopper's own items left out), the ranker
+  // that learned from the clicks puts the cheaper ones first.
+  const std::vector<HistoryEntry> history = HistoryOf(data.ActorInteractions(3), 200);
+  auto gifts_only = [&](uint32_t item) {
+    return item < 40 || std::any_of(history.begin(), history.end(), [&](const HistoryEntry& h) { return h.item == item; });
+  };
+  const double learned = CheaperFirst(served, data, history, gifts_only);
+  const double unlearned = CheaperFirst(taken, data, history, gifts_only);
+  // (Clicks are interactions too, so cheap gifts grew a little more popular
+  // for both rankers.)
+  EXPECT_GT(learned, 0.85) << "unlearned " << unlearned;
+  EXPECT_GT(learned - unlearned, 0.12) << "learned " << learned << ", unlearned " << unlearned;
 }
 
 TEST(PipelineTest, RefusesWhatItCannotLearnFrom) {

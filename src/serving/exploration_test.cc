@@ -106,6 +106,22 @@ TEST(ServedLogTest, RewardsOnceAndWritesEveryListWithPropensities) {
     EXPECT_EQ(log.stats().written, 3u);
   }
   EXPECT_FALSE(std::filesystem::exists(dir + "/served-2020-01-01.jsonl"));
+  // The ranker's training reads them back, joined with what was taken.
+  DatasetBuilder builder;
+  builder.AddItem(ItemMeta{.id = "a"});
+  builder.AddItem(ItemMeta{.id = "b"});
+  builder.AddEvent(Event{.type = EventType::kView, .user_id = "u1", .item_id = "a", .timestamp_ms = kNow - 1000}, false);
+  builder.AddEvent(Event{.type = EventType::kClick, .user_id = "u1", .item_id = "b", .timestamp_ms = kNow + 1000,
+                         .recommendation_id = "rec_1"},
+                   false);
+  ASSERT_TRUE(ReadServedLists(dir, &builder).ok());
+  const Dataset data = std::move(builder).Finish();
+  ASSERT_EQ(data.impressions.size(), 1u);  // rec_2 and rec_3 have no shopper
+  EXPECT_EQ(data.impressions[0].shown, (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(data.impressions[0].taken, (std::vector<uint32_t>{1}));
+  EXPECT_EQ(data.impressions[0].time_ms, kNow);
+  EXPECT_TRUE(ReadServedLists(dir + "/missing", &builder).ok());
+
   std::ifstream file(dir + "/served-2023-11-14.jsonl");
   ASSERT_TRUE(file.good());
   std::stringstream text;

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "serving/served_log.h"
+
 namespace vitrina {
 namespace fs = std::filesystem;
 
@@ -136,7 +138,9 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
     if (progress) progress(stage, fraction);
   };
 
-  auto data = BuildDatasetFromStore(*store_);
+  auto data = BuildDatasetFromStore(*store_, {}, [&](DatasetBuilder* builder) {
+    return ReadServedLists(options_.served_log_dir, builder);
+  });
   if (!data.ok()) {
     finish(data.status(), "");
     return data.status();

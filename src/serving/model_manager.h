@@ -27,6 +27,7 @@ struct ModelManagerOptions {
   int64_t train_interval_s = 3600;  // background retraining period; 0: only on request
   size_t keep_snapshots = 5;        // older snapshots are deleted after a successful training
   int training_nice = 19;           // nice value of background training (19: lowest priority)
+  std::string served_log_dir;       // served lists (served_log.h) the ranker may learn from; empty: none
 };
 
 struct TrainingStatus {

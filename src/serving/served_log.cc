@@ -1,7 +1,11 @@
 #include "serving/served_log.h"
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "common/json_writer.h"
 #include "common/time_util.h"
@@ -32,6 +36,43 @@ void WriteLine(const ServedList& list, std::string* out) {
 }
 
 }  // namespace
+
+Status ReadServedLists(const std::string& dir, DatasetBuilder* builder) {
+  std::error_code error;
+  if (dir.empty() || !std::filesystem::is_directory(dir, error)) return Status::OK();
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(kFilePrefix) && name.ends_with(kFileSuffix)) files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  simdjson::dom::parser parser;
+  std::vector<std::string> shown;
+  for (const std::string& path : files) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::IOError("cannot read " + path);
+    std::string line;
+    while (std::getline(in, line)) {
+      simdjson::dom::element root;
+      std::string_view id, user, session, at;
+      simdjson::dom::array items;
+      if (parser.parse(line).get(root) != simdjson::SUCCESS || root["recommendation_id"].get(id) != simdjson::SUCCESS ||
+          root["user_id"].get(user) != simdjson::SUCCESS || root["session_id"].get(session) != simdjson::SUCCESS ||
+          root["at"].get(at) != simdjson::SUCCESS || root["items"].get(items) != simdjson::SUCCESS) {
+        continue;  // a line cut short by a crash
+      }
+      const std::optional<int64_t> at_ms = ParseTimestampMillis(at);
+      if (!at_ms || (user.empty() && session.empty())) continue;
+      shown.clear();
+      for (simdjson::dom::element item : items) {
+        std::string_view item_id;
+        if (item["item_id"].get(item_id) == simdjson::SUCCESS) shown.emplace_back(item_id);
+      }
+      builder->AddServedList(id, ActorIdOf(user, session), *at_ms, shown);
+    }
+  }
+  return Status::OK();
+}
 
 ServedLog::ServedLog(ServedLogOptions options, const Clock* clock) : options_(std::move(options)), clock_(clock) {}
 

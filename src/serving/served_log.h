@@ -24,6 +24,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "models/dataset.h"
 
 namespace vitrina {
 
@@ -55,6 +56,11 @@ struct ServedLogOptions {
 struct ServedLogStats {
   uint64_t recorded = 0, written = 0, dropped = 0;
 };
+
+// Reads every served list in the day files of `dir` (a missing directory
+// has none) into `builder`, for the ranker to learn from. Lines that are
+// not served lists are skipped.
+Status ReadServedLists(const std::string& dir, DatasetBuilder* builder);
 
 // Thread-safe.
 class ServedLog {
