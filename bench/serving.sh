@@ -7,12 +7,17 @@
 #   3. ALS seconds per iteration at 64 factors on a synthetic set the size of
 #      MovieLens-20M with ratings >= 4 (about 10M user-item pairs).
 # Usage: bench/serving.sh [WORK_DIR]   (default /tmp/vitrina-serving; needs ~2 GB)
-# Env: DURATION (seconds of each load, default 20), RATE (default 500)
+# Env: DURATION (seconds of each load, default 20), RATE (default 500),
+#      MODELS (training.models; default the defaults, e.g.
+#        "trending,cooccurrence,als,content,pipeline" for the learned ranker),
+#      SKIP_ALS=1: skip the ALS training-speed section
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/vitrina-serving}
 DURATION=${DURATION:-20}
 RATE=${RATE:-500}
+MODEL_FLAGS=()
+[[ -n ${MODELS:-} ]] && MODEL_FLAGS=(--training.models "$MODELS")
 VITRINA=build/vitrina
 export VITRINA_ADMIN_KEY=bench-admin-key-0123456789
 export VITRINA_PUBLIC_KEY=bench-public-key-0123456789
@@ -32,7 +37,8 @@ $VITRINA import --data "$WORK/data" --format jsonl --kind items --no-progress "$
   sed 's/^/items: /'
 $VITRINA import --data "$WORK/data" --format jsonl --no-progress "$WORK/shop/events.jsonl" | grep '^imported' | sed 's/^/events: /'
 rm "$WORK/shop/events.jsonl" "$WORK/shop/items.jsonl"
-/usr/bin/time -f "training peak resident memory: %M KB" $VITRINA train --data "$WORK/data" --no-progress 2>&1 |
+echo "models: ${MODELS:-the defaults}"
+/usr/bin/time -f "training peak resident memory: %M KB" $VITRINA train --data "$WORK/data" --no-progress "${MODEL_FLAGS[@]}" 2>&1 |
   grep -E '^snapshot|recall@10|peak'
 echo "snapshot files: $(du -sh "$WORK"/data/models/*/ | cut -f1); store without models: $(du -sh --exclude=models "$WORK/data" | cut -f1)"
 ls -l "$WORK"/data/models/*/ | awk 'NR > 1 {printf "  %-18s %6.1f MB\n", $9, $5 / 1e6}'
@@ -41,7 +47,8 @@ echo
 echo "## Open-loop load, $RATE requests/s, ${DURATION}s each after 2 s warm-up, 8 connections, load generator on the same cores"
 echo "(three rounds; /health is the floor of the setup at the same moment)"
 rm -f "$WORK/port"
-$VITRINA serve --data "$WORK/data" --port 0 --port-file "$WORK/port" --log.level warn --training.interval_s 0 &
+$VITRINA serve --data "$WORK/data" --port 0 --port-file "$WORK/port" --log.level warn --training.interval_s 0 \
+  "${MODEL_FLAGS[@]}" &
 server=$!
 until [[ -s "$WORK/port" ]]; do sleep 0.05; done
 PORT=$(cat "$WORK/port")
@@ -96,6 +103,7 @@ kill $server; wait $server || true
 rm -rf "$WORK/data" "$WORK/empty" "$WORK/port" "$WORK/shop"
 echo
 
+[[ -n ${SKIP_ALS:-} ]] && { rm -rf "$WORK"; exit 0; }
 echo "## ALS seconds per iteration (64 factors, 3 CG steps, 2 threads)"
 $VITRINA bench gen --out "$WORK/ml" --format s3rec --items 20720 --users 136677 --sessions-per-user 20 \
   --views-per-session 6 --popularity-exponent 0.7 --seed 42 | head -1
