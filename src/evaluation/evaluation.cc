@@ -44,8 +44,7 @@ DataSplit SplitDataset(const Dataset& data, const SplitOptions& options) {
     int64_t cut = data.MaxTime() - options.test_days * kMillisPerDay;
     for (uint32_t a = 0; a < data.num_actors(); ++a) {
       auto interactions = data.ActorInteractions(a);
-      uint32_t before = 0;
-      while (before < interactions.size() && interactions[before].time_ms < cut) ++before;
+      const uint32_t before = CountBefore(interactions, cut);
       keep[a] = before;
       if (before == 0 || before == interactions.size()) continue;
       TestCase test;

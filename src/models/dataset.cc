@@ -11,6 +11,12 @@ int64_t Dataset::MaxTime() const {
   return latest;
 }
 
+uint32_t CountBefore(std::span<const Interaction> interactions, int64_t time_ms) {
+  auto first_not_before = std::partition_point(interactions.begin(), interactions.end(),
+                                               [&](const Interaction& i) { return i.time_ms < time_ms; });
+  return static_cast<uint32_t>(first_not_before - interactions.begin());
+}
+
 Dataset KeepPrefixes(const Dataset& data, const std::vector<uint32_t>& keep) {
   Dataset out;
   out.items = data.items;

@@ -70,6 +70,9 @@ struct Dataset {
   int64_t MaxTime() const;
 };
 
+// How many of an actor's interactions (in time order) happened before `time_ms`.
+uint32_t CountBefore(std::span<const Interaction> interactions, int64_t time_ms);
+
 // A copy of `data` keeping, for actor a, its first keep[a] interactions
 // (keep has one entry per actor).
 Dataset KeepPrefixes(const Dataset& data, const std::vector<uint32_t>& keep);

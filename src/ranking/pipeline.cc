@@ -64,8 +64,7 @@ LabelSplit SplitForLabels(const Dataset& data, const ModelOptions::Pipeline& opt
   if (mode != "loo") {
     for (uint32_t a = 0; a < data.num_actors(); ++a) {
       auto interactions = data.ActorInteractions(a);
-      uint32_t before = 0;
-      while (before < interactions.size() && interactions[before].time_ms < cut) ++before;
+      const uint32_t before = CountBefore(interactions, cut);
       keep[a] = before;
       if (before == 0 || before == interactions.size()) continue;
       Group group{.actor = a, .history = HistoryOf(interactions.first(before), kMaxHistory), .now_ms = cut};
@@ -95,8 +94,7 @@ LabelSplit SplitForLabels(const Dataset& data, const ModelOptions::Pipeline& opt
     for (const ServedImpression& impression : data.impressions) {
       if (impression.time_ms < cut || impression.taken.empty()) continue;
       auto interactions = data.ActorInteractions(impression.actor);
-      size_t before = 0;
-      while (before < interactions.size() && interactions[before].time_ms < impression.time_ms) ++before;
+      const size_t before = CountBefore(interactions, impression.time_ms);
       if (before == 0) continue;
       served.push_back({.actor = impression.actor,
                         .history = HistoryOf(interactions.first(before), kMaxHistory),

@@ -92,7 +92,7 @@ double TemporalNdcg(const Dataset& data, int64_t cut, Recommender* model, const 
   std::vector<std::pair<std::vector<HistoryEntry>, std::vector<uint32_t>>> cases;
   for (uint32_t a = 0; a < data.num_actors(); ++a) {
     auto interactions = data.ActorInteractions(a);
-    while (keep[a] < interactions.size() && interactions[keep[a]].time_ms < cut) ++keep[a];
+    keep[a] = CountBefore(interactions, cut);
     if (keep[a] == 0 || keep[a] == interactions.size()) continue;
     std::vector<uint32_t> targets;
     for (const Interaction& later : interactions.subspan(keep[a])) targets.push_back(later.item);
