@@ -199,6 +199,14 @@ void AlsRecommender::Score(std::span<const HistoryEntry> history, Relation relat
   for (size_t r = 0; r < by_row.size(); ++r) scores[serving_items_[r]] = by_row[r];
 }
 
+void AlsRecommender::ScoreItems(std::span<const HistoryEntry> history, Relation relation,
+                                std::span<const uint32_t> items, std::span<float> scores) const {
+  const FoldedIn* folded = FoldIn(history);
+  for (size_t i = 0; i < items.size(); ++i) {
+    scores[i] = folded == nullptr ? 0.0f : item_factors_.row(items[i]).dot(folded->user);
+  }
+}
+
 void AlsRecommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
                           const std::function<bool(uint32_t)>& skip,
                           std::vector<std::pair<uint32_t, float>>* top) const {

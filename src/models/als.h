@@ -31,6 +31,9 @@ class AlsRecommender final : public Recommender {
   // bounds every later score) falls below the k-th best score.
   void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
             const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
+  // One dot product per item with the folded-in user vector (full precision).
+  void ScoreItems(std::span<const HistoryEntry> history, Relation relation, std::span<const uint32_t> items,
+                  std::span<float> scores) const override;
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
   void ExplainBatch(std::span<const HistoryEntry> history, std::span<const uint32_t> items,
                     std::span<int> anchors) const override;

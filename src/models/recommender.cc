@@ -32,6 +32,14 @@ void Recommender::TopK(std::span<const HistoryEntry> history, Relation relation,
   SelectTopK(scores, k, floor, [&](uint32_t item) { return skip && skip(item); }, &heap, top);
 }
 
+void Recommender::ScoreItems(std::span<const HistoryEntry> history, Relation relation, std::span<const uint32_t> items,
+                             std::span<float> scores) const {
+  thread_local std::vector<float> all;
+  all.resize(num_items());
+  Score(history, relation, all);
+  for (size_t i = 0; i < items.size(); ++i) scores[i] = all[items[i]];
+}
+
 const std::vector<std::string>& RecommenderNames() {
   static const std::vector<std::string> names = {"trending", "cooccurrence", "ease", "als", "content", "sasrec", "gru4rec"};
   return names;

@@ -72,6 +72,12 @@ class Recommender {
   virtual void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
                     const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const;
 
+  // Scores of `items` only, into `scores` (same size), on Score's scale.
+  // By default Score ranks every item and the wanted ones are picked;
+  // models that can score one item cheaply (ALS, trending) override it.
+  virtual void ScoreItems(std::span<const HistoryEntry> history, Relation relation, std::span<const uint32_t> items,
+                          std::span<float> scores) const;
+
   // The approximate index TopK searches, or null when every item is scored.
   virtual const InnerProductIndex* index() const { return nullptr; }
 

@@ -15,6 +15,10 @@ class TrendingRecommender final : public Recommender {
   Status Fit(const Dataset& data, const FitOptions& options) override;
   size_t num_items() const override { return popularity_.size(); }
   void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
+  void ScoreItems(std::span<const HistoryEntry> history, Relation relation, std::span<const uint32_t> items,
+                  std::span<float> scores) const override {
+    for (size_t i = 0; i < items.size(); ++i) scores[i] = popularity_[items[i]];
+  }
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override { return -1; }
   Status Save(const std::string& path) const override;
   Status Load(const std::string& path) override;

@@ -8,7 +8,6 @@
 
 #include "common/strings.h"
 #include "models/binary_io.h"
-#include "models/sparse.h"
 
 namespace vitrina {
 namespace {
@@ -268,7 +267,6 @@ size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& source
   auto skipped = [&](uint32_t item) { return skip && skip(item); };
   scratch->profile.Build(history, stats, context.now_ms);
   if (scratch->slot.size() != n) scratch->slot.assign(n, -1);
-  scratch->scores.resize(sources.size());
   scratch->items.clear();
   scratch->best_source.clear();
   scratch->features.clear();
@@ -289,26 +287,17 @@ size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& source
   const size_t depth = static_cast<size_t>(options_.pipeline.candidates_per_source);
   for (size_t s = 0; s < sources.size(); ++s) {
     const Recommender* model = sources[s];
-    std::vector<float>& scores = scratch->scores[s];
-    const float floor = CandidateFloor(model->name());
-    if (model->index() != nullptr) {
-      // Too many items to score them all: the index's top items carry their scores.
-      scores.clear();
-      model->TopK(history, Relation::kAny, depth, floor, skip, &scratch->top);
-    } else {
-      scores.resize(n);
-      model->Score(history, Relation::kAny, scores);
-      SelectTopK(std::span<const float>(scores), depth, floor, skipped, &scratch->heap, &scratch->top);
-    }
+    // Each source's own top-k (ALS and co-occurrence without scoring every item).
+    model->TopK(history, Relation::kAny, depth, CandidateFloor(model->name()), skip, &scratch->top);
     for (size_t rank = 0; rank < scratch->top.size(); ++rank) {
       const auto [item, score] = scratch->top[rank];
       if (!only.empty() && scratch->slot[item] < 0) continue;  // a served list: its items only
       const size_t row = row_of(item);
       float* values = &scratch->features[row * width + kFeaturesPerSource * s];
+      values[0] = score;
       values[1] = static_cast<float>(rank);
-      if (scores.empty()) values[0] = score;
       const int best = scratch->best_source[row];
-      if (best < 0 || rank < scratch->features[row * width + kFeaturesPerSource * best + 1]) {
+      if (best < 0 || static_cast<float>(rank) < scratch->features[row * width + kFeaturesPerSource * best + 1]) {
         scratch->best_source[row] = static_cast<int>(s);
       }
     }
@@ -322,16 +311,21 @@ size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& source
     ++from_history;
   }
 
-  for (size_t row = 0; row < scratch->items.size(); ++row) {
+  // Every source's score for every candidate (an indexed source scores only
+  // what its index returned: scoring the whole catalog is what it avoids).
+  const size_t rows = scratch->items.size();
+  for (size_t s = 0; s < sources.size(); ++s) {
+    if (sources[s]->index() != nullptr) continue;
+    scratch->predictions.resize(rows);
+    sources[s]->ScoreItems(history, Relation::kAny, scratch->items, std::span<float>(scratch->predictions.data(), rows));
+    for (size_t row = 0; row < rows; ++row) scratch->features[row * width + kFeaturesPerSource * s] = scratch->predictions[row];
+  }
+  for (size_t row = 0; row < rows; ++row) {
     const uint32_t item = scratch->items[row];
-    float* values = &scratch->features[row * width];
-    for (size_t s = 0; s < sources.size(); ++s) {
-      if (!scratch->scores[s].empty()) values[kFeaturesPerSource * s] = scratch->scores[s][item];
-    }
-    scratch->profile.Fill(item, stats, context, std::span<float>(values + fixed_offset, kFixedFeatures));
+    scratch->profile.Fill(item, stats, context, std::span<float>(&scratch->features[row * width + fixed_offset], kFixedFeatures));
     scratch->slot[item] = -1;
   }
-  return scratch->items.size();
+  return rows;
 }
 
 RankContext PipelineRecommender::DefaultContext(std::span<const HistoryEntry> history) const {

@@ -35,14 +35,12 @@ struct RankedCandidate {
 // Reused between calls on one thread: Rank allocates nothing once warm.
 struct RankScratch {
   ShopperProfile profile;
-  std::vector<std::vector<float>> scores;   // per source, every item (sources scored in full)
   std::vector<int32_t> slot;                // per item: its candidate row, -1 when none
   std::vector<uint32_t> items;              // candidate per row
   std::vector<int> best_source;             // per row
   std::vector<float> features;              // rows x features
-  std::vector<float> predictions;
+  std::vector<float> predictions;           // the ranker's scores (and, while gathering, a source's)
   std::vector<std::pair<uint32_t, float>> top;
-  std::vector<std::pair<float, uint32_t>> heap;
 };
 
 class PipelineRecommender final : public Recommender {

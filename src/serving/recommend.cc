@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <numeric>
 #include <random>
 #include <unordered_map>
 #include <unordered_set>
@@ -329,7 +330,7 @@ class RecommendationService::Run {
           }
           AddBlend(models, Relation::kAny, depth());
         }
-        AddTrending();  // new shoppers, and whatever the filters leave too few of
+        // Trending fills in (Finish) when these leave too few.
         return;
       case Scenario::kSimilar:
       case Scenario::kUpsell:
@@ -481,6 +482,11 @@ class RecommendationService::Run {
     const size_t wanted = (scope.reorders() ? std::max(depth(), n) : n) + scope.pins().size();
     std::vector<Chosen> chosen;
     Admit(wanted, &chosen);
+    if (chosen.size() < wanted && request_.scenario == Scenario::kForYou) {
+      // New shoppers, and whatever the filters and rules leave too few of.
+      AddTrending();
+      Admit(wanted, &chosen);
+    }
     if (scope.reorders()) {
       // Relevance falls linearly with the candidate's place; boosts and buries scale it.
       const double count = static_cast<double>(chosen.size());
@@ -515,8 +521,9 @@ class RecommendationService::Run {
     return "rule";
   }
 
-  // Gives each exploring slot to the best reserve candidate of the source
-  // that wins a Thompson draw, and sets every item's propensity.
+  // Gives each exploring slot to the best remaining candidate of the source
+  // that wins a Thompson draw, and sets every item's propensity. Candidates
+  // are read (live checks, rules) only for the source drawn.
   void Explore(std::vector<Chosen>* chosen, std::vector<Chosen>* reserve) {
     Explorer* explorer = service_.explorer_;
     const std::string_view scenario = ScenarioName(request_.scenario);
@@ -525,27 +532,63 @@ class RecommendationService::Run {
     for (Chosen& entry : *chosen) entry.propensity = entry.pinned ? 1 : 1 - share;
     const std::vector<bool> slots = explorer->PickSlots(scenario, chosen->size());
     if (std::none_of(slots.begin(), slots.end(), [](bool explore) { return explore; })) return;
-    Admit(depth(), reserve);
-    for (size_t slot = 0; slot < slots.size() && slot < chosen->size(); ++slot) {
-      if (!slots[slot] || (*chosen)[slot].pinned) continue;
-      // The sources still holding a candidate that fits the diversity caps.
-      std::vector<std::string_view> arms;
-      std::vector<size_t> first;
-      for (size_t r = 0; r < reserve->size(); ++r) {
-        const std::string_view arm = ArmOf(*(*reserve)[r].candidate);
-        if (std::find(arms.begin(), arms.end(), arm) != arms.end() || !FitsCaps((*reserve)[r].item, *chosen)) continue;
-        arms.push_back(arm);
-        first.push_back(r);
-      }
-      if (arms.empty()) break;
-      const Explorer::Choice choice = explorer->ChooseArm(scenario, arms, now_ms_);
-      Chosen entry = std::move((*reserve)[first[choice.arm]]);
-      reserve->erase(reserve->begin() + static_cast<ptrdiff_t>(first[choice.arm]));
-      entry.explored = true;
-      entry.propensity = share * choice.probability;
-      chosen->insert(chosen->begin() + static_cast<ptrdiff_t>(slot), std::move(entry));
-      chosen->pop_back();
+    // The sources with candidates left: admitted ones, then unread ones (up to depth()).
+    std::vector<std::string_view> arms;
+    std::vector<std::deque<size_t>> unread;
+    auto arm_of = [&](std::string_view arm) {
+      auto it = std::find(arms.begin(), arms.end(), arm);
+      if (it != arms.end()) return static_cast<size_t>(it - arms.begin());
+      arms.push_back(arm);
+      unread.emplace_back();
+      return arms.size() - 1;
+    };
+    for (const Chosen& entry : *reserve) arm_of(ArmOf(*entry.candidate));
+    const size_t scan_end = std::min(candidates_.size(), next_candidate_ + depth());
+    for (size_t c = next_candidate_; c < scan_end; ++c) {
+      if (!seen_.contains(candidates_[c].id)) unread[arm_of(ArmOf(candidates_[c]))].push_back(c);
     }
+    std::vector<size_t> open(arms.size());
+    std::iota(open.begin(), open.end(), 0);
+    for (size_t slot = 0; slot < slots.size() && slot < chosen->size() && !open.empty(); ++slot) {
+      if (!slots[slot] || (*chosen)[slot].pinned) continue;
+      while (!open.empty()) {
+        std::vector<std::string_view> names;
+        for (size_t a : open) names.push_back(arms[a]);
+        const Explorer::Choice choice = explorer->ChooseArm(scenario, names, now_ms_);
+        const size_t arm = open[choice.arm];
+        std::optional<Chosen> entry = TakeFromArm(arms[arm], &unread[arm], reserve, *chosen);
+        if (!entry) {
+          open.erase(open.begin() + static_cast<ptrdiff_t>(choice.arm));  // nothing left that fits
+          continue;
+        }
+        entry->explored = true;
+        entry->propensity = share * choice.probability;
+        chosen->insert(chosen->begin() + static_cast<ptrdiff_t>(slot), std::move(*entry));
+        chosen->pop_back();
+        break;
+      }
+    }
+  }
+
+  // The first candidate of source `arm` that passes the live checks, the
+  // rules and the diversity caps: from the admitted reserve, else read now.
+  std::optional<Chosen> TakeFromArm(std::string_view arm, std::deque<size_t>* unread, std::vector<Chosen>* reserve,
+                                    const std::vector<Chosen>& chosen) {
+    for (size_t r = 0; r < reserve->size(); ++r) {
+      if (ArmOf(*(*reserve)[r].candidate) != arm || !FitsCaps((*reserve)[r].item, chosen)) continue;
+      Chosen entry = std::move((*reserve)[r]);
+      reserve->erase(reserve->begin() + static_cast<ptrdiff_t>(r));
+      return entry;
+    }
+    while (!unread->empty()) {
+      const Candidate& candidate = candidates_[unread->front()];
+      unread->pop_front();
+      if (!seen_.insert(candidate.id).second) continue;
+      Item item;
+      if (!Accept(candidate.id, &item) || !scope_->Admits(item) || !FitsCaps(item, chosen)) continue;
+      return Chosen{.candidate = &candidate, .item = std::move(item)};
+    }
+    return std::nullopt;
   }
 
   // Whether adding `item` keeps every diversity cap.
@@ -796,7 +839,8 @@ class RecommendationService::Run {
   std::unordered_set<std::string> excluded_ids_;
   std::unordered_set<uint32_t> excluded_;
   std::vector<HistoryEntry> query_;                       // what the models score from
-  std::vector<Candidate> candidates_;
+  // A deque: Chosen entries point into it while trending may still be appended.
+  std::deque<Candidate> candidates_;
   size_t next_candidate_ = 0;                             // Admit goes on from here
   std::unordered_set<std::string_view> seen_;             // ids Admit has looked at
   std::vector<std::string_view> served_arms_;             // per emitted item
