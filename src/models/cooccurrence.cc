@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace vitrina {
 namespace {
@@ -114,6 +115,24 @@ void CooccurrenceRecommender::Score(std::span<const HistoryEntry> history, Relat
   if (relation != Relation::kSubstitute) ScoreFromNeighbors(bought_, distinct, options_.recency_decay, scores);
 }
 
+template <typename Read>
+void CooccurrenceRecommender::WithSums(std::span<const HistoryEntry> history, Relation relation, Read&& read) const {
+  // Sums go into a dense buffer that is all zeros between calls; the entries
+  // made non-zero are listed and zeroed again after `read`. The sums are
+  // taken as in Score, so the scores are the same floats.
+  thread_local std::vector<float> sums;
+  thread_local std::vector<uint32_t> touched;
+  thread_local std::vector<DistinctHistoryItem> distinct;
+  if (sums.size() < num_items_) sums.resize(num_items_, 0.0f);
+  touched.clear();
+  DistinctHistory(history, num_items_, &distinct);
+  const double decay = options_.recency_decay;
+  if (relation != Relation::kComplement) ScoreFromNeighbors(viewed_, distinct, decay, sums, &touched);
+  if (relation != Relation::kSubstitute) ScoreFromNeighbors(bought_, distinct, decay, sums, &touched);
+  read(std::as_const(sums), std::as_const(touched));
+  for (uint32_t item : touched) sums[item] = 0.0f;
+}
+
 void CooccurrenceRecommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
                                    const std::function<bool(uint32_t)>& skip,
                                    std::vector<std::pair<uint32_t, float>>* top) const {
@@ -122,27 +141,23 @@ void CooccurrenceRecommender::TopK(std::span<const HistoryEntry> history, Relati
     Recommender::TopK(history, relation, k, floor, skip, top);
     return;
   }
-  // Sums go into a dense buffer that is all zeros between calls; the
-  // entries made non-zero are listed, ranked and zeroed again. The sums are
-  // taken as in Score, so the scores are the same floats.
-  thread_local std::vector<float> sums;
-  thread_local std::vector<uint32_t> touched;
-  thread_local std::vector<DistinctHistoryItem> distinct;
   thread_local std::vector<std::pair<float, uint32_t>> heap;
-  if (sums.size() < num_items_) sums.resize(num_items_, 0.0f);
-  touched.clear();
-  DistinctHistory(history, num_items_, &distinct);
-  const double decay = options_.recency_decay;
-  if (relation != Relation::kComplement) ScoreFromNeighbors(viewed_, distinct, decay, sums, &touched);
-  if (relation != Relation::kSubstitute) ScoreFromNeighbors(bought_, distinct, decay, sums, &touched);
-  TopKHeap best(k, floor, &heap);
-  for (uint32_t item : touched) {
-    const float score = sums[item];
-    sums[item] = 0.0f;
-    if (!best.Admits(score, item) || (skip && skip(item))) continue;
-    best.Push(score, item);
-  }
-  best.Finish(top);
+  WithSums(history, relation, [&](const std::vector<float>& sums, const std::vector<uint32_t>& touched) {
+    TopKHeap best(k, floor, &heap);
+    for (uint32_t item : touched) {
+      const float score = sums[item];
+      if (!best.Admits(score, item) || (skip && skip(item))) continue;
+      best.Push(score, item);
+    }
+    best.Finish(top);
+  });
+}
+
+void CooccurrenceRecommender::ScoreItems(std::span<const HistoryEntry> history, Relation relation,
+                                         std::span<const uint32_t> items, std::span<float> scores) const {
+  WithSums(history, relation, [&](const std::vector<float>& sums, const std::vector<uint32_t>&) {
+    for (size_t i = 0; i < items.size(); ++i) scores[i] = sums[items[i]];
+  });
 }
 
 int CooccurrenceRecommender::Explain(std::span<const HistoryEntry> history, uint32_t item) const {

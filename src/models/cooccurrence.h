@@ -27,6 +27,9 @@ class CooccurrenceRecommender final : public Recommender {
   void Score(std::span<const HistoryEntry> history, Relation relation, std::span<float> scores) const override;
   // Ranks only the neighbours of the history (the only items scored above
   // 0), not the whole catalog; the same result as ranking every score.
+  // The summed neighbour lists, read for the wanted items only.
+  void ScoreItems(std::span<const HistoryEntry> history, Relation relation, std::span<const uint32_t> items,
+                  std::span<float> scores) const override;
   void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
             const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
@@ -37,6 +40,11 @@ class CooccurrenceRecommender final : public Recommender {
   const SparseRows& bought_together() const { return bought_; }
 
  private:
+  // Sums the history's neighbour lists into a per-thread buffer, calls
+  // read(sums, touched) and clears the buffer again.
+  template <typename Read>
+  void WithSums(std::span<const HistoryEntry> history, Relation relation, Read&& read) const;
+
   ModelOptions::Cooccurrence options_;
   size_t num_items_ = 0;
   SparseRows viewed_;

@@ -231,6 +231,11 @@ TEST(CooccurrenceTest, TopKEqualsRankingEveryItem) {
     SelectTopK(scores, k, floor, skip, &heap, &expected);
     model.TopK(history, relation, k, floor, skip, &top);
     ASSERT_EQ(top, expected) << "trial " << trial;  // also: no sums left over from the previous trial
+    // Scores of chosen items are Score's, to the bit.
+    const std::vector<uint32_t> items = {0, 7, static_cast<uint32_t>(trial), history[0].item, 399};
+    std::vector<float> some(items.size());
+    model.ScoreItems(history, relation, items, some);
+    for (size_t i = 0; i < items.size(); ++i) ASSERT_EQ(some[i], scores[items[i]]) << "trial " << trial;
   }
 }
 
@@ -318,6 +323,13 @@ TEST(AlsTest, TopKEqualsRankingEveryItem) {
     SelectTopK(scores, k, floor, skip, &heap, &expected);
     als.TopK(history, Relation::kAny, k, floor, skip, &top);
     ASSERT_EQ(top, expected) << "trial " << trial;
+    // Chosen items' scores in full precision: Score's (half-precision rows) to rounding.
+    const std::vector<uint32_t> items = {0, 1, 2999, top.empty() ? 5u : top[0].first};
+    std::vector<float> some(items.size());
+    als.ScoreItems(history, Relation::kAny, items, some);
+    for (size_t i = 0; i < items.size(); ++i) {
+      ASSERT_NEAR(some[i], scores[items[i]], 2e-3f * std::max(1.0f, std::abs(some[i]))) << "trial " << trial;
+    }
   }
   // Each thread keeps its last fold-in: another model asked about the same
   // history must not get it.
@@ -374,6 +386,35 @@ TEST(TrendingTest, RecentInteractionsOutweighOldOnes) {
   TrendingRecommender plain(options.trending);
   ASSERT_TRUE(plain.Fit(data, {}).ok());
   EXPECT_GT(plain.popularity()[0], plain.popularity()[1]);
+}
+
+TEST(TrendingTest, TopKEqualsRankingEveryItemAndSurvivesSaveAndLoad) {
+  std::mt19937 rng(3);
+  DatasetBuilder builder;
+  for (int i = 0; i < 300; ++i) builder.AddItem(ItemMeta{.id = "i" + std::to_string(i)});
+  for (int a = 0; a < 2000; ++a) {
+    // Many ties: popularity takes few distinct values.
+    builder.Add("u" + std::to_string(a), Interaction{.item = static_cast<uint32_t>(rng() % 300 / 7), .time_ms = 0});
+  }
+  ModelOptions options;
+  TrendingRecommender model(options.trending);
+  ASSERT_TRUE(model.Fit(std::move(builder).Finish(), {}).ok());
+  const std::string path = TempPath("trending");
+  ASSERT_TRUE(model.Save(path).ok());
+  TrendingRecommender loaded(options.trending);
+  ASSERT_TRUE(loaded.Load(path).ok());
+  std::filesystem::remove(path);
+  std::vector<std::pair<float, uint32_t>> heap;
+  std::vector<std::pair<uint32_t, float>> expected, top;
+  const std::vector<float> scores = ScoreAll(model, {});
+  for (int trial = 0; trial < 20; ++trial) {
+    const float floor = trial % 3 == 0 ? -1.0f : trial % 3 == 1 ? 0.5f : 0.0f;
+    const size_t k = 1 + trial * 3;
+    auto skip = [&](uint32_t i) { return i % 5 == static_cast<uint32_t>(trial % 5); };
+    SelectTopK(scores, k, floor, skip, &heap, &expected);
+    loaded.TopK({}, Relation::kAny, k, floor, skip, &top);
+    ASSERT_EQ(top, expected) << "trial " << trial;
+  }
 }
 
 TEST(ContentTest, TokensAndNeighboursAndUnseenItems) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "models/binary_io.h"
 
@@ -25,8 +26,27 @@ Status TrendingRecommender::Fit(const Dataset& data, const FitOptions& options) 
   if (top > 0) {
     for (size_t i = 0; i < totals.size(); ++i) popularity_[i] = static_cast<float>(totals[i] / top);
   }
+  SortItems();
   if (options.progress) options.progress(1.0);
   return Status::OK();
+}
+
+void TrendingRecommender::SortItems() {
+  by_popularity_.resize(popularity_.size());
+  std::iota(by_popularity_.begin(), by_popularity_.end(), 0u);
+  std::stable_sort(by_popularity_.begin(), by_popularity_.end(),
+                   [&](uint32_t a, uint32_t b) { return popularity_[a] > popularity_[b]; });
+}
+
+void TrendingRecommender::TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+                               const std::function<bool(uint32_t)>& skip,
+                               std::vector<std::pair<uint32_t, float>>* top) const {
+  top->clear();
+  for (uint32_t item : by_popularity_) {
+    if (top->size() >= k || popularity_[item] <= floor) break;
+    if (skip && skip(item)) continue;
+    top->emplace_back(item, popularity_[item]);
+  }
 }
 
 void TrendingRecommender::Score(std::span<const HistoryEntry> history, Relation relation,
@@ -43,7 +63,9 @@ Status TrendingRecommender::Save(const std::string& path) const {
 Status TrendingRecommender::Load(const std::string& path) {
   VITRINA_ASSIGN_OR_RETURN(BinaryReader reader, BinaryReader::Open(path, name(), kFormatVersion));
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&popularity_));
-  return reader.ExpectEnd();
+  VITRINA_RETURN_IF_ERROR(reader.ExpectEnd());
+  SortItems();
+  return Status::OK();
 }
 
 }  // namespace vitrina

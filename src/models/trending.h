@@ -19,6 +19,9 @@ class TrendingRecommender final : public Recommender {
                   std::span<float> scores) const override {
     for (size_t i = 0; i < items.size(); ++i) scores[i] = popularity_[items[i]];
   }
+  // The same for every shopper: walks the items in popularity order.
+  void TopK(std::span<const HistoryEntry> history, Relation relation, size_t k, float floor,
+            const std::function<bool(uint32_t)>& skip, std::vector<std::pair<uint32_t, float>>* top) const override;
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override { return -1; }
   Status Save(const std::string& path) const override;
   Status Load(const std::string& path) override;
@@ -27,8 +30,11 @@ class TrendingRecommender final : public Recommender {
   const std::vector<float>& popularity() const { return popularity_; }
 
  private:
+  void SortItems();
+
   ModelOptions::Trending options_;
   std::vector<float> popularity_;
+  std::vector<uint32_t> by_popularity_;  // item indices, most popular first (ties: lower index)
 };
 
 }  // namespace vitrina
