@@ -44,6 +44,7 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
   text("model", &request->model);
   text("device", &request->device);
   text("page", &request->page);
+  text("country", &request->country);
   if (const std::string* n = http.Query("n")) {
     auto value = ParseInt64(*n);
     if (!value || *value < 1 || *value > static_cast<int64_t>(kMaxResults)) {
@@ -86,7 +87,8 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
       return ErrorResponse(400, "invalid_request", "ids are at most 256 bytes without control characters");
     }
   }
-  for (auto [name, value] : {std::pair{"device", &request->device}, std::pair{"page", &request->page}}) {
+  for (auto [name, value] : {std::pair{"device", &request->device}, std::pair{"page", &request->page},
+                             std::pair{"country", &request->country}}) {
     if (value->size() > 2048 || HasControlChar(*value)) {
       return ErrorResponse(400, "invalid_request", std::string(name) + " is at most 2048 bytes without control characters",
                            name);

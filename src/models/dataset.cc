@@ -21,6 +21,8 @@ Dataset KeepPrefixes(const Dataset& data, const std::vector<uint32_t>& keep) {
   Dataset out;
   out.items = data.items;
   out.actor_ids = data.actor_ids;
+  out.countries = data.countries;
+  out.actor_countries = data.actor_countries;
   out.offsets.assign(1, 0);
   for (uint32_t a = 0; a < data.num_actors(); ++a) {
     auto interactions = data.ActorInteractions(a);
@@ -170,6 +172,12 @@ void DatasetBuilder::AddEvent(const Event& event, bool add_unknown_items) {
     for (const Interaction& interaction : produced) taken.push_back(interaction.item);
   }
   uint32_t actor = ActorIndex(ActorIdOf(event));
+  if (!event.context.country.empty() && data_.countries.size() < UINT16_MAX) {
+    auto [it, inserted] = country_index_.try_emplace(event.context.country, static_cast<uint16_t>(data_.countries.size()));
+    if (inserted) data_.countries.push_back(event.context.country);
+    if (data_.actor_countries.size() <= actor) data_.actor_countries.resize(actor + 1, 0);
+    data_.actor_countries[actor] = it->second;  // the event ingested last wins
+  }
   uint32_t session = SessionIndex(event.session_id);
   uint32_t order = event.type == EventType::kPurchase ? next_order_++ : 0;
   for (Interaction& interaction : produced) {
@@ -206,6 +214,7 @@ Dataset DatasetBuilder::Finish() && {
     data_.interactions.push_back(interaction);
   }
   for (size_t a = 0; a < data_.actor_ids.size(); ++a) data_.offsets[a + 1] += data_.offsets[a];
+  data_.actor_countries.resize(data_.actor_ids.size(), 0);
   pending_.clear();
   pending_.shrink_to_fit();
   for (PendingList& list : served_) {

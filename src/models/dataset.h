@@ -60,6 +60,10 @@ struct Dataset {
   std::vector<uint32_t> offsets{0};     // actor a owns interactions[offsets[a], offsets[a+1])
   std::vector<Interaction> interactions;
   std::vector<ServedImpression> impressions;  // empty unless served lists were added
+  // Where each actor shops from: the country of the last event ingested
+  // that named one (an index into `countries`, whose entry 0 is "": unknown).
+  std::vector<std::string> countries{""};
+  std::vector<uint16_t> actor_countries;  // by actor index
 
   size_t num_items() const { return items.size(); }
   size_t num_actors() const { return actor_ids.size(); }
@@ -144,6 +148,7 @@ class DatasetBuilder {
     ServedImpression impression;  // shown filled, actor and taken set by Finish
   };
   std::vector<PendingList> served_;
+  std::unordered_map<std::string, uint16_t> country_index_;
   std::unordered_map<std::string, std::vector<uint32_t>> taken_;  // recommendation_id -> items taken
 };
 

@@ -18,7 +18,7 @@ constexpr std::string_view kFeatureNames[] = {
     "price_vs_usual",      "item_popularity",   "item_shoppers",     "item_repeat_rate",
     "item_age_days",       "shopper_events",    "shopper_items",     "shopper_idle_days",
     "shopper_buy_share",   "context_hour",      "context_weekday",   "context_device",
-    "context_page",
+    "context_page",        "context_country_share",
 };
 static_assert(std::size(kFeatureNames) == kFixedFeatures);
 
@@ -97,6 +97,32 @@ ItemStats ItemStats::Compute(const Dataset& data) {
       i = j;
     }
   }
+  // Shoppers per item and country, from each actor's country.
+  std::vector<std::pair<uint32_t, uint16_t>> item_countries;  // (item, country) per distinct actor-item pair
+  std::vector<uint32_t> seen;
+  for (uint32_t a = 0; a < data.num_actors(); ++a) {
+    const uint16_t country = a < data.actor_countries.size() ? data.actor_countries[a] : 0;
+    if (country == 0) continue;
+    seen.clear();
+    for (const Interaction& interaction : data.ActorInteractions(a)) seen.push_back(interaction.item);
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    for (uint32_t item : seen) item_countries.emplace_back(item, country);
+  }
+  std::sort(item_countries.begin(), item_countries.end());
+  stats.countries = data.countries;
+  stats.country_offsets.assign(n + 1, 0);
+  for (size_t i = 0; i < item_countries.size();) {
+    size_t j = i;
+    while (j < item_countries.size() && item_countries[j] == item_countries[i]) ++j;
+    const uint32_t item = item_countries[i].first;
+    stats.country_ids.push_back(item_countries[i].second);
+    stats.country_shares.push_back(static_cast<float>(j - i) / static_cast<float>(std::max<uint32_t>(1, shoppers[item])));
+    ++stats.country_offsets[item + 1];
+    i = j;
+  }
+  for (size_t i = 0; i < n; ++i) stats.country_offsets[i + 1] += stats.country_offsets[i];
+
   std::unordered_map<std::string, uint32_t> categories, brands;
   stats.popularity.resize(n);
   stats.shoppers.resize(n);
@@ -116,6 +142,21 @@ ItemStats ItemStats::Compute(const Dataset& data) {
   return stats;
 }
 
+int ItemStats::CountryIndex(std::string_view country) const {
+  if (country.empty()) return -1;
+  for (size_t c = 1; c < countries.size(); ++c) {
+    if (countries[c].size() == country.size() && AsciiLower(countries[c]) == AsciiLower(country)) return static_cast<int>(c);
+  }
+  return -1;
+}
+
+float ItemStats::CountryShare(uint32_t item, int index) const {
+  for (uint32_t e = country_offsets[item]; e < country_offsets[item + 1]; ++e) {
+    if (country_ids[e] == index) return country_shares[e];
+  }
+  return 0;
+}
+
 const ShopperProfile::Touch* ShopperProfile::Find(const std::vector<Touch>& touches, uint32_t key) {
   auto it = std::lower_bound(touches.begin(), touches.end(), key,
                              [](const Touch& touch, uint32_t k) { return touch.key < k; });
@@ -130,7 +171,9 @@ void ShopperProfile::Add(std::vector<Touch>* touches, uint32_t key, const Histor
                       .signal = static_cast<uint8_t>(entry.signal)});
 }
 
-void ShopperProfile::Build(std::span<const HistoryEntry> history, const ItemStats& stats, int64_t now_ms) {
+void ShopperProfile::Build(std::span<const HistoryEntry> history, const ItemStats& stats, int64_t now_ms,
+                           std::string_view country) {
+  country_ = stats.CountryIndex(country);
   items_.clear();
   categories_.clear();
   brands_.clear();
@@ -220,6 +263,7 @@ void ShopperProfile::Fill(uint32_t item, const ItemStats& stats, const RankConte
   }
   set(Feature::kContextDevice, DeviceCode(context.device));
   set(Feature::kContextPage, PageCode(context.page));
+  set(Feature::kContextCountryShare, country_ >= 0 && known ? stats.CountryShare(item, country_) : NAN);
 }
 
 }  // namespace vitrina

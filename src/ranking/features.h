@@ -2,7 +2,7 @@
 // candidate source's score and rank, the item's popularity, freshness and
 // price, the shopper's history with the item, its category and its brand,
 // the price against what the shopper usually pays, and the request's
-// context (hour, weekday, device, page).
+// context (hour, weekday, device, page, country).
 //
 // A feature the request cannot know (no price, no category, never touched)
 // is NaN: "missing" to the trees, which learn where such rows go.
@@ -42,6 +42,7 @@ enum class Feature : uint32_t {
   kContextWeekday,      // 0 Monday - 6 Sunday
   kContextDevice,       // 0 desktop, 1 mobile, 2 tablet, 3 other
   kContextPage,         // 0 home, 1 product, 2 cart, 3 search, 4 category, 5 other
+  kContextCountryShare, // share of the item's shoppers who shop from the request's country
   kCount,
 };
 inline constexpr size_t kFixedFeatures = static_cast<size_t>(Feature::kCount);
@@ -65,9 +66,20 @@ struct ItemStats {
   std::vector<uint32_t> category;   // leaf category id, 0 for none
   std::vector<uint32_t> brand;      // brand id, 0 for none
   std::vector<float> log_price;     // log(1 + price), NaN for none
+  // Per item, the share of its shoppers from each country they shop from:
+  // entries [country_offsets[i], country_offsets[i+1]) of country_ids
+  // (indices into countries) and country_shares.
+  std::vector<std::string> countries;
+  std::vector<uint32_t> country_offsets;
+  std::vector<uint16_t> country_ids;
+  std::vector<float> country_shares;
 
   size_t size() const { return popularity.size(); }
   static ItemStats Compute(const Dataset& data);
+  // The index of a country in `countries`, -1 when no shopper came from it.
+  int CountryIndex(std::string_view country) const;
+  // The share of item's shoppers from country `index` (0 when none).
+  float CountryShare(uint32_t item, int index) const;
 };
 
 // The request's situation, beside the history.
@@ -75,6 +87,7 @@ struct RankContext {
   int64_t now_ms = 0;    // reference time of "days since"; 0: the newest history time
   std::string_view device;  // "mobile", "desktop", "tablet", ...; empty: unknown
   std::string_view page;    // page type or URL; empty: unknown
+  std::string_view country; // where the shopper is; empty: unknown
   bool has_clock = true;    // false: hour and weekday are unknown (offline datasets without real times)
 };
 
@@ -83,7 +96,8 @@ struct RankContext {
 class ShopperProfile {
  public:
   // `history` newest first. `stats` gives items' categories, brands, prices.
-  void Build(std::span<const HistoryEntry> history, const ItemStats& stats, int64_t now_ms);
+  void Build(std::span<const HistoryEntry> history, const ItemStats& stats, int64_t now_ms,
+             std::string_view country = {});
 
   // Writes the fixed features of `item` into `out` (kFixedFeatures values).
   void Fill(uint32_t item, const ItemStats& stats, const RankContext& context, std::span<float> out) const;
@@ -110,6 +124,7 @@ class ShopperProfile {
   bool has_price_ = false;
   float events_ = 0, buy_share_ = 0;
   int64_t newest_ms_ = 0, now_ms_ = 0;
+  int country_ = -1;  // index into ItemStats::countries
 };
 
 }  // namespace vitrina

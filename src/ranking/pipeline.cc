@@ -199,7 +199,13 @@ Status PipelineRecommender::Fit(const Dataset& data, const FitOptions& options) 
 #pragma omp for schedule(dynamic, 16)
     for (size_t g = 0; g < split.groups.size(); ++g) {
       const Group& group = split.groups[g];
-      const RankContext context{.now_ms = group.now_ms, .has_clock = split.temporal};
+      // Half the groups without their country, so the ranker also learns to
+      // rank for shoppers whose country the request does not give.
+      const uint16_t country = group.actor < data.actor_countries.size() ? data.actor_countries[group.actor] : 0;
+      const bool masked = Mix(group.actor ^ 0x636f756e747279ULL) % 2 == 0;
+      const RankContext context{.now_ms = group.now_ms,
+                                .country = masked ? std::string_view() : std::string_view(data.countries[country]),
+                                .has_clock = split.temporal};
       const size_t count = Gather(before_sources, before_stats, group.history, context, nullptr, &scratch, group.shown);
       size_t positives = 0;
       labels[g].resize(count);
@@ -265,7 +271,7 @@ size_t PipelineRecommender::Gather(const std::vector<const Recommender*>& source
   const size_t width = feature_names_.size();
   const size_t fixed_offset = kFeaturesPerSource * sources.size();
   auto skipped = [&](uint32_t item) { return skip && skip(item); };
-  scratch->profile.Build(history, stats, context.now_ms);
+  scratch->profile.Build(history, stats, context.now_ms, context.country);
   if (scratch->slot.size() != n) scratch->slot.assign(n, -1);
   scratch->items.clear();
   scratch->best_source.clear();
@@ -415,6 +421,11 @@ Status PipelineRecommender::Save(const std::string& path) const {
   writer.PutVector(stats_.category);
   writer.PutVector(stats_.brand);
   writer.PutVector(stats_.log_price);
+  writer.Put<uint32_t>(static_cast<uint32_t>(stats_.countries.size()));
+  for (const std::string& country : stats_.countries) writer.PutString(country);
+  writer.PutVector(stats_.country_offsets);
+  writer.PutVector(stats_.country_ids);
+  writer.PutVector(stats_.country_shares);
   writer.Put<int64_t>(fit_end_ms_);
   writer.Put<uint8_t>(real_time_);
   writer.Put<uint8_t>(from_served_);
@@ -442,7 +453,20 @@ Status PipelineRecommender::Load(const std::string& path) {
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&stats.category));
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&stats.brand));
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&stats.log_price));
+  uint32_t countries = 0;
+  VITRINA_RETURN_IF_ERROR(reader.Get(&countries));
+  if (countries > UINT16_MAX) return Status::Corruption(path + ": bad country count");
+  stats.countries.resize(countries);
+  for (std::string& country : stats.countries) VITRINA_RETURN_IF_ERROR(reader.GetString(&country));
+  VITRINA_RETURN_IF_ERROR(reader.GetVector(&stats.country_offsets));
+  VITRINA_RETURN_IF_ERROR(reader.GetVector(&stats.country_ids));
+  VITRINA_RETURN_IF_ERROR(reader.GetVector(&stats.country_shares));
   const size_t n = stats.popularity.size();
+  if (stats.country_offsets.size() != n + 1 || stats.country_ids.size() != stats.country_shares.size() ||
+      stats.country_offsets.back() != stats.country_ids.size() ||
+      std::any_of(stats.country_ids.begin(), stats.country_ids.end(), [&](uint16_t c) { return c >= countries; })) {
+    return Status::Corruption(path + ": bad country statistics");
+  }
   for (size_t size : {stats.shoppers.size(), stats.repeat_rate.size(), stats.first_seen_ms.size(),
                       stats.category.size(), stats.brand.size(), stats.log_price.size()}) {
     if (size != n) return Status::Corruption(path + ": item statistics disagree on the item count");

@@ -289,5 +289,42 @@ TEST(FeaturesTest, ShopperProfileMatchesHandComputedValues) {
             (std::vector<uint32_t>{1, 0}));
 }
 
+TEST(FeaturesTest, CountryShareIsTheItemsShareOfShoppersFromTheRequestsCountry) {
+  DatasetBuilder builder;
+  builder.AddItem(ItemMeta{.id = "mug"});
+  builder.AddItem(ItemMeta{.id = "cup"});
+  builder.AddItem(ItemMeta{.id = "lamp"});
+  auto view = [&](std::string user, std::string item, std::string country) {
+    builder.AddEvent(Event{.type = EventType::kView, .user_id = user, .item_id = item, .timestamp_ms = kStart,
+                           .context = {.country = country}},
+                     false);
+  };
+  view("u", "mug", "United Kingdom");
+  view("u", "cup", "United Kingdom");
+  view("v", "mug", "France");
+  view("w", "lamp", "");  // no country
+  const Dataset data = std::move(builder).Finish();
+  ASSERT_EQ(data.countries.size(), 3u);  // "", United Kingdom, France
+  EXPECT_EQ(data.countries[data.actor_countries[0]], "United Kingdom");
+  const ItemStats stats = ItemStats::Compute(data);
+  const int uk = stats.CountryIndex("united kingdom");
+  ASSERT_GT(uk, 0);
+  EXPECT_EQ(stats.CountryIndex("Spain"), -1);
+  EXPECT_FLOAT_EQ(stats.CountryShare(0, uk), 0.5f);
+  EXPECT_FLOAT_EQ(stats.CountryShare(1, uk), 1.0f);
+  EXPECT_FLOAT_EQ(stats.CountryShare(1, stats.CountryIndex("France")), 0.0f);
+  EXPECT_FLOAT_EQ(stats.CountryShare(2, uk), 0.0f);
+
+  ShopperProfile profile;
+  std::vector<float> out(kFixedFeatures);
+  const size_t feature = static_cast<size_t>(Feature::kContextCountryShare);
+  profile.Build({}, stats, kStart, "United Kingdom");
+  profile.Fill(0, stats, {}, out);
+  EXPECT_FLOAT_EQ(out[feature], 0.5f);
+  profile.Build({}, stats, kStart, "Spain");  // no shopper from there: unknown
+  profile.Fill(0, stats, {}, out);
+  EXPECT_TRUE(std::isnan(out[feature]));
+}
+
 }  // namespace
 }  // namespace vitrina

@@ -375,7 +375,8 @@ class RecommendationService::Run {
     scratch_ = &scratch;
     response_.ranked = true;
     for (const std::string& name : pipeline.source_names()) SourceBit(name);
-    const RankContext context{.now_ms = now_ms_, .device = request_.device, .page = request_.page};
+    const RankContext context{.now_ms = now_ms_, .device = request_.device, .page = request_.page,
+                              .country = request_.country};
     pipeline.Rank(query_, context, depth(), [&](uint32_t item) { return excluded_.contains(item); }, &scratch, &ranked);
     const size_t width = pipeline.feature_names().size();
     for (const RankedCandidate& r : ranked) {

@@ -44,6 +44,7 @@ struct RecommendRequest {
   // Context, for the learned ranker.
   std::string device;                   // "mobile", "desktop", ...
   std::string page;                     // page type or URL
+  std::string country;                  // where the shopper is (as events' context.country)
   bool explain = false;                 // add the ranker's features and their contributions
 };
 
