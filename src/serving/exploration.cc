@@ -81,6 +81,7 @@ double Explorer::SampleRate(const Arm& arm) {
 Explorer::Choice Explorer::ChooseArm(std::string_view scenario, const std::vector<std::string_view>& arms, int64_t now_ms) {
   Choice choice;
   if (arms.empty()) return choice;
+  if (arms.size() == 1) return {.arm = 0, .probability = 1};
   std::lock_guard lock(mutex_);
   std::vector<Arm> posteriors;
   posteriors.reserve(arms.size());

@@ -9,8 +9,6 @@
 #include <unordered_set>
 
 #include "common/strings.h"
-#include "models/sparse.h"
-#include "models/trending.h"
 #include "ranking/pipeline.h"
 
 namespace vitrina {
@@ -396,15 +394,13 @@ class RecommendationService::Run {
   }
 
   void AddTrending() {
-    const auto* trending = static_cast<const TrendingRecommender*>(snapshot_->model("trending"));
+    const Recommender* trending = snapshot_->model("trending");
     if (trending == nullptr) return;
-    const std::vector<float>& popularity = trending->popularity();
-    thread_local std::vector<std::pair<float, uint32_t>> heap;
     thread_local std::vector<std::pair<uint32_t, float>> top;
     // Category filters can reject most of the list: look deeper for them.
     const size_t trending_depth =
-        request_.category.empty() ? depth() + request_.n : std::min<size_t>(popularity.size(), 20 * depth());
-    SelectTopK(popularity, trending_depth, 0.0f, [&](uint32_t i) { return excluded_.contains(i); }, &heap, &top);
+        request_.category.empty() ? depth() + request_.n : std::min<size_t>(trending->num_items(), 20 * depth());
+    trending->TopK({}, Relation::kAny, trending_depth, 0.0f, [&](uint32_t i) { return excluded_.contains(i); }, &top);
     const uint32_t bit = SourceBit("trending");
     for (const auto& [index, score] : top) {
       candidates_.push_back({.item = index, .id = snapshot_->item(index).id, .score = score, .model = trending,
