@@ -7,7 +7,7 @@
 # Env: DATASETS (default "online_retail": the temporal split, last 28 days;
 #        also Beauty, Sports_and_Outdoors, Toys_and_Games: S3-Rec leave-one-out)
 #      VARIANTS (default "incl excl": history items ranked, or never ranked)
-#      SOURCES (default: models.pipeline.sources, "trending,cooccurrence,ease,als")
+#      SOURCES (default: models.pipeline.sources, "trending,category_popular,cooccurrence,ease,als")
 #      MODELS (default: the sources, content, and pipeline)
 #      TAG: appended to the result files, to keep runs with other SOURCES apart
 set -euo pipefail
@@ -15,7 +15,7 @@ VITRINA=${1:-build/vitrina}
 DATA=${VITRINA_SHARED_DATA:-../shared/data}
 OUT=bench/results
 mkdir -p "$OUT"
-SOURCES=${SOURCES:-trending,cooccurrence,ease,als}
+SOURCES=${SOURCES:-trending,category_popular,cooccurrence,ease,als}
 MODELS=${MODELS:-$SOURCES,content,pipeline}
 # Sequence-model sources train as in bench/sequential.sh.
 FLAGS=(--models.pipeline.sources "$SOURCES" --models.sasrec.dropout 0.5

@@ -9,7 +9,7 @@
 # Usage: bench/serving.sh [WORK_DIR]   (default /tmp/vitrina-serving; needs ~2 GB)
 # Env: DURATION (seconds of each load, default 20), RATE (default 500),
 #      MODELS (training.models; default the defaults, e.g.
-#        "trending,cooccurrence,als,content,pipeline" for the learned ranker),
+#        "trending,category_popular,cooccurrence,als,content,pipeline" for the learned ranker),
 #      SKIP_ALS=1: skip the ALS training-speed section
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -234,7 +234,8 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> size_t& { return c.ingest.max_queued_bytes; }));
 
   params.push_back(String("training.models",
-      "Models each snapshot trains (comma-separated): trending, cooccurrence, ease, als, content, sasrec, gru4rec, "
+      "Models each snapshot trains (comma-separated): trending, category_popular, cooccurrence, ease, als, content, "
+      "sasrec, gru4rec, "
       "pipeline. Serving uses trending for new shoppers, sasrec/gru4rec/cooccurrence/als/ease for for_you, content for "
       "similar and new items; pipeline (trained last, on the others) ranks for_you's candidates when present.",
       [](Config& c) -> std::string& { return c.training_models_text; },
@@ -290,6 +291,12 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Number("models.trending.half_life_days", 0, 3650,
       "trending: popularity halves every this many days before the latest event (0: no decay).",
       [](Config& c) -> double& { return c.models.trending.half_life_days; }));
+  params.push_back(Number("models.category_popular.half_life_days", 0, 3650,
+      "category_popular: popularity halves every this many days before the latest event (0: no decay).",
+      [](Config& c) -> double& { return c.models.category_popular.half_life_days; }));
+  params.push_back(Number("models.category_popular.recency_decay", 0, 1,
+      "category_popular: the k-th most recent history item weighs decay^k in the shopper's category shares.",
+      [](Config& c) -> double& { return c.models.category_popular.recency_decay; }));
   params.push_back(Integer("models.cooccurrence.window", 0, 1000,
       "cooccurrence: items at most this many positions apart in a session are viewed together (0: whole session).",
       [](Config& c) -> int& { return c.models.cooccurrence.window; }));

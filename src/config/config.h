@@ -33,7 +33,7 @@ struct Config {
   IngestorOptions ingest;
   ModelOptions models;
   ModelManagerOptions training;  // dir follows data_dir; train.model_options follows models
-  std::string training_models_text = "trending,cooccurrence,als,content";  // training.models as written
+  std::string training_models_text = "trending,category_popular,cooccurrence,als,content";  // training.models as written
   ExplorationOptions exploration;
   std::string exploration_shares_text;  // exploration.shares as written
   ServedLogOptions served_log;          // dir follows data_dir

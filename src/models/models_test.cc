@@ -6,6 +6,7 @@
 #include <random>
 
 #include "models/als.h"
+#include "models/category_popular.h"
 #include "models/content.h"
 #include "models/cooccurrence.h"
 #include "models/ease.h"
@@ -386,6 +387,60 @@ TEST(TrendingTest, RecentInteractionsOutweighOldOnes) {
   TrendingRecommender plain(options.trending);
   ASSERT_TRUE(plain.Fit(data, {}).ok());
   EXPECT_GT(plain.popularity()[0], plain.popularity()[1]);
+}
+
+TEST(CategoryPopularTest, ScoresByTheHistorysCategorySharesAndRanksWithoutAScan) {
+  // Items 0-29 in "a", 30-59 in "b", 60-89 in "c", 90-99 without a category;
+  // item i is viewed by (i % 30) + 1 shoppers, so within a category higher
+  // numbers are more popular.
+  DatasetBuilder builder;
+  for (int i = 0; i < 100; ++i) {
+    ItemMeta meta{.id = "i" + std::to_string(i)};
+    if (i < 90) meta.category = {"Shop", std::string(1, static_cast<char>('a' + i / 30))};
+    builder.AddItem(std::move(meta));
+  }
+  for (int i = 0; i < 100; ++i) {
+    for (int v = 0; v <= i % 30; ++v) builder.Add("u" + std::to_string(v), Interaction{.item = static_cast<uint32_t>(i)});
+  }
+  ModelOptions options;
+  options.category_popular.recency_decay = 0.5;
+  CategoryPopularRecommender model(options.category_popular);
+  ASSERT_TRUE(model.Fit(std::move(builder).Finish(), {}).ok());
+  EXPECT_EQ(model.category_name(model.category(31)), "b");
+  EXPECT_EQ(model.category(95), 0u);
+
+  // Newest first: an item of "a", then one of "b": shares 1/1.5 and 0.5/1.5.
+  const std::vector<HistoryEntry> history = {{.item = 3}, {.item = 40}};
+  std::vector<float> scores = ScoreAll(model, history);
+  const float top = 30;  // the most viewed items have 30 views each
+  EXPECT_NEAR(scores[29], (1 / 1.5f) * (30 / top), 1e-6);
+  EXPECT_NEAR(scores[59], (0.5f / 1.5f) * (30 / top), 1e-6);
+  EXPECT_EQ(scores[89], 0.0f);  // "c" is not in the history
+  EXPECT_EQ(scores[99], 0.0f);
+  EXPECT_EQ(model.Explain(history, 50), 1);
+  EXPECT_EQ(model.Explain(history, 70), -1);
+
+  std::vector<std::pair<float, uint32_t>> heap;
+  std::vector<std::pair<uint32_t, float>> expected, top_k;
+  for (int trial = 0; trial < 12; ++trial) {
+    const size_t k = 1 + trial * 7;
+    const float floor = trial % 3 == 0 ? -1.0f : 0.0f;
+    auto skip = [&](uint32_t i) { return i % 4 == static_cast<uint32_t>(trial % 4); };
+    SelectTopK(scores, k, floor, skip, &heap, &expected);
+    model.TopK(history, Relation::kAny, k, floor, skip, &top_k);
+    ASSERT_EQ(top_k, expected) << "trial " << trial;
+  }
+  const std::vector<uint32_t> items = {29, 59, 89, 99};
+  std::vector<float> some(items.size());
+  model.ScoreItems(history, Relation::kAny, items, some);
+  for (size_t i = 0; i < items.size(); ++i) EXPECT_EQ(some[i], scores[items[i]]);
+
+  const std::string path = TempPath("category_popular");
+  ASSERT_TRUE(model.Save(path).ok());
+  CategoryPopularRecommender loaded(options.category_popular);
+  ASSERT_TRUE(loaded.Load(path).ok());
+  EXPECT_EQ(ScoreAll(loaded, history), scores);
+  std::filesystem::remove(path);
 }
 
 TEST(TrendingTest, TopKEqualsRankingEveryItemAndSurvivesSaveAndLoad) {

@@ -2,6 +2,7 @@
 
 #include "common/strings.h"
 #include "models/als.h"
+#include "models/category_popular.h"
 #include "models/content.h"
 #include "models/cooccurrence.h"
 #include "models/ease.h"
@@ -41,7 +42,8 @@ void Recommender::ScoreItems(std::span<const HistoryEntry> history, Relation rel
 }
 
 const std::vector<std::string>& RecommenderNames() {
-  static const std::vector<std::string> names = {"trending", "cooccurrence", "ease", "als", "content", "sasrec", "gru4rec"};
+  static const std::vector<std::string> names = {"trending", "category_popular", "cooccurrence", "ease", "als",
+                                                 "content", "sasrec", "gru4rec"};
   return names;
 }
 
@@ -49,6 +51,8 @@ Result<std::unique_ptr<Recommender>> CreateRecommender(std::string_view name, co
   std::unique_ptr<Recommender> model;
   if (name == "trending") {
     model = std::make_unique<TrendingRecommender>(options.trending);
+  } else if (name == "category_popular") {
+    model = std::make_unique<CategoryPopularRecommender>(options.category_popular);
   } else if (name == "cooccurrence") {
     model = std::make_unique<CooccurrenceRecommender>(options.cooccurrence);
   } else if (name == "ease") {

@@ -51,7 +51,7 @@ class Recommender {
  public:
   virtual ~Recommender() = default;
 
-  // The registry name: "trending", "cooccurrence", "ease", "als", "content".
+  // The registry name: "trending", "cooccurrence", "ease", "als", ... (RecommenderNames()).
   virtual std::string_view name() const = 0;
 
   // Trains on `data`, replacing any previous state.
@@ -120,6 +120,10 @@ struct ModelOptions {
     int cg_steps = 3;
     bool track_loss = false;    // compute the objective after each sweep (costs about a sweep's tenth)
   } als;
+  struct CategoryPopular {
+    double half_life_days = 7;   // as trending's
+    double recency_decay = 0.8;  // weight of the k-th most recent history item: decay^k
+  } category_popular;
   struct Content {
     int neighbors = 50;
     double max_document_frequency = 0.2;  // tokens in more items than this share (and 100) are ignored
@@ -163,7 +167,7 @@ struct ModelOptions {
   // The learned ranker over several models' candidates ("pipeline",
   // ranking/pipeline.h).
   struct Pipeline {
-    std::string sources = "trending,cooccurrence,ease,als";  // candidate sources it trains (a snapshot's own models when served)
+    std::string sources = "trending,category_popular,cooccurrence,ease,als";  // candidate sources it trains (a snapshot's own models when served)
     int candidates_per_source = 50;  // each source's top items that become candidates
     int history_candidates = 50;     // the shopper's latest distinct items are candidates too (re-orders)
     std::string split = "auto";      // how labels are made: temporal, loo, or auto (temporal when enough shoppers return)

@@ -12,20 +12,25 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr double kMillisPerDay = 86400000.0;
 }  // namespace
 
-Status TrendingRecommender::Fit(const Dataset& data, const FitOptions& options) {
+std::vector<float> DecayedPopularity(const Dataset& data, double half_life_days) {
   std::vector<double> totals(data.num_items(), 0);
-  int64_t latest = data.MaxTime();
-  double half_life_ms = options_.half_life_days * kMillisPerDay;
+  const int64_t latest = data.MaxTime();
+  const double half_life_ms = half_life_days * kMillisPerDay;
   for (const Interaction& interaction : data.interactions) {
-    double age = static_cast<double>(latest - interaction.time_ms);
-    double decay = half_life_ms > 0 ? std::exp2(-age / half_life_ms) : 1.0;
+    const double age = static_cast<double>(latest - interaction.time_ms);
+    const double decay = half_life_ms > 0 ? std::exp2(-age / half_life_ms) : 1.0;
     totals[interaction.item] += interaction.weight * decay;
   }
-  double top = totals.empty() ? 0 : *std::max_element(totals.begin(), totals.end());
-  popularity_.assign(totals.size(), 0);
+  const double top = totals.empty() ? 0 : *std::max_element(totals.begin(), totals.end());
+  std::vector<float> popularity(totals.size(), 0);
   if (top > 0) {
-    for (size_t i = 0; i < totals.size(); ++i) popularity_[i] = static_cast<float>(totals[i] / top);
+    for (size_t i = 0; i < totals.size(); ++i) popularity[i] = static_cast<float>(totals[i] / top);
   }
+  return popularity;
+}
+
+Status TrendingRecommender::Fit(const Dataset& data, const FitOptions& options) {
+  popularity_ = DecayedPopularity(data, options_.half_life_days);
   SortItems();
   if (options.progress) options.progress(1.0);
   return Status::OK();

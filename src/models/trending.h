@@ -7,6 +7,10 @@
 
 namespace vitrina {
 
+// Each item's interaction weight, halved every `half_life_days` before the
+// latest interaction (0: no decay), scaled so the most popular item has 1.
+std::vector<float> DecayedPopularity(const Dataset& data, double half_life_days);
+
 class TrendingRecommender final : public Recommender {
  public:
   explicit TrendingRecommender(ModelOptions::Trending options) : options_(options) {}

@@ -237,9 +237,11 @@ class RecommendationService::Run {
     return Status::OK();
   }
 
-  // The configured for_you models, and the learned ranker over them.
+  // The configured for_you models, category_popular (a source of the
+  // learned ranker, left out of the blend) and the learned ranker itself.
   std::vector<std::string> ForYouModels() const {
     std::vector<std::string> names = service_.options_.for_you_models;
+    names.push_back("category_popular");
     names.push_back("pipeline");
     return names;
   }
@@ -685,7 +687,7 @@ class RecommendationService::Run {
       const Candidate& candidate = *chosen[k].candidate;
       const Item& item = chosen[k].item;
       RecommendedItem out{.item_id = item.id, .title = item.title, .price = item.price, .score = candidate.score};
-      Describe(candidate, anchors[k], &out);
+      Describe(candidate, item, anchors[k], &out);
       out.explored = chosen[k].explored;
       out.propensity = chosen[k].propensity;
       served_arms_.push_back(ArmOf(candidate));
@@ -735,8 +737,12 @@ class RecommendationService::Run {
   }
 
   // The model name and the reason people read.
-  void Describe(const Candidate& candidate, int anchor, RecommendedItem* out) const {
+  void Describe(const Candidate& candidate, const Item& item, int anchor, RecommendedItem* out) const {
     out->model = candidate.model != nullptr ? std::string(candidate.model->name()) : "";
+    if (out->model == "category_popular" && !item.category.empty()) {
+      out->reason = "popular in " + item.category.back() + ", a category you browse";
+      return;
+    }
     switch (candidate.origin) {
       case Origin::kRecentlyViewed:
         out->model = "history";

@@ -414,6 +414,33 @@ void CheckSasRecServesForYou(ServingTest* test, bool indexed) {
   }
 }
 
+TEST_F(ServingTest, CategoryPopularServesTheShoppersCategoriesWithTheirReason) {
+  ModelManagerOptions options;
+  options.dir = dir() + "-category";
+  options.train.models = {"trending", "category_popular"};
+  {
+    ModelManager manager(store(), clock(), options);
+    ASSERT_TRUE(manager.Open().ok());
+    auto trained = manager.TrainNow(nullptr);
+    ASSERT_TRUE(trained.ok()) << trained.status().message();
+    RecommendationService service(store(), &manager, clock(), RecommendOptions{});
+    View("camper", "t4", kStart + 61 * kDay);
+    auto tents = service.Recommend({.scenario = Scenario::kForYou, .user_id = "camper", .n = 3,
+                                    .model = "category_popular"});
+    ASSERT_TRUE(tents.ok()) << tents.status().message();
+    ASSERT_EQ(tents->items.size(), 3u);
+    // The most bought and viewed tents first (t0, then t1 and t2, t3), never t4 (seen).
+    EXPECT_EQ(tents->items[0].item_id, "t0");
+    for (const auto& item : tents->items) {
+      EXPECT_EQ(item.item_id[0], 't');
+      EXPECT_NE(item.item_id, "t4");
+      EXPECT_EQ(item.model, "category_popular");
+      EXPECT_EQ(item.reason, "popular in Tents, a category you browse");
+    }
+  }
+  std::filesystem::remove_all(options.dir);
+}
+
 TEST_F(ServingTest, SasRecIsAForYouSourceAndServesAloneThroughTheModelParameter) {
   CheckSasRecServesForYou(this, /*indexed=*/false);
 }

@@ -60,7 +60,7 @@ class Snapshot {
 };
 
 struct TrainOptions {
-  std::vector<std::string> models = {"trending", "cooccurrence", "als", "content"};
+  std::vector<std::string> models = {"trending", "category_popular", "cooccurrence", "als", "content"};
   ModelOptions model_options;
   int threads = 0;               // 0: one per CPU core
   uint64_t seed = 42;
