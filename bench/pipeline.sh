@@ -10,6 +10,9 @@
 #      SOURCES (default: models.pipeline.sources, "trending,category_popular,cooccurrence,ease,als")
 #      MODELS (default: the sources, content, and pipeline)
 #      TAG: appended to the result files, to keep runs with other SOURCES apart
+#      SEEDS (default "1 2 3 4"): the pipeline alone again with these seeds
+#        (its group sample, validation split and column sampling change with
+#        the seed); the summary gives the mean over these and the main run (42)
 set -euo pipefail
 VITRINA=${1:-build/vitrina}
 DATA=${VITRINA_SHARED_DATA:-../shared/data}
@@ -63,5 +66,23 @@ for name in ${DATASETS:-online_retail}; do
       "$VITRINA" evaluate "${source[@]}" --models "$MODELS" --k 10,20 --json "${flags[@]}" "${FLAGS[@]}" \
       > "$json" 2> >(grep -E 'peak' >&2)
     summarize "$json" "$name $variant"
+    seed_files=("$json")
+    for seed in ${SEEDS-1 2 3 4}; do
+      seed_json="$OUT/$name-pipeline$suffix${TAG:+-$TAG}-seed$seed.json"
+      "$VITRINA" evaluate "${source[@]}" --models pipeline --k 10,20 --json --seed "$seed" "${flags[@]}" \
+        "${FLAGS[@]}" > "$seed_json" 2> /dev/null
+      seed_files+=("$seed_json")
+    done
+    python3 -c '
+import json, sys
+label, files = sys.argv[1], sys.argv[2:]
+main = json.load(open(files[0]))
+best = max(r["metrics"]["ndcg@10"] for r in main["results"] if r["model"] != "pipeline" and r.get("metrics"))
+values = [r["metrics"]["ndcg@10"] for f in files for r in json.load(open(f))["results"]
+          if r["model"] == "pipeline" and r.get("metrics")]
+mean = sum(values) / len(values)
+print("%s pipeline ndcg@10 over %d seeds: %s; mean %.4f (min %.4f, max %.4f); mean / best single model: %.3f"
+      % (label, len(values), " ".join("%.4f" % v for v in values), mean, min(values), max(values), mean / best))
+' "$name $variant" "${seed_files[@]}"
   done
 done

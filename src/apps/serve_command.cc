@@ -79,7 +79,10 @@ int RunServe(const ServeFlags& flags) {
     spdlog::error("served log: {}", status.message());
     return kExitFailure;
   }
-  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules, &explorer, &served);
+  FreshItems fresh(store.get(), &clock, config.fresh_items);
+  fresh.Start();
+  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules, &explorer, &served,
+                                    &fresh);
   Router router(config.auth, config.cors);
   ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender, &rules);
   service.RegisterRoutes(&router);

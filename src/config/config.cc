@@ -279,6 +279,16 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Number("exploration.half_life_hours", 0, 24 * 3650,
       "Clicks and impressions that exploration learns from lose half their weight in this many hours (0: never).",
       [](Config& c) -> double& { return c.exploration.half_life_hours; }));
+  params.push_back(Number("exploration.fresh_days", 0, 3650,
+      "Exploration may also show the catalog's new items (the arm \"fresh\"): those created at most this many days "
+      "ago, in the shopper's categories first; 0: no such arm.",
+      [](Config& c) -> double& { return c.fresh_items.days; }));
+  params.push_back(Integer("exploration.fresh_items", 0, 100000,
+      "The newest this many items at most make exploration's fresh arm.",
+      [](Config& c) -> size_t& { return c.fresh_items.max_items; }));
+  params.push_back(Number("exploration.fresh_refresh_seconds", 1, 86400,
+      "How often the list of new items is read again from the catalog.",
+      [](Config& c) -> double& { return c.fresh_items.refresh_seconds; }));
   params.push_back(Integer("served_log.retention_days", 0, 3650,
       "Every served list (items, sources, exploration propensities) is written to <data_dir>/logs/served-DAY.jsonl "
       "and kept this many days; 0 writes none.",

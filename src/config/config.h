@@ -35,6 +35,7 @@ struct Config {
   ModelManagerOptions training;  // dir follows data_dir; train.model_options follows models
   std::string training_models_text = "trending,category_popular,cooccurrence,als,content";  // training.models as written
   ExplorationOptions exploration;
+  FreshItemsOptions fresh_items;        // exploration.fresh_*
   std::string exploration_shares_text;  // exploration.shares as written
   ServedLogOptions served_log;          // dir follows data_dir
 };

@@ -55,6 +55,7 @@ enum class Origin : uint8_t {
   kTrending,        // popularity
   kRecentlyViewed,  // the shopper's own views
   kHistory,         // the shopper's own purchases, offered again
+  kFresh,           // one of the catalog's newest items (exploration)
 };
 
 // One candidate, in the order the models put it.
@@ -210,6 +211,18 @@ class RecommendationService::Run {
         }
         break;
       case Scenario::kForYou:
+        if (!request_.item_id.empty()) {  // the product page the shopper is on
+          auto item = service_.store_->GetItem(request_.item_id);
+          if (!item.ok()) {
+            if (item.status().code() == StatusCode::kNotFound) {
+              return Status::NotFound("item_id: no item '" + PrintableAscii(request_.item_id, 64) + "'");
+            }
+            return item.status();
+          }
+          context_item_ = std::move(item).value();
+          break;
+        }
+        [[fallthrough]];
       case Scenario::kRecentlyViewed:
         if (request_.user_id.empty() && request_.session_id.empty()) {
           return Status::InvalidArgument("user_id: user_id or session_id is required for " +
@@ -269,6 +282,20 @@ class RecommendationService::Run {
       const int64_t index = snapshot_->FindItem(line->item_id);
       if (index < 0) continue;
       history_.push_back({static_cast<uint32_t>(index), signal->weight, signal->signal, line->timestamp_ms});
+    }
+    if (context_item_ && snapshot_ != nullptr) {
+      // The page's item is what the shopper looks at now: the newest history
+      // entry every source reads. One the snapshot does not know yet is
+      // answered by content similarity (AddContentForNewItem).
+      const int64_t index = snapshot_->FindItem(context_item_->id);
+      if (index < 0) {
+        anchor_item_ = context_item_;
+      } else if (history_.empty() || history_.front().item != static_cast<uint32_t>(index)) {
+        history_.insert(history_.begin(), {static_cast<uint32_t>(index), weights.view, Signal::kView, now_ms_});
+        context_in_history_ = true;
+      } else {
+        context_in_history_ = true;
+      }
     }
     return Status::OK();
   }
@@ -330,6 +357,7 @@ class RecommendationService::Run {
           }
           AddBlend(models, Relation::kAny, depth());
         }
+        AddContentForNewItem();  // a page item newer than the snapshot
         // Trending fills in (Finish) when these leave too few.
         return;
       case Scenario::kSimilar:
@@ -515,6 +543,7 @@ class RecommendationService::Run {
       case Origin::kRecentlyViewed:
       case Origin::kHistory: return "history";
       case Origin::kTrending: return "trending";
+      case Origin::kFresh: return "fresh";
       case Origin::kModel: return candidate.model != nullptr ? candidate.model->name() : "rule";
     }
     return "rule";
@@ -546,6 +575,12 @@ class RecommendationService::Run {
     for (size_t c = next_candidate_; c < scan_end; ++c) {
       if (!seen_.contains(candidates_[c].id)) unread[arm_of(ArmOf(candidates_[c]))].push_back(c);
     }
+    const size_t fresh_arm = arm_of("fresh");
+    AddFresh(&unread[fresh_arm]);
+    if (unread[fresh_arm].empty()) {  // no fresh item: no such arm (it is the last one added)
+      arms.pop_back();
+      unread.pop_back();
+    }
     std::vector<size_t> open(arms.size());
     std::iota(open.begin(), open.end(), 0);
     for (size_t slot = 0; slot < slots.size() && slot < chosen->size() && !open.empty(); ++slot) {
@@ -565,6 +600,42 @@ class RecommendationService::Run {
         chosen->insert(chosen->begin() + static_cast<ptrdiff_t>(slot), std::move(*entry));
         chosen->pop_back();
         break;
+      }
+    }
+  }
+
+  // The catalog's newest items as candidates of the arm "fresh": those in
+  // the leaf categories of the shopper's history (or the anchor items)
+  // first, newest first within each part.
+  void AddFresh(std::deque<size_t>* unread) {
+    if (service_.fresh_ == nullptr || request_.scenario == Scenario::kRecentlyViewed) return;
+    fresh_ = service_.fresh_->Current();
+    if (fresh_->empty()) return;
+    std::vector<std::string_view> categories;
+    auto note = [&](const std::vector<std::string>& path) {
+      if (!path.empty() && categories.size() < 20 &&
+          std::find(categories.begin(), categories.end(), path.back()) == categories.end()) {
+        categories.push_back(path.back());
+      }
+    };
+    if (anchor_item_) note(anchor_item_->category);
+    if (context_item_) note(context_item_->category);
+    if (snapshot_ != nullptr) {
+      for (uint32_t a : anchors_) note(snapshot_->item(a).category);
+      for (const HistoryEntry& h : history_) note(snapshot_->item(h.item).category);
+    }
+    const size_t limit = depth();
+    size_t added = 0;
+    for (int pass = 0; pass < 2 && added < limit; ++pass) {
+      for (const FreshItems::Entry& entry : *fresh_) {
+        const bool related = std::find(categories.begin(), categories.end(), entry.category) != categories.end();
+        if (related != (pass == 0) || seen_.contains(entry.id) || excluded_ids_.contains(entry.id)) continue;
+        const int64_t index = snapshot_ != nullptr ? snapshot_->FindItem(entry.id) : -1;
+        if (index >= 0 && excluded_.contains(static_cast<uint32_t>(index))) continue;
+        candidates_.push_back({.item = index >= 0 ? static_cast<uint32_t>(index) : kNoItem, .id = entry.id,
+                               .origin = Origin::kFresh});
+        unread->push_back(candidates_.size() - 1);
+        if (++added == limit) break;
       }
     }
   }
@@ -752,6 +823,10 @@ class RecommendationService::Run {
         out->model = "trending";
         out->reason = request_.category.empty() ? "popular this week" : "popular in " + request_.category + " this week";
         return;
+      case Origin::kFresh:
+        out->model = "fresh";
+        out->reason = item.category.empty() ? "new in the shop" : "new in " + item.category.back();
+        return;
       case Origin::kHistory: {
         out->model = "history";
         auto bought = purchased_.find(out->item_id);
@@ -773,10 +848,18 @@ class RecommendationService::Run {
       return;
     }
     if (request_.scenario == Scenario::kForYou) {
-      if (anchor >= 0) {
+      if (anchor == 0 && context_in_history_) {
+        const ItemMeta& because = snapshot_->item(query_[0].item);
+        out->reason = "goes with " + DisplayName(because) + ", which you are viewing";
+        out->reason_item_id = because.id;
+      } else if (anchor >= 0) {
         const ItemMeta& because = snapshot_->item(query_[anchor].item);
         out->reason = "because you " + std::string(Verb(query_[anchor].signal)) + " " + DisplayName(because);
         out->reason_item_id = because.id;
+      } else if (out->model == "content" && anchor_item_) {
+        out->reason = "similar to " + (anchor_item_->title.empty() ? anchor_item_->id : anchor_item_->title) +
+                      ", which you are viewing";
+        out->reason_item_id = anchor_item_->id;
       } else {
         out->reason = "popular this week";
       }
@@ -832,6 +915,8 @@ class RecommendationService::Run {
   std::optional<RuleScope> scope_;
   RecommendResponse response_;
   std::optional<Item> anchor_item_;
+  std::optional<Item> context_item_;   // for_you: the page's item (item_id)
+  bool context_in_history_ = false;    // ... known to the snapshot, history_[0]
   std::vector<uint32_t> anchors_;
   RecentActivity user_activity_, session_activity_;
   std::vector<const ActivityLine*> lines_;                // both merged, newest first
@@ -844,6 +929,7 @@ class RecommendationService::Run {
   std::vector<HistoryEntry> query_;                       // what the models score from
   // A deque: Chosen entries point into it while trending may still be appended.
   std::deque<Candidate> candidates_;
+  std::shared_ptr<const std::vector<FreshItems::Entry>> fresh_;  // AddFresh's candidates point into it
   size_t next_candidate_ = 0;                             // Admit goes on from here
   std::unordered_set<std::string_view> seen_;             // ids Admit has looked at
   std::vector<std::string_view> served_arms_;             // per emitted item
@@ -855,14 +941,15 @@ class RecommendationService::Run {
 
 RecommendationService::RecommendationService(const Store* store, const ModelManager* models, const Clock* clock,
                                              RecommendOptions options, const RuleBook* rules, Explorer* explorer,
-                                             ServedLog* served)
+                                             ServedLog* served, const FreshItems* fresh)
     : store_(store),
       models_(models),
       clock_(clock),
       options_(std::move(options)),
       rules_(rules),
       explorer_(explorer),
-      served_(served) {}
+      served_(served),
+      fresh_(fresh) {}
 
 Result<RecommendResponse> RecommendationService::Recommend(const RecommendRequest& request) const {
   return Run(*this, request).Execute();

@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "rules/rule_book.h"
 #include "serving/exploration.h"
+#include "serving/fresh_items.h"
 #include "serving/model_manager.h"
 #include "serving/served_log.h"
 #include "storage/store.h"
@@ -103,15 +104,16 @@ std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const
 // sources when the snapshot has the pipeline, else the models' lists fused;
 // other scenarios: their models' lists) -> live checks (active, request
 // filters, exclusions) -> business rules (block, filter, boost, bury,
-// diversity, pins) -> exploration (a share of slots to a source chosen by
-// Thompson sampling) -> the first n, each with its reason and propensity,
+// diversity, pins) -> exploration (a share of slots to a source, or to the
+// catalog's newest items, chosen by Thompson sampling) -> the first n, each with its reason and propensity,
 // logged as served.
 class RecommendationService {
  public:
-  // `rules` may be null (no business rules), `explorer` (no exploration)
-  // and `served` (nothing logged) too.
+  // `rules` may be null (no business rules), `explorer` (no exploration),
+  // `served` (nothing logged) and `fresh` (no arm of new items) too.
   RecommendationService(const Store* store, const ModelManager* models, const Clock* clock, RecommendOptions options,
-                        const RuleBook* rules = nullptr, Explorer* explorer = nullptr, ServedLog* served = nullptr);
+                        const RuleBook* rules = nullptr, Explorer* explorer = nullptr, ServedLog* served = nullptr,
+                        const FreshItems* fresh = nullptr);
 
   // InvalidArgument for a request the scenario cannot answer (field named);
   // NotFound for an unknown anchor item.
@@ -134,6 +136,7 @@ class RecommendationService {
   const RuleBook* rules_;
   Explorer* explorer_;
   ServedLog* served_;
+  const FreshItems* fresh_;
 };
 
 }  // namespace vitrina

@@ -210,6 +210,49 @@ TEST_F(ServingTest, NewItemsGetContentNeighbours) {
   }
 }
 
+TEST_F(ServingTest, ForYouReadsThePageItemAsTheNewestContext) {
+  ASSERT_TRUE(manager_->TrainNow(nullptr).ok());
+  // On Mug 1's page without any history: what goes with it, never the page's item.
+  auto page = service_->Recommend({.scenario = Scenario::kForYou, .item_id = "m1", .n = 3});
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  ASSERT_EQ(page->items.size(), 3u);
+  EXPECT_EQ(page->items[0].item_id[0], 'm');
+  EXPECT_EQ(page->items[0].reason, "goes with Mug 1, which you are viewing");
+  EXPECT_EQ(page->items[0].reason_item_id, "m1");
+  for (const auto& item : page->items) EXPECT_NE(item.item_id, "m1");
+
+  // A shopper who browsed tents, now on a mug's page: the page comes first.
+  View("camper", "t1", kStart + 61 * kDay);
+  auto tents = service_->Recommend({.scenario = Scenario::kForYou, .user_id = "camper", .n = 1});
+  ASSERT_TRUE(tents.ok());
+  EXPECT_EQ(tents->items[0].item_id[0], 't');
+  auto mug_page = service_->Recommend({.scenario = Scenario::kForYou, .user_id = "camper", .item_id = "m1", .n = 1});
+  ASSERT_TRUE(mug_page.ok());
+  EXPECT_EQ(mug_page->items[0].item_id[0], 'm');
+  EXPECT_EQ(mug_page->items[0].reason_item_id, "m1");
+
+  // A page item newer than the snapshot: its content neighbours.
+  WriteBatch batch;
+  batch.UpsertItem(Item{.id = "t9", .title = "Tent 9 ultralight", .category = {"Outdoor", "Tents"}, .brand = "Trek",
+                        .price = 99});
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
+  auto fresh = service_->Recommend({.scenario = Scenario::kForYou, .item_id = "t9", .n = 3});
+  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
+  ASSERT_EQ(fresh->items.size(), 3u);
+  for (const auto& item : fresh->items) {
+    EXPECT_EQ(item.item_id[0], 't');
+    EXPECT_EQ(item.model, "content");
+    EXPECT_EQ(item.reason, "similar to Tent 9 ultralight, which you are viewing");
+  }
+
+  auto unknown = service_->Recommend({.scenario = Scenario::kForYou, .user_id = "camper", .item_id = "nope"});
+  EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(unknown.status().message().rfind("item_id:", 0), 0u);
+  // Without a page, for_you still needs a shopper.
+  EXPECT_EQ(service_->Recommend({.scenario = Scenario::kForYou}).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(ServingTest, SnapshotsPersistListAndRestore) {
   auto first = manager_->TrainNow(nullptr);
   ASSERT_TRUE(first.ok());
@@ -412,6 +455,62 @@ void CheckSasRecServesForYou(ServingTest* test, bool indexed) {
     opened.reset();
     std::filesystem::remove_all(options.dir);
   }
+}
+
+TEST_F(ServingTest, ExplorationShowsNewItemsInTheShoppersCategoriesFirst) {
+  ASSERT_TRUE(manager_->TrainNow(nullptr).ok());
+  // Five days on, two new items (after the snapshot) and an inactive one.
+  clock_.Set(kStart + 65 * kDay);
+  const int64_t now = clock_.NowMillis();
+  WriteBatch batch;
+  batch.UpsertItem(Item{.id = "n0", .title = "New tent", .category = {"Outdoor", "Tents"}, .created_ms = now - 1000});
+  batch.UpsertItem(Item{.id = "n1", .title = "New bowl", .category = {"Home", "Bowls"}, .created_ms = now});
+  batch.UpsertItem(Item{.id = "n2", .title = "Gone", .category = {"Outdoor", "Tents"}, .active = false, .created_ms = now});
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
+
+  FreshItems fresh(store_.get(), &clock_, {.days = 1});
+  ASSERT_TRUE(fresh.Refresh().ok());
+  std::vector<std::string> ids;
+  for (const FreshItems::Entry& entry : *fresh.Current()) ids.push_back(entry.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"n1", "n0"}));  // newest first; older and inactive items left out
+  FreshItems newest(store_.get(), &clock_, {.days = 1, .max_items = 1});
+  ASSERT_TRUE(newest.Refresh().ok());
+  ASSERT_EQ(newest.Current()->size(), 1u);
+  EXPECT_EQ(newest.Current()->front().id, "n1");
+
+  Explorer explorer({.share = 0.5, .seed = 11});
+  RecommendationService service(store_.get(), manager_.get(), &clock_, RecommendOptions{}, nullptr, &explorer, nullptr,
+                                &fresh);
+  int tents = 0, bowls = 0;
+  for (int request = 0; request < 300; ++request) {
+    // u1 viewed tents: the new tent is its first fresh candidate, the bowl the next.
+    auto result = service.Recommend({.scenario = Scenario::kForYou, .user_id = "u1", .n = 2});
+    ASSERT_TRUE(result.ok()) << result.status().message();
+    int tent_at = -1;
+    for (int k = 0; k < static_cast<int>(result->items.size()); ++k) {
+      const RecommendedItem& item = result->items[k];
+      if (item.model != "fresh") continue;
+      EXPECT_TRUE(item.explored);
+      EXPECT_GT(item.propensity, 0);
+      EXPECT_LE(item.propensity, 0.5);
+      if (item.item_id == "n0") {
+        EXPECT_EQ(item.reason, "new in Tents");
+        tent_at = k;
+        ++tents;
+      } else {
+        EXPECT_EQ(item.item_id, "n1");
+        EXPECT_EQ(item.reason, "new in Bowls");
+        EXPECT_GE(tent_at, 0) << "the bowl came before the tent";
+        ++bowls;
+      }
+    }
+  }
+  EXPECT_GT(tents, 20);
+  EXPECT_LT(bowls, tents);
+  bool fresh_arm = false;
+  for (const Explorer::ArmStats& arm : explorer.Stats(clock_.NowMillis())) fresh_arm |= arm.arm == "fresh";
+  EXPECT_TRUE(fresh_arm);
 }
 
 TEST_F(ServingTest, CategoryPopularServesTheShoppersCategoriesWithTheirReason) {
