@@ -289,6 +289,10 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Number("exploration.fresh_refresh_seconds", 1, 86400,
       "How often the list of new items is read again from the catalog.",
       [](Config& c) -> double& { return c.fresh_items.refresh_seconds; }));
+  params.push_back(Number("exploration.fresh_max_popularity", 0, 1,
+      "A new item leaves the fresh arm once its decayed popularity in the serving snapshot exceeds this share of the "
+      "bestseller's.",
+      [](Config& c) -> double& { return c.fresh_items.max_popularity; }));
   params.push_back(Integer("served_log.retention_days", 0, 3650,
       "Every served list (items, sources, exploration propensities) is written to <data_dir>/logs/served-DAY.jsonl "
       "and kept this many days; 0 writes none.",

@@ -22,6 +22,9 @@ struct FreshItemsOptions {
   double days = 14;              // items created at most this many days ago; 0: no fresh arm
   size_t max_items = 500;        // the newest this many at most
   double refresh_seconds = 60;   // how often the catalog is scanned again
+  // Items whose decayed popularity (trending's, the bestseller at 1) in the
+  // serving snapshot is above this are no longer new to shoppers.
+  double max_popularity = 0.05;
 };
 
 // Thread-safe.
@@ -43,6 +46,7 @@ class FreshItems {
 
   // The latest list, newest first (empty before the first refresh).
   std::shared_ptr<const std::vector<Entry>> Current() const;
+  const FreshItemsOptions& options() const { return options_; }
 
  private:
   const Store* store_;

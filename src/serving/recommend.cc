@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "common/strings.h"
+#include "models/trending.h"
 #include "ranking/pipeline.h"
 
 namespace vitrina {
@@ -624,6 +625,10 @@ class RecommendationService::Run {
       for (uint32_t a : anchors_) note(snapshot_->item(a).category);
       for (const HistoryEntry& h : history_) note(snapshot_->item(h.item).category);
     }
+    // Items that already sell are not new to shoppers, whenever created.
+    const auto* trending = snapshot_ != nullptr ? static_cast<const TrendingRecommender*>(snapshot_->model("trending"))
+                                                : nullptr;
+    const float max_popularity = static_cast<float>(service_.fresh_->options().max_popularity);
     const size_t limit = depth();
     size_t added = 0;
     for (int pass = 0; pass < 2 && added < limit; ++pass) {
@@ -632,6 +637,7 @@ class RecommendationService::Run {
         if (related != (pass == 0) || seen_.contains(entry.id) || excluded_ids_.contains(entry.id)) continue;
         const int64_t index = snapshot_ != nullptr ? snapshot_->FindItem(entry.id) : -1;
         if (index >= 0 && excluded_.contains(static_cast<uint32_t>(index))) continue;
+        if (index >= 0 && trending != nullptr && trending->popularity()[index] > max_popularity) continue;
         candidates_.push_back({.item = index >= 0 ? static_cast<uint32_t>(index) : kNoItem, .id = entry.id,
                                .origin = Origin::kFresh});
         unread->push_back(candidates_.size() - 1);

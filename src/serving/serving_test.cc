@@ -466,6 +466,8 @@ TEST_F(ServingTest, ExplorationShowsNewItemsInTheShoppersCategoriesFirst) {
   batch.UpsertItem(Item{.id = "n0", .title = "New tent", .category = {"Outdoor", "Tents"}, .created_ms = now - 1000});
   batch.UpsertItem(Item{.id = "n1", .title = "New bowl", .category = {"Home", "Bowls"}, .created_ms = now});
   batch.UpsertItem(Item{.id = "n2", .title = "Gone", .category = {"Outdoor", "Tents"}, .active = false, .created_ms = now});
+  // Re-created, but a bestseller already: not new to shoppers.
+  batch.UpsertItem(Item{.id = "m0", .title = "Mug 0", .category = {"Home", "Mugs"}, .price = 10, .created_ms = now - 500});
   std::vector<WriteOutcome> outcomes;
   ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
 
@@ -473,7 +475,7 @@ TEST_F(ServingTest, ExplorationShowsNewItemsInTheShoppersCategoriesFirst) {
   ASSERT_TRUE(fresh.Refresh().ok());
   std::vector<std::string> ids;
   for (const FreshItems::Entry& entry : *fresh.Current()) ids.push_back(entry.id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"n1", "n0"}));  // newest first; older and inactive items left out
+  EXPECT_EQ(ids, (std::vector<std::string>{"n1", "m0", "n0"}));  // newest first; older and inactive items left out
   FreshItems newest(store_.get(), &clock_, {.days = 1, .max_items = 1});
   ASSERT_TRUE(newest.Refresh().ok());
   ASSERT_EQ(newest.Current()->size(), 1u);
@@ -508,6 +510,23 @@ TEST_F(ServingTest, ExplorationShowsNewItemsInTheShoppersCategoriesFirst) {
   }
   EXPECT_GT(tents, 20);
   EXPECT_LT(bowls, tents);
+
+  // Every slot exploring (similar has no trending arm to show m0 first):
+  // the two new items, never the bestseller m0.
+  Explorer always({.share = 1, .seed = 3});
+  RecommendationService exploring(store_.get(), manager_.get(), &clock_, RecommendOptions{}, nullptr, &always, nullptr,
+                                  &fresh);
+  int new_items = 0;
+  for (int request = 0; request < 50; ++request) {
+    auto result = exploring.Recommend({.scenario = Scenario::kSimilar, .item_id = "t4", .n = 8});
+    ASSERT_TRUE(result.ok());
+    for (const RecommendedItem& item : result->items) {
+      if (item.model != "fresh") continue;
+      EXPECT_NE(item.item_id, "m0");
+      ++new_items;
+    }
+  }
+  EXPECT_GT(new_items, 10);
   bool fresh_arm = false;
   for (const Explorer::ArmStats& arm : explorer.Stats(clock_.NowMillis())) fresh_arm |= arm.arm == "fresh";
   EXPECT_TRUE(fresh_arm);
