@@ -253,6 +253,41 @@ TEST_F(ServingTest, ForYouReadsThePageItemAsTheNewestContext) {
   EXPECT_EQ(service_->Recommend({.scenario = Scenario::kForYou}).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(SnapshotTest, TooLittleDataForTheRankerTrainsTheRestWithoutIt) {
+  ManualClock clock(kStart);
+  std::unique_ptr<Store> store = NewMemoryStore(&clock);
+  WriteBatch batch;
+  for (const char* id : {"a", "b", "c"}) batch.UpsertItem(Item{.id = id, .title = id});
+  batch.AppendEvent(Event{.type = EventType::kView, .user_id = "only", .session_id = "s", .item_id = "a",
+                          .timestamp_ms = kStart - 10});
+  batch.AppendEvent(Event{.type = EventType::kView, .user_id = "only", .session_id = "s", .item_id = "b",
+                          .timestamp_ms = kStart - 5});
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store->Write(&batch, &outcomes).ok());
+  ModelManagerOptions options;
+  options.dir = (std::filesystem::temp_directory_path() / ("vitrina-no-ranker-" + std::to_string(::getpid()))).string();
+  options.train.models = {"trending", "cooccurrence", "pipeline"};
+  {
+    ModelManager manager(store.get(), &clock, options);
+    ASSERT_TRUE(manager.Open().ok());
+    auto trained = manager.TrainNow(nullptr);
+    ASSERT_TRUE(trained.ok()) << trained.status().message();
+    EXPECT_EQ(trained->models, (std::vector<std::string>{"trending", "cooccurrence"}));
+    ASSERT_NE(manager.current(), nullptr);
+    EXPECT_EQ(manager.current()->model("pipeline"), nullptr);
+    RecommendationService service(store.get(), &manager, &clock, RecommendOptions{});
+    auto for_you = service.Recommend({.scenario = Scenario::kForYou, .user_id = "only", .n = 1});
+    ASSERT_TRUE(for_you.ok()) << for_you.status().message();
+    EXPECT_FALSE(for_you->ranked);
+    // A restart loads the snapshot as saved, without the ranker.
+    ModelManager reopened(store.get(), &clock, options);
+    ASSERT_TRUE(reopened.Open().ok());
+    ASSERT_NE(reopened.current(), nullptr);
+    EXPECT_EQ(reopened.current()->info().models, (std::vector<std::string>{"trending", "cooccurrence"}));
+  }
+  std::filesystem::remove_all(options.dir);
+}
+
 TEST_F(ServingTest, SnapshotsPersistListAndRestore) {
   auto first = manager_->TrainNow(nullptr);
   ASSERT_TRUE(first.ok());

@@ -1,7 +1,9 @@
 #include "serving/snapshot.h"
 
 #include <simdjson.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -216,6 +218,14 @@ Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
       progress(name, static_cast<double>(m) / static_cast<double>(names.size()));
     }
     Status fitted = model->Fit(data, fit);
+    if (name == "pipeline" && fitted.code() == StatusCode::kFailedPrecondition) {
+      // Too little data for a ranker yet: the snapshot serves without it
+      // (for_you fuses its sources) rather than not at all.
+      spdlog::warn("training without the learned ranker: {}", fitted.message());
+      info.models.erase(std::find(info.models.begin(), info.models.end(), name));
+      info.metrics.erase(name);
+      continue;
+    }
     if (!fitted.ok()) return fitted.WithPrefix(name + ": ");
     models.push_back(std::move(model));
   }
