@@ -194,7 +194,7 @@ TEST_F(ServingTest, ScenariosAnswerWithReasons) {
             StatusCode::kNotFound);
 }
 
-TEST_F(ServingTest, NewItemsGetContentNeighbours) {
+TEST_F(ServingTest, NewItemsGetContentNeighboursAlsoOnTheirPage) {
   ASSERT_TRUE(manager_->TrainNow(nullptr).ok());
   WriteBatch batch;
   batch.UpsertItem(Item{.id = "t9", .title = "Tent 9 ultralight", .category = {"Outdoor", "Tents"}, .brand = "Trek",
@@ -207,6 +207,15 @@ TEST_F(ServingTest, NewItemsGetContentNeighbours) {
   for (const auto& item : similar->items) {
     EXPECT_EQ(item.item_id[0], 't');
     EXPECT_EQ(item.model, "content");
+  }
+  // for_you on its page too.
+  auto page = service_->Recommend({.scenario = Scenario::kForYou, .item_id = "t9", .n = 3});
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  ASSERT_EQ(page->items.size(), 3u);
+  for (const auto& item : page->items) {
+    EXPECT_EQ(item.item_id[0], 't');
+    EXPECT_EQ(item.model, "content");
+    EXPECT_EQ(item.reason, "similar to Tent 9 ultralight, which you are viewing");
   }
 }
 
@@ -230,21 +239,6 @@ TEST_F(ServingTest, ForYouReadsThePageItemAsTheNewestContext) {
   ASSERT_TRUE(mug_page.ok());
   EXPECT_EQ(mug_page->items[0].item_id[0], 'm');
   EXPECT_EQ(mug_page->items[0].reason_item_id, "m1");
-
-  // A page item newer than the snapshot: its content neighbours.
-  WriteBatch batch;
-  batch.UpsertItem(Item{.id = "t9", .title = "Tent 9 ultralight", .category = {"Outdoor", "Tents"}, .brand = "Trek",
-                        .price = 99});
-  std::vector<WriteOutcome> outcomes;
-  ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
-  auto fresh = service_->Recommend({.scenario = Scenario::kForYou, .item_id = "t9", .n = 3});
-  ASSERT_TRUE(fresh.ok()) << fresh.status().message();
-  ASSERT_EQ(fresh->items.size(), 3u);
-  for (const auto& item : fresh->items) {
-    EXPECT_EQ(item.item_id[0], 't');
-    EXPECT_EQ(item.model, "content");
-    EXPECT_EQ(item.reason, "similar to Tent 9 ultralight, which you are viewing");
-  }
 
   auto unknown = service_->Recommend({.scenario = Scenario::kForYou, .user_id = "camper", .item_id = "nope"});
   EXPECT_EQ(unknown.status().code(), StatusCode::kNotFound);
