@@ -237,7 +237,8 @@ std::vector<ParamImpl> BuildParams() {
       "Models each snapshot trains (comma-separated): trending, category_popular, cooccurrence, ease, als, content, "
       "sasrec, gru4rec, "
       "pipeline. Serving uses trending for new shoppers, sasrec/gru4rec/cooccurrence/als/ease for for_you, content for "
-      "similar and new items; pipeline (trained last, on the others) ranks for_you's candidates when present.",
+      "similar and new items, category_popular as one more source of pipeline; pipeline (trained last, on the others) "
+      "ranks for_you's candidates when present.",
       [](Config& c) -> std::string& { return c.training_models_text; },
       [](const std::string& v) -> std::optional<std::string> {
         for (std::string_view name : Split(v, ",")) {
