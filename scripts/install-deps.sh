@@ -17,6 +17,7 @@ PACKAGES=(
   libopenblas-dev         # LAPACK for EASE's inversion
   libhnswlib-dev          # approximate nearest neighbours for large catalogs (header-only)
   libxgboost-dev          # the learned ranker (LambdaMART)
+  libstemmer-dev libicu-dev  # search text: Snowball stemming, Unicode normalization
   libgtest-dev libgmock-dev
   curl                    # for the curl tour `make demo` prints
 )
