@@ -176,6 +176,15 @@ class RecommendationService::Run {
  private:
   size_t depth() const { return std::max<size_t>(50, 5 * request_.n); }
 
+  // The catalog's item_id; NotFound naming the field.
+  Result<Item> RequestedItem() const {
+    auto item = service_.store_->GetItem(request_.item_id);
+    if (!item.ok() && item.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("item_id: no item '" + PrintableAscii(request_.item_id, 64) + "'");
+    }
+    return item;
+  }
+
   // Required fields, anchor items, and the model parameter.
   Status CheckRequest() {
     switch (request_.scenario) {
@@ -185,14 +194,7 @@ class RecommendationService::Run {
         if (request_.item_id.empty()) {
           return Status::InvalidArgument("item_id: required for " + std::string(ScenarioName(request_.scenario)));
         }
-        auto item = service_.store_->GetItem(request_.item_id);
-        if (!item.ok()) {
-          if (item.status().code() == StatusCode::kNotFound) {
-            return Status::NotFound("item_id: no item '" + PrintableAscii(request_.item_id, 64) + "'");
-          }
-          return item.status();
-        }
-        anchor_item_ = std::move(item).value();
+        VITRINA_ASSIGN_OR_RETURN(anchor_item_, RequestedItem());
         if (snapshot_ != nullptr && snapshot_->FindItem(request_.item_id) >= 0) {
           anchors_.push_back(static_cast<uint32_t>(snapshot_->FindItem(request_.item_id)));
         }
@@ -213,14 +215,7 @@ class RecommendationService::Run {
         break;
       case Scenario::kForYou:
         if (!request_.item_id.empty()) {  // the product page the shopper is on
-          auto item = service_.store_->GetItem(request_.item_id);
-          if (!item.ok()) {
-            if (item.status().code() == StatusCode::kNotFound) {
-              return Status::NotFound("item_id: no item '" + PrintableAscii(request_.item_id, 64) + "'");
-            }
-            return item.status();
-          }
-          context_item_ = std::move(item).value();
+          VITRINA_ASSIGN_OR_RETURN(context_item_, RequestedItem());
           break;
         }
         [[fallthrough]];
