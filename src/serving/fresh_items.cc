@@ -24,7 +24,9 @@ Status FreshItems::Refresh() {
   if (options_.days > 0 && options_.max_items > 0) {
     const int64_t since = clock_->NowMillis() - static_cast<int64_t>(options_.days * 86400000.0);
     // A min-heap on creation time keeps the newest max_items seen so far.
-    auto newer = [](const Entry& a, const Entry& b) { return a.created_ms > b.created_ms || (a.created_ms == b.created_ms && a.id < b.id); };
+    auto newer = [](const Entry& a, const Entry& b) {
+      return a.created_ms > b.created_ms || (a.created_ms == b.created_ms && a.id < b.id);
+    };
     VITRINA_RETURN_IF_ERROR(store_->ScanItems([&](const Item& item) {
       if (!item.active || item.created_ms < since) return true;
       if (list->size() == options_.max_items) {
