@@ -24,6 +24,8 @@ std::string Join(const std::vector<std::string>& parts, std::string_view separat
 
 std::string AsciiLower(std::string_view text);
 std::string AsciiUpper(std::string_view text);
+// Equal but for the case of ASCII letters (no copies).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Compares in time that depends only on the lengths, for secrets.
 bool ConstantTimeEquals(std::string_view a, std::string_view b);

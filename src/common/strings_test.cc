@@ -58,6 +58,13 @@ TEST(StringsTest, ConstantTimeEquals) {
   EXPECT_FALSE(ConstantTimeEquals("", "x"));
 }
 
+TEST(StringsTest, EqualsIgnoreCase) {
+  EXPECT_TRUE(EqualsIgnoreCase("GB", "gb"));
+  EXPECT_TRUE(EqualsIgnoreCase("", ""));
+  EXPECT_FALSE(EqualsIgnoreCase("gb", "gbr"));
+  EXPECT_FALSE(EqualsIgnoreCase("Кот", "кот"));  // ASCII letters only
+}
+
 TEST(StringsTest, PercentDecode) {
   EXPECT_EQ(PercentDecode("a%20b%2Fc", false), "a b/c");
   EXPECT_EQ(PercentDecode("a+b", true), "a b");

@@ -145,7 +145,7 @@ ItemStats ItemStats::Compute(const Dataset& data) {
 int ItemStats::CountryIndex(std::string_view country) const {
   if (country.empty()) return -1;
   for (size_t c = 1; c < countries.size(); ++c) {
-    if (countries[c].size() == country.size() && AsciiLower(countries[c]) == AsciiLower(country)) return static_cast<int>(c);
+    if (EqualsIgnoreCase(countries[c], country)) return static_cast<int>(c);
   }
   return -1;
 }

@@ -12,7 +12,7 @@
 namespace vitrina {
 namespace {
 
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // 2: per-country item shares, served-list training
 constexpr int64_t kMillisPerDay = 86400000;
 constexpr size_t kMaxHistory = 200;
 

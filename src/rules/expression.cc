@@ -222,14 +222,6 @@ FieldValue Read(const Node& node, const Item& item, int64_t now_ms) {
   return value;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 bool ContainsIgnoreCase(std::string_view text, std::string_view part) {
   if (part.empty()) return true;
   for (size_t i = 0; i + part.size() <= text.size(); ++i) {

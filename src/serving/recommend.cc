@@ -45,7 +45,7 @@ std::string_view Verb(Signal signal) {
 
 bool InCategory(const Item& item, const std::string& category) {
   for (const std::string& level : item.category) {
-    if (AsciiLower(level) == AsciiLower(category)) return true;
+    if (EqualsIgnoreCase(level, category)) return true;
   }
   return false;
 }
