@@ -51,21 +51,6 @@ void AppendUtf8(UChar32 c, std::string* out) {
   if (!error) out->append(buffer, static_cast<size_t>(length));
 }
 
-// The code points of UTF-8 text (invalid bytes: U+FFFD).
-std::vector<UChar32> CodePoints(std::string_view text) {
-  std::vector<UChar32> out;
-  out.reserve(text.size());
-  int32_t i = 0;
-  const auto* bytes = reinterpret_cast<const uint8_t*>(text.data());
-  const auto length = static_cast<int32_t>(text.size());
-  while (i < length) {
-    UChar32 c;
-    U8_NEXT(bytes, i, length, c);
-    out.push_back(c < 0 ? 0xFFFD : c);
-  }
-  return out;
-}
-
 bool IsWordChar(UChar32 c) { return u_isalnum(c) || u_charType(c) == U_NON_SPACING_MARK; }
 bool IsApostrophe(UChar32 c) { return c == U'\'' || c == 0x2019; }
 
@@ -106,6 +91,20 @@ class Stemmers {
 
 }  // namespace
 
+std::u32string ToCodePoints(std::string_view utf8) {
+  std::u32string out;
+  out.reserve(utf8.size());
+  const auto* bytes = reinterpret_cast<const uint8_t*>(utf8.data());
+  const auto length = static_cast<int32_t>(utf8.size());
+  int32_t i = 0;
+  while (i < length) {
+    UChar32 c;
+    U8_NEXT(bytes, i, length, c);
+    out.push_back(static_cast<char32_t>(c < 0 ? 0xFFFD : c));
+  }
+  return out;
+}
+
 std::string NormalizeText(std::string_view utf8) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* fold = icu::Normalizer2::getNFKCCasefoldInstance(status);
@@ -135,7 +134,7 @@ std::string NormalizeText(std::string_view utf8) {
 
 Script ScriptOf(std::string_view word) {
   Script script = Script::kOther;
-  for (UChar32 c : CodePoints(word)) {
+  for (UChar32 c : ToCodePoints(word)) {
     if (IsApostrophe(c) || u_charType(c) == U_NON_SPACING_MARK) continue;
     const UScriptCode code = ScriptCode(c);
     const Script here = code == USCRIPT_LATIN ? Script::kLatin : code == USCRIPT_CYRILLIC ? Script::kCyrillic : Script::kOther;
@@ -151,7 +150,7 @@ std::string Stem(std::string_view word, Script script) {
 }
 
 std::vector<Token> Analyze(std::string_view utf8) {
-  const std::vector<UChar32> chars = CodePoints(NormalizeText(utf8));
+  const std::u32string chars = ToCodePoints(NormalizeText(utf8));
   std::vector<Token> tokens;
   uint32_t position = 0;
   size_t i = 0;
@@ -177,7 +176,7 @@ std::vector<Token> Analyze(std::string_view utf8) {
 }
 
 std::string SwitchKeyboardLayout(std::string_view text) {
-  const std::vector<UChar32> chars = CodePoints(text);
+  const std::u32string chars = ToCodePoints(text);
   std::string out;
   out.reserve(text.size() * 2);
   auto letter_at = [&](size_t i) { return i < chars.size() && u_isalpha(chars[i]); };
@@ -198,7 +197,7 @@ std::string SwitchKeyboardLayout(std::string_view text) {
 std::string TransliterateToLatin(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (UChar32 c : CodePoints(text)) {
+  for (UChar32 c : ToCodePoints(text)) {
     if (c >= 0x0430 && c <= 0x044F) {  // а..я
       out += kLatinOfCyrillic[static_cast<size_t>(c - 0x0430)];
     } else if (c == 0x0451) {  // ё

@@ -33,6 +33,9 @@ std::string NormalizeText(std::string_view utf8);
 // between letters stays inside the word: "men's"), with their stems.
 std::vector<Token> Analyze(std::string_view utf8);
 
+// UTF-8 to code points (invalid bytes: U+FFFD).
+std::u32string ToCodePoints(std::string_view utf8);
+
 // The stem of one normalized word of `script`.
 std::string Stem(std::string_view word, Script script);
 

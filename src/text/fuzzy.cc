@@ -1,7 +1,5 @@
 #include "text/fuzzy.h"
 
-#include <unicode/utf8.h>
-
 #include <algorithm>
 #include <functional>
 
@@ -30,20 +28,6 @@ void Deletions(std::u32string_view letters, int depth, std::vector<uint64_t>* ou
 }
 
 }  // namespace
-
-std::u32string ToCodePoints(std::string_view utf8) {
-  std::u32string out;
-  out.reserve(utf8.size());
-  const auto* bytes = reinterpret_cast<const uint8_t*>(utf8.data());
-  const auto length = static_cast<int32_t>(utf8.size());
-  int32_t i = 0;
-  while (i < length) {
-    UChar32 c;
-    U8_NEXT(bytes, i, length, c);
-    out.push_back(static_cast<char32_t>(c < 0 ? 0xFFFD : c));
-  }
-  return out;
-}
 
 int EditDistance(std::u32string_view a, std::u32string_view b, int max_edits) {
   const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());

@@ -12,14 +12,13 @@
 #include <utility>
 #include <vector>
 
+#include "text/analyzer.h"
+
 namespace vitrina {
 
 // Edits (insertion, deletion, substitution, swap of neighbours) between `a`
 // and `b`, or max_edits + 1 when there are more than max_edits.
 int EditDistance(std::u32string_view a, std::u32string_view b, int max_edits);
-
-// UTF-8 to code points (invalid bytes: U+FFFD).
-std::u32string ToCodePoints(std::string_view utf8);
 
 class FuzzyDictionary {
  public:
