@@ -3,6 +3,8 @@
 #include "common/json_writer.h"
 #include "common/strings.h"
 
+#include <algorithm>
+
 namespace vitrina {
 
 std::string_view HttpMethodName(HttpMethod method) {
@@ -73,5 +75,42 @@ HttpResponse JsonResponse(int status, std::string body) {
   response.body = std::move(body);
   return response;
 }
+
+namespace {
+
+// The field a message is about: messages start with it ("item_id: ..."),
+// else `field`.
+std::string_view FieldOf(std::string_view message, std::string_view field) {
+  const size_t colon = message.find(':');
+  if (colon == 0 || colon == std::string_view::npos) return field;
+  const std::string_view named = message.substr(0, colon);
+  const bool identifier = std::all_of(named.begin(), named.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+  return identifier ? named : field;
+}
+
+}  // namespace
+
+HttpResponse StatusError(const Status& status, std::string_view field) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return ErrorResponse(400, "invalid_request", status.message(), FieldOf(status.message(), field));
+    case StatusCode::kNotFound:
+      return ErrorResponse(404, "not_found", status.message(), FieldOf(status.message(), field));
+    case StatusCode::kAlreadyExists:
+      return ErrorResponse(409, "conflict", status.message(), FieldOf(status.message(), field));
+    case StatusCode::kResourceExhausted:
+      return ErrorResponse(409, "limit_reached", status.message(), FieldOf(status.message(), field));
+    case StatusCode::kUnavailable: {
+      HttpResponse response = ErrorResponse(503, "unavailable", status.message());
+      response.headers.emplace_back("Retry-After", "5");
+      return response;
+    }
+    default:
+      return ErrorResponse(500, "internal", status.message());
+  }
+}
+
 
 }  // namespace vitrina

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
+
 namespace vitrina {
 
 enum class HttpMethod { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions, kOther };
@@ -52,5 +54,11 @@ HttpResponse JsonResponse(int status, std::string body);
 // index are null when they do not apply.
 HttpResponse ErrorResponse(int status, std::string_view code, std::string_view message,
                            std::string_view field = {}, std::optional<size_t> index = std::nullopt);
+
+// The response for a failed Status: 400 (InvalidArgument), 404 (NotFound),
+// 409 (AlreadyExists, ResourceExhausted), 503 with Retry-After
+// (Unavailable), else 500. The error names the field the message starts
+// with ("item_id: ..."), else `field`.
+HttpResponse StatusError(const Status& status, std::string_view field = {});
 
 }  // namespace vitrina

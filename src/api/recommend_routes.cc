@@ -12,34 +12,6 @@ namespace {
 constexpr size_t kMaxResults = 100;
 constexpr size_t kMaxCartItems = 100;
 
-// The field a message is about: messages start with it ("item_id: ..."),
-// else `field`.
-std::string_view FieldOf(std::string_view message, std::string_view field) {
-  const size_t colon = message.find(':');
-  if (colon == 0 || colon == std::string_view::npos) return field;
-  const std::string_view named = message.substr(0, colon);
-  const bool identifier = std::all_of(named.begin(), named.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-  });
-  return identifier ? named : field;
-}
-
-HttpResponse StatusError(const Status& status, std::string_view field = {}) {
-  switch (status.code()) {
-    case StatusCode::kInvalidArgument:
-      return ErrorResponse(400, "invalid_request", status.message(), FieldOf(status.message(), field));
-    case StatusCode::kNotFound:
-      return ErrorResponse(404, "not_found", status.message(), FieldOf(status.message(), field));
-    case StatusCode::kUnavailable: {
-      HttpResponse response = ErrorResponse(503, "unavailable", status.message());
-      response.headers.emplace_back("Retry-After", "5");
-      return response;
-    }
-    default:
-      return ErrorResponse(500, "internal", status.message());
-  }
-}
-
 // Reads the query into a request; on a bad value returns the 400 to send.
 std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, RecommendRequest* request) {
   auto text = [&](std::string_view name, std::string* out) {

@@ -143,7 +143,8 @@ RecordJsonParser& ThreadParser() {
 }  // namespace
 
 ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options, ModelManager* models,
-                       const RecommendationService* recommender, RuleBook* rules)
+                       const RecommendationService* recommender, RuleBook* rules, const SearchEngine* search,
+                       SynonymBook* synonyms)
     : store_(store),
       ingestor_(ingestor),
       clock_(clock),
@@ -151,6 +152,8 @@ ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, Api
       models_(models),
       recommender_(recommender),
       rules_(rules),
+      search_(search),
+      synonyms_(synonyms),
       started_ms_(clock->NowMillis()) {}
 
 void ApiService::RegisterRoutes(Router* router) {
@@ -187,6 +190,12 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kGet,    "/v1/rules/{id}",          Scope::kAdmin,  "get a business rule", bind(&ApiService::GetRule));
   router->Add(M::kPut,    "/v1/rules/{id}",          Scope::kAdmin,  "replace a business rule", bind(&ApiService::ReplaceRule));
   router->Add(M::kDelete, "/v1/rules/{id}",          Scope::kAdmin,  "delete a business rule", bind(&ApiService::DeleteRule));
+  router->Add(M::kGet,    "/v1/search",              Scope::kPublic, "search products: typo-tolerant, faceted, personal", bind(&ApiService::Search));
+  router->Add(M::kGet,    "/v1/search/suggest",      Scope::kPublic, "suggestions as the shopper types: queries, items, categories", bind(&ApiService::Suggest));
+  router->Add(M::kGet,    "/v1/search/synonyms",     Scope::kAdmin,  "the shop's search synonyms", bind(&ApiService::ListSynonyms));
+  router->Add(M::kPost,   "/v1/search/synonyms",     Scope::kAdmin,  "add a synonym group", bind(&ApiService::CreateSynonym));
+  router->Add(M::kPut,    "/v1/search/synonyms/{id}", Scope::kAdmin, "replace a synonym group", bind(&ApiService::ReplaceSynonym));
+  router->Add(M::kDelete, "/v1/search/synonyms/{id}", Scope::kAdmin, "delete a synonym group", bind(&ApiService::DeleteSynonym));
   // clang-format on
 }
 

@@ -11,6 +11,8 @@
 #include "ingest/ingestor.h"
 #include "schema/json.h"
 #include "schema/validate.h"
+#include "search/search_engine.h"
+#include "search/synonyms.h"
 #include "serving/model_manager.h"
 #include "serving/recommend.h"
 #include "storage/store.h"
@@ -28,10 +30,11 @@ struct ApiOptions {
 class ApiService {
  public:
   // All pointers must outlive the service.
-  // `models`, `recommender` and `rules` may be null (routes then answer 503).
+  // `models`, `recommender`, `rules`, `search` and `synonyms` may be null
+  // (their routes then answer 503).
   ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options,
              ModelManager* models = nullptr, const RecommendationService* recommender = nullptr,
-             RuleBook* rules = nullptr);
+             RuleBook* rules = nullptr, const SearchEngine* search = nullptr, SynonymBook* synonyms = nullptr);
 
   // The route table: every endpoint of the server, in one place.
   void RegisterRoutes(Router* router);
@@ -61,6 +64,15 @@ class ApiService {
   void DeleteRule(RouteRequest& request, Responder respond);
   void ValidateRule(RouteRequest& request, Responder respond);
   void RulesAudit(RouteRequest& request, Responder respond);
+  // search_routes.cc
+  void Search(RouteRequest& request, Responder respond);
+  void Suggest(RouteRequest& request, Responder respond);
+  void ListSynonyms(RouteRequest& request, Responder respond);
+  void CreateSynonym(RouteRequest& request, Responder respond);
+  void ReplaceSynonym(RouteRequest& request, Responder respond);
+  void DeleteSynonym(RouteRequest& request, Responder respond);
+
+  static constexpr size_t kMaxSearchResults = 100;
 
   template <typename T>
   void PostRecords(RouteRequest& request, Responder respond, std::string_view collection, bool events,
@@ -77,6 +89,8 @@ class ApiService {
   ModelManager* models_;
   const RecommendationService* recommender_;
   RuleBook* rules_;
+  const SearchEngine* search_;
+  SynonymBook* synonyms_;
   const int64_t started_ms_;
 };
 

@@ -62,17 +62,36 @@ int RunServe(const ServeFlags& flags) {
     return kExitFailure;
   }
   std::unique_ptr<Store> store = std::move(opened).value();
-  auto ingestor = std::make_unique<Ingestor>(store.get(), config.ingest);
   auto models = std::make_unique<ModelManager>(store.get(), &clock, config.training);
   if (Status status = models->Open(); !status.ok()) {
     spdlog::error("{} (move the models directory aside to start from scratch)", status.message());
     return kExitFailure;
   }
-  RuleBook rules(store.get(), &clock, ScenarioNames());
+  std::vector<std::string> rule_scopes = ScenarioNames();
+  rule_scopes.emplace_back("search");
+  RuleBook rules(store.get(), &clock, rule_scopes);
   if (Status status = rules.Load(); !status.ok()) {
     spdlog::error("business rules: {}", status.message());
     return kExitFailure;
   }
+  SynonymBook synonyms(store.get());
+  if (Status status = synonyms.Load(); !status.ok()) {
+    spdlog::error("search synonyms: {}", status.message());
+    return kExitFailure;
+  }
+  SearchEngine search(store.get(), models.get(), &rules, &synonyms, &clock);
+  const auto index_start = std::chrono::steady_clock::now();
+  if (Status status = search.Build(); !status.ok()) {
+    spdlog::error("search index: {}", status.message());
+    return kExitFailure;
+  }
+  spdlog::info("search index: {} items in {:.0f} ms", search.stats().items,
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - index_start).count());
+  // Every stored write reaches the search index before its response is sent.
+  auto ingestor = std::make_unique<Ingestor>(store.get(), config.ingest,
+                                             [&search](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
+                                               search.Apply(batch, outcomes);
+                                             });
   Explorer explorer(config.exploration);
   ServedLog served(config.served_log, &clock);
   if (Status status = served.Open(); !status.ok()) {
@@ -84,7 +103,8 @@ int RunServe(const ServeFlags& flags) {
   RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules, &explorer, &served,
                                     &fresh);
   Router router(config.auth, config.cors);
-  ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender, &rules);
+  ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender, &rules, &search,
+                     &synonyms);
   service.RegisterRoutes(&router);
   auto server = std::make_unique<HttpServer>(config.server, &router);
   if (Status status = server->Start(); !status.ok()) {

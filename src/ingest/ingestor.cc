@@ -2,8 +2,8 @@
 
 namespace vitrina {
 
-Ingestor::Ingestor(Store* store, IngestorOptions options)
-    : store_(store), options_(options), thread_([this] { Run(); }) {}
+Ingestor::Ingestor(Store* store, IngestorOptions options, Committed committed)
+    : store_(store), options_(options), committed_(std::move(committed)), thread_([this] { Run(); }) {}
 
 Ingestor::~Ingestor() { Close(); }
 
@@ -65,6 +65,7 @@ void Ingestor::Run() {
       merged.Append(std::move(job.batch));
     }
     Status status = store_->Write(&merged, &outcomes);
+    if (status.ok() && committed_) committed_(merged, outcomes);
     size_t offset = 0;
     for (size_t i = 0; i < group.size(); ++i) {
       std::vector<WriteOutcome> mine;

@@ -38,8 +38,14 @@ class Ingestor {
   // Must be quick: it delays the next group.
   using Done = std::function<void(const Status& status, std::vector<WriteOutcome> outcomes)>;
 
-  // `store` must outlive the Ingestor.
-  Ingestor(Store* store, IngestorOptions options);
+  // Called on the commit thread with each group just written (the batch
+  // as stored, and what each operation did), before any of its `done`
+  // callbacks: what a response confirms is already visible to it. Used to
+  // keep in-memory indexes (search) up to date. Must be quick.
+  using Committed = std::function<void(WriteBatch& batch, const std::vector<WriteOutcome>& outcomes)>;
+
+  // `store` must outlive the Ingestor. `committed` may be empty.
+  Ingestor(Store* store, IngestorOptions options, Committed committed = nullptr);
   // Close()s.
   ~Ingestor();
 
@@ -68,6 +74,7 @@ class Ingestor {
 
   Store* store_;
   const IngestorOptions options_;
+  const Committed committed_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;      // GUARDED_BY(mutex_)

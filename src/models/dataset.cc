@@ -79,6 +79,7 @@ std::optional<LineSignal> SignalOf(EventType type, double amount, const SignalWe
       out.weight = weights.view;
       break;
     case EventType::kClick:
+    case EventType::kSearch:  // a search that led to an item (item_id): a click from the results
       out.weight = weights.click;
       break;
     case EventType::kRating:
@@ -92,7 +93,6 @@ std::optional<LineSignal> SignalOf(EventType type, double amount, const SignalWe
       break;
     case EventType::kRemoveFromCart:
     case EventType::kReturn:
-    case EventType::kSearch:
     case EventType::kImpression:
       break;
   }

@@ -33,19 +33,24 @@ uint32_t LexicalIndex::TermId(const std::string& term) {
   return it->second;
 }
 
-void LexicalIndex::AddWord(std::string_view word, uint32_t term) {
+uint32_t LexicalIndex::AddWord(std::string_view word, uint32_t term) {
   const uint32_t id = words_.Add(word);
-  if (id >= word_term_.size()) word_term_.resize(id + 1);
+  if (id >= word_term_.size()) {
+    word_term_.resize(id + 1);
+    word_docs_.resize(id + 1, 0);
+  }
   word_term_[id] = term;
+  return id;
 }
 
-void LexicalIndex::Upsert(const Item& item) {
-  Remove(item.id);
+void LexicalIndex::Upsert(uint32_t key, const Item& item) {
+  Remove(key);
   if (!item.active) return;
   const auto doc = static_cast<uint32_t>(docs_.size());
-  docs_.push_back({.item_id = item.id});
+  docs_.push_back({.key = key});
   Doc& entry = docs_.back();
   std::vector<std::pair<uint32_t, std::array<uint8_t, kSearchFieldCount>>> counts;  // (term, tf per field)
+  std::vector<uint32_t> words;  // the document's words, counted once each
   auto count = [&](uint32_t term, int field) {
     auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == term; });
     if (it == counts.end()) {
@@ -55,55 +60,79 @@ void LexicalIndex::Upsert(const Item& item) {
     if (it->second[field] < 255) ++it->second[field];
   };
   const std::array<std::string, kSearchFieldCount> texts = FieldTexts(item);
+  std::vector<Token> tokens;
   for (int field = 0; field < kSearchFieldCount; ++field) {
     uint32_t length = 0;
-    for (const Token& token : Analyze(texts[field])) {
+    tokens = Analyze(texts[field]);
+    for (const Token& token : tokens) {
       if (token.stop) continue;
       ++length;
       const uint32_t term = TermId(token.stem);
       count(term, field);
-      AddWord(token.text, term);
+      words.push_back(AddWord(token.text, term));
       if (token.script == Script::kCyrillic) {  // findable by Latin queries too
         const std::string latin = TransliterateToLatin(token.text);
         const uint32_t latin_term = TermId(Stem(latin, Script::kLatin));
         if (latin_term != term) count(latin_term, field);
-        AddWord(latin, latin_term);
+        words.push_back(AddWord(latin, latin_term));
       }
     }
     entry.length[field] = static_cast<uint16_t>(std::min<uint32_t>(length, 65535));
     length_sum_[field] += entry.length[field];
   }
   for (const auto& [term, tf] : counts) postings_[term].push_back({doc, tf});
-  doc_of_.emplace(item.id, doc);
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  for (uint32_t word : words) ++word_docs_[word];
+  if (key >= doc_of_key_.size()) doc_of_key_.resize(key + 1, kNoDoc);
+  doc_of_key_[key] = doc;
   ++live_;
 }
 
-void LexicalIndex::Remove(std::string_view item_id) {
-  auto it = doc_of_.find(std::string(item_id));
-  if (it == doc_of_.end()) return;
-  Doc& doc = docs_[it->second];
+void LexicalIndex::Remove(uint32_t key) {
+  if (key >= doc_of_key_.size() || doc_of_key_[key] == kNoDoc) return;
+  Doc& doc = docs_[doc_of_key_[key]];
   doc.live = false;
   for (int field = 0; field < kSearchFieldCount; ++field) length_sum_[field] -= doc.length[field];
-  doc_of_.erase(it);
+  doc_of_key_[key] = kNoDoc;
   --live_;
   ++dead_;
   if (dead_ > 1000 && dead_ > live_) Compact();
 }
 
 void LexicalIndex::Compact() {
+  // Live documents keep their order under new numbers; postings follow.
+  std::vector<uint32_t> renumber(docs_.size(), kNoDoc);
+  std::vector<Doc> kept;
+  kept.reserve(live_);
+  for (uint32_t doc = 0; doc < docs_.size(); ++doc) {
+    if (!docs_[doc].live) continue;
+    renumber[doc] = static_cast<uint32_t>(kept.size());
+    doc_of_key_[docs_[doc].key] = renumber[doc];
+    kept.push_back(docs_[doc]);
+  }
   for (std::vector<Posting>& list : postings_) {
-    std::erase_if(list, [&](const Posting& p) { return !docs_[p.doc].live; });
+    std::erase_if(list, [&](const Posting& p) { return renumber[p.doc] == kNoDoc; });
+    for (Posting& p : list) p.doc = renumber[p.doc];
+    list.shrink_to_fit();
   }
-  for (Doc& doc : docs_) {
-    if (!doc.live) std::string().swap(doc.item_id);
-  }
+  docs_ = std::move(kept);
   dead_ = 0;
 }
 
 void LexicalIndex::Commit() { words_.Build(); }
 
-LexicalIndex::Alternatives LexicalIndex::AlternativesOf(const std::string& text, const std::string& stem,
-                                                        bool last) const {
+size_t LexicalIndex::MemoryBytes() const {
+  size_t bytes = docs_.capacity() * sizeof(Doc) + doc_of_key_.capacity() * sizeof(uint32_t);
+  for (const auto& list : postings_) bytes += list.capacity() * sizeof(Posting) + sizeof(list);
+  for (const auto& [term, id] : term_of_) bytes += term.capacity() + 1 + sizeof(term) + sizeof(id) + 16;
+  bytes += words_.MemoryBytes() + (word_term_.capacity() + word_docs_.capacity()) * sizeof(uint32_t);
+  return bytes;
+}
+
+LexicalIndex::Alternatives LexicalIndex::AlternativesOf(const std::string& text, const std::string& stem, bool last,
+                                                        const MatchOptions& options,
+                                                        std::vector<Correction>* corrections) const {
   Alternatives out;
   auto offer = [&](uint32_t term, float weight) {
     auto it = std::find_if(out.begin(), out.end(), [&](const auto& a) { return a.first == term; });
@@ -113,21 +142,52 @@ LexicalIndex::Alternatives LexicalIndex::AlternativesOf(const std::string& text,
       it->second = std::max(it->second, weight);
     }
   };
-  if (auto it = term_of_.find(stem); it != term_of_.end()) offer(it->second, 1.0f);
-  thread_local std::vector<std::pair<uint32_t, int>> similar;
-  words_.Similar(text, &similar);
-  for (const auto& [word, edits] : similar) {
-    offer(word_term_[word], edits == 0 ? 1.0f : std::pow(options_.typo_weight, static_cast<float>(edits)));
+  const auto own = term_of_.find(stem);
+  if (own != term_of_.end()) offer(own->second, 1.0f);
+  const Script script = ScriptOf(text);
+  if (script == Script::kCyrillic) {  // a Cyrillic query word finds Latin spellings of it too
+    if (auto it = term_of_.find(Stem(TransliterateToLatin(text), Script::kLatin)); it != term_of_.end()) {
+      offer(it->second, options_.transliteration_weight);
+    }
   }
+  if (options.synonyms != nullptr) {
+    if (const std::vector<std::string>* equivalents = options.synonyms->Find(stem)) {
+      for (const std::string& equivalent : *equivalents) {
+        if (auto it = term_of_.find(equivalent); it != term_of_.end()) offer(it->second, options_.synonym_weight);
+      }
+    }
+  }
+  thread_local std::vector<uint32_t> begun;
+  begun.clear();
   if (last) {
-    thread_local std::vector<uint32_t> begun;
     words_.WithPrefix(text, options_.prefix_words, &begun);
     for (uint32_t word : begun) offer(word_term_[word], options_.prefix_weight);
+  }
+  if (options.typos) {
+    thread_local std::vector<std::pair<uint32_t, int>> similar;
+    words_.Similar(text, &similar);
+    bool exact = own != term_of_.end() || !begun.empty();  // a word being typed is not a typo
+    uint32_t closest = UINT32_MAX;
+    int closest_edits = 0;
+    for (const auto& [word, edits] : similar) {
+      if (edits == 0) {
+        exact = true;
+        offer(word_term_[word], 1.0f);
+        continue;
+      }
+      offer(word_term_[word], std::pow(options_.typo_weight, static_cast<float>(edits)));
+      if (closest == UINT32_MAX || edits < closest_edits ||
+          (edits == closest_edits && word_docs_[word] > word_docs_[closest])) {
+        closest = word;
+        closest_edits = edits;
+      }
+    }
+    if (!exact && closest != UINT32_MAX) corrections->push_back({text, words_.term(closest)});
   }
   return out;
 }
 
-LexicalResult LexicalIndex::Run(const std::vector<Alternatives>& words, size_t limit) const {
+LexicalResult LexicalIndex::Run(const std::vector<Alternatives>& words, bool relax) const {
   LexicalResult result;
   result.query_words = words.size();
   if (words.empty() || live_ == 0) return result;
@@ -147,10 +207,14 @@ LexicalResult LexicalIndex::Run(const std::vector<Alternatives>& words, size_t l
   const double n = static_cast<double>(live_);
   for (const Alternatives& alternatives : words) {
     word_touched.clear();
+    // One idf per query word, from its most common way to match: a rare
+    // synonym or typo must not outweigh the word itself.
+    size_t most_common = 0;
+    for (const auto& alternative : alternatives) most_common = std::max(most_common, postings_[alternative.first].size());
+    const double df = std::min<double>(static_cast<double>(most_common), n);
+    const auto idf = static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
     for (const auto& [term, weight] : alternatives) {
       const std::vector<Posting>& list = postings_[term];
-      const double df = std::min<double>(static_cast<double>(list.size()), n);
-      const auto idf = static_cast<float>(std::log(1.0 + (n - df + 0.5) / (df + 0.5)));
       for (const Posting& p : list) {
         const Doc& doc = docs_[p.doc];
         if (!doc.live) continue;
@@ -175,14 +239,64 @@ LexicalResult LexicalIndex::Run(const std::vector<Alternatives>& words, size_t l
   uint32_t most = 0;
   for (uint32_t doc : touched) most = std::max(most, matched[doc]);
   result.relaxed = most > 0 && most < words.size();
+  const uint32_t needed = relax ? most : static_cast<uint32_t>(words.size());
   for (uint32_t doc : touched) {
-    if (matched[doc] == most) result.hits.push_back({docs_[doc].item_id, total[doc], most});
+    if (matched[doc] == needed) result.hits.push_back({docs_[doc].key, total[doc], needed});
     total[doc] = 0;
     matched[doc] = 0;
   }
+  if (!relax) result.relaxed = false;
   result.total = result.hits.size();
+  return result;
+}
+
+bool LexicalIndex::Known(const Token& token, bool last) const {
+  if (term_of_.contains(token.stem)) return true;
+  thread_local std::vector<std::pair<uint32_t, int>> similar;
+  words_.Similar(token.text, &similar);
+  if (!similar.empty()) return true;
+  thread_local std::vector<uint32_t> begun;
+  if (last) words_.WithPrefix(token.text, 1, &begun);
+  return last && !begun.empty();
+}
+
+LexicalResult LexicalIndex::Match(std::string_view query, const MatchOptions& options) const {
+  std::vector<Token> tokens = Analyze(query);
+  // A word the catalog does not know, typed in the wrong keyboard layout,
+  // is read in the other one when the catalog knows that.
+  bool switched = false;
+  if (options.typos) {
+    for (Token& token : tokens) {
+      const bool last = &token == &tokens.back();
+      if (token.stop || Known(token, last)) continue;
+      std::vector<Token> retyped = Analyze(SwitchKeyboardLayout(token.text));
+      if (retyped.size() != 1 || !Known(retyped[0], last)) continue;
+      retyped[0].position = token.position;
+      token = std::move(retyped[0]);
+      switched = true;
+    }
+  }
+  const bool all_stop = std::all_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.stop; });
+  std::string retyped_query;
+  if (switched) {
+    for (const Token& token : tokens) retyped_query.append(retyped_query.empty() ? "" : " ").append(token.text);
+  }
+  std::erase_if(tokens, [&](const Token& t) { return t.stop && !all_stop; });
+  std::vector<Alternatives> words;
+  std::vector<Correction> corrections;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    words.push_back(AlternativesOf(tokens[i].text, tokens[i].stem, i + 1 == tokens.size(), options, &corrections));
+  }
+  LexicalResult result = Run(words, options.relax);
+  result.corrections = std::move(corrections);
+  result.layout_corrected = std::move(retyped_query);
+  return result;
+}
+
+LexicalResult LexicalIndex::Search(std::string_view query, size_t limit, const MatchOptions& options) const {
+  LexicalResult result = Match(query, options);
   auto better = [](const LexicalHit& a, const LexicalHit& b) {
-    return a.score != b.score ? a.score > b.score : a.item_id < b.item_id;
+    return a.score != b.score ? a.score > b.score : a.key < b.key;
   };
   const size_t keep = std::min(limit, result.hits.size());
   std::partial_sort(result.hits.begin(), result.hits.begin() + static_cast<ptrdiff_t>(keep), result.hits.end(), better);
@@ -190,30 +304,17 @@ LexicalResult LexicalIndex::Run(const std::vector<Alternatives>& words, size_t l
   return result;
 }
 
-LexicalResult LexicalIndex::Search(std::string_view query, size_t limit) const {
-  auto search = [&](std::string_view text) {
-    std::vector<Token> tokens = Analyze(text);
-    const bool all_stop = std::all_of(tokens.begin(), tokens.end(), [](const Token& t) { return t.stop; });
-    std::erase_if(tokens, [&](const Token& t) { return t.stop && !all_stop; });
-    std::vector<Alternatives> words;
-    for (size_t i = 0; i < tokens.size(); ++i) {
-      words.push_back(AlternativesOf(tokens[i].text, tokens[i].stem, i + 1 == tokens.size()));
-    }
-    return Run(words, limit);
-  };
-  LexicalResult result = search(query);
-  if (result.hits.empty() || result.relaxed) {
-    const std::string normalized = NormalizeText(query);
-    const std::string switched = SwitchKeyboardLayout(normalized);
-    if (switched != normalized) {
-      LexicalResult retyped = search(switched);
-      if (!retyped.hits.empty() && (result.hits.empty() || !retyped.relaxed)) {
-        retyped.layout_corrected = switched;
-        return retyped;
-      }
-    }
-  }
-  return result;
+std::vector<std::pair<std::string, uint32_t>> LexicalIndex::Complete(std::string_view prefix, size_t limit) const {
+  const std::string normalized = NormalizeText(prefix);
+  thread_local std::vector<uint32_t> begun;
+  words_.WithPrefix(normalized, 2000, &begun);
+  std::vector<std::pair<std::string, uint32_t>> out;
+  for (uint32_t word : begun) out.emplace_back(words_.term(word), word_docs_[word]);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return out;
 }
 
 }  // namespace vitrina

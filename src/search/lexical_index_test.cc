@@ -21,13 +21,21 @@ class LexicalIndexTest : public ::testing::Test {
          .attributes = {{"color", std::string("чёрный")}}});
     index_.Commit();
   }
-  void Add(Item item) { index_.Upsert(item); }
+  uint32_t KeyOf(const std::string& id) {
+    auto it = std::find(ids_.begin(), ids_.end(), id);
+    if (it != ids_.end()) return static_cast<uint32_t>(it - ids_.begin());
+    ids_.push_back(id);
+    return static_cast<uint32_t>(ids_.size() - 1);
+  }
+  void Add(Item item) { index_.Upsert(KeyOf(item.id), item); }
+  void Remove(const std::string& id) { index_.Remove(KeyOf(id)); }
   std::vector<std::string> Ids(const LexicalResult& result) {
     std::vector<std::string> ids;
-    for (const LexicalHit& hit : result.hits) ids.emplace_back(hit.item_id);
+    for (const LexicalHit& hit : result.hits) ids.push_back(ids_[hit.key]);
     return ids;
   }
 
+  std::vector<std::string> ids_;  // key -> item id
   LexicalIndex index_;
 };
 
@@ -60,7 +68,7 @@ TEST_F(LexicalIndexTest, WordFormsTyposTransliterationAndPrefixes) {
   index_.Commit();
   LexicalResult mugs = index_.Search("travel mug", 10);
   ASSERT_FALSE(mugs.hits.empty());
-  EXPECT_EQ(mugs.hits[0].item_id, "mug3");
+  EXPECT_EQ(ids_[mugs.hits[0].key], "mug3");
 }
 
 TEST_F(LexicalIndexTest, WrongLayoutIsRetypedAndMissingWordsRelax) {
@@ -82,17 +90,55 @@ TEST_F(LexicalIndexTest, ChangedAndRemovedItemsAreSearchedAsTheyAreNow) {
   Add({.id = "mug2", .title = "Green enamel bowl", .category = {"Home", "Bowls"}});
   EXPECT_EQ(Ids(index_.Search("blue", 10)), std::vector<std::string>{});
   EXPECT_EQ(Ids(index_.Search("bowl", 10)), std::vector<std::string>{"mug2"});
-  index_.Remove("mug1");
+  Remove("mug1");
   EXPECT_EQ(Ids(index_.Search("ceramic", 10)), std::vector<std::string>{});
   Add({.id = "shirt", .title = "Red cotton shirt", .active = false});
   EXPECT_TRUE(index_.Search("shirt", 10).hits.empty());
   EXPECT_EQ(index_.size(), 4u);
   // Many removals compact the postings; what is left is still found.
   for (int i = 0; i < 3000; ++i) Add({.id = "tmp" + std::to_string(i), .title = "Temporary lamp"});
-  for (int i = 0; i < 3000; ++i) index_.Remove("tmp" + std::to_string(i));
+  for (int i = 0; i < 3000; ++i) Remove("tmp" + std::to_string(i));
   EXPECT_TRUE(index_.Search("lamp", 10).hits.empty());
   EXPECT_EQ(Ids(index_.Search("bowl", 10)), std::vector<std::string>{"mug2"});
   EXPECT_EQ(index_.size(), 4u);
+}
+
+class FixedSynonyms : public SynonymLookup {
+ public:
+  const std::vector<std::string>* Find(std::string_view stem) const override {
+    static const std::vector<std::string> cup = {"cup"};
+    return stem == "mug" ? &cup : nullptr;
+  }
+};
+
+TEST_F(LexicalIndexTest, SynonymsCorrectionsAndOptions) {
+  Add({.id = "cup", .title = "Porcelain cup", .category = {"Home", "Cups"}});
+  index_.Commit();
+  FixedSynonyms synonyms;
+  std::vector<std::string> with = Ids(index_.Search("mug", 10, {.synonyms = &synonyms}));
+  ASSERT_EQ(with.size(), 4u);
+  EXPECT_EQ(with[2], "cup");  // a synonym counts less than the word in a title, more than in a description
+  EXPECT_EQ(Ids(index_.Search("mug", 10)).size(), 3u);
+  // A typo says what it was read as; a word being typed is not a typo.
+  LexicalResult typo = index_.Search("ceramik mug", 10);
+  ASSERT_EQ(typo.corrections.size(), 1u);
+  EXPECT_EQ(typo.corrections[0].word, "ceramik");
+  EXPECT_EQ(typo.corrections[0].corrected, "ceramic");
+  EXPECT_TRUE(index_.Search("mug ceram", 10).corrections.empty());
+  // Without typo tolerance, typos and the wrong layout find nothing.
+  EXPECT_TRUE(index_.Search("ceramik", 10, {.typos = false}).hits.empty());
+  EXPECT_TRUE(index_.Search("yfeiybrb", 10, {.typos = false}).hits.empty());
+  // Without relaxation, a query no item fully matches finds nothing.
+  EXPECT_TRUE(index_.Search("red enamel", 10, {.relax = false}).hits.empty());
+  // Completion: the catalog's words that begin the prefix, the most frequent first.
+  auto words = index_.Complete("Mu", 5);
+  ASSERT_EQ(words.size(), 2u);
+  EXPECT_EQ(words[0], (std::pair<std::string, uint32_t>{"mug", 3}));  // two titles and a description
+  EXPECT_EQ(words[1], (std::pair<std::string, uint32_t>{"mugs", 2}));  // two categories
+  auto russian = index_.Complete("НАУ", 5);
+  ASSERT_FALSE(russian.empty());
+  EXPECT_EQ(russian[0].first, "наушники");
+  EXPECT_EQ(russian[0].second, 2u);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "text/fuzzy.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <functional>
 
 namespace vitrina {
@@ -67,6 +68,10 @@ uint32_t FuzzyDictionary::Add(std::string_view term) {
 }
 
 void FuzzyDictionary::Build() {
+  if (indexed_ == terms_.size()) return;
+  // The new terms' entries are sorted on their own and merged in, so that
+  // adding a few terms to a large dictionary costs a merge, not a sort.
+  const size_t old_entries = index_.size();
   std::vector<uint64_t> hashes;
   for (size_t id = indexed_; id < terms_.size(); ++id) {
     hashes.clear();
@@ -75,11 +80,24 @@ void FuzzyDictionary::Build() {
     hashes.erase(std::unique(hashes.begin(), hashes.end()), hashes.end());
     for (uint64_t hash : hashes) index_.emplace_back(hash, static_cast<uint32_t>(id));
   }
-  std::sort(index_.begin(), index_.end());
-  sorted_.resize(terms_.size());
-  for (uint32_t id = 0; id < terms_.size(); ++id) sorted_[id] = id;
-  std::sort(sorted_.begin(), sorted_.end(), [&](uint32_t a, uint32_t b) { return terms_[a] < terms_[b]; });
+  std::sort(index_.begin() + static_cast<ptrdiff_t>(old_entries), index_.end());
+  std::inplace_merge(index_.begin(), index_.begin() + static_cast<ptrdiff_t>(old_entries), index_.end());
+  const size_t old_sorted = sorted_.size();
+  for (auto id = static_cast<uint32_t>(indexed_); id < terms_.size(); ++id) sorted_.push_back(id);
+  auto by_term = [&](uint32_t a, uint32_t b) { return terms_[a] < terms_[b]; };
+  std::sort(sorted_.begin() + static_cast<ptrdiff_t>(old_sorted), sorted_.end(), by_term);
+  std::inplace_merge(sorted_.begin(), sorted_.begin() + static_cast<ptrdiff_t>(old_sorted), sorted_.end(), by_term);
   indexed_ = terms_.size();
+}
+
+size_t FuzzyDictionary::MemoryBytes() const {
+  size_t bytes = index_.capacity() * sizeof(index_[0]) + sorted_.capacity() * sizeof(uint32_t);
+  for (size_t i = 0; i < terms_.size(); ++i) {
+    bytes += sizeof(std::string) + terms_[i].capacity() + 1 + sizeof(std::u32string) +
+             (letters_[i].capacity() + 1) * sizeof(char32_t);
+    bytes += terms_[i].size() + 1 + sizeof(std::string) + 24;  // the id map's copy and node
+  }
+  return bytes;
 }
 
 void FuzzyDictionary::Similar(std::string_view word, std::vector<std::pair<uint32_t, int>>* out) const {

@@ -32,6 +32,8 @@ class FuzzyDictionary {
   void Build();
 
   size_t size() const { return terms_.size(); }
+  // Bytes of heap held (estimated).
+  size_t MemoryBytes() const;
   const std::string& term(uint32_t id) const { return terms_[id]; }
 
   // Terms within AllowedEdits(letters of word) of `word` (the word itself
