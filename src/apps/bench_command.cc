@@ -603,7 +603,12 @@ Command AddBenchCommand(CLI::App* app) {
   score_command->add_option("--k", score->k, "Items per top-k list (--ann)")->check(CLI::Range(1, 100'000));
   score->config.Register(score_command);
 
-  return {command, [generate, shop, load, score, gen, gen_shop, http_load, score_command] {
+  std::vector<Command> search = AddSearchBenchCommands(command);
+
+  return {command, [generate, shop, load, score, gen, gen_shop, http_load, score_command, search] {
+            for (const Command& sub : search) {
+              if (sub.cli->parsed()) return sub.run();
+            }
             if (gen->parsed()) return RunGenerate(*generate);
             if (gen_shop->parsed()) return RunShop(*shop);
             if (http_load->parsed()) return RunLoad(*load);

@@ -46,5 +46,7 @@ Command AddConfigCommand(CLI::App* app);
 Command AddBenchCommand(CLI::App* app);
 Command AddEvaluateCommand(CLI::App* app);
 Command AddTrainCommand(CLI::App* app);
+// `vitrina bench search-quality` and `search-latency`, under `bench`.
+std::vector<Command> AddSearchBenchCommands(CLI::App* bench);
 
 }  // namespace vitrina

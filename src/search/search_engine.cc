@@ -138,7 +138,8 @@ void SearchEngine::Put(Item item) {
   const uint32_t slot = SlotFor(item.id);
   Entry& entry = entries_[slot];
   index_.Upsert(slot, item);
-  entry.text = EmbedText(item.title);
+  if (slot >= texts_.size()) texts_.resize(slot + 1);
+  texts_[slot] = EmbedText(item.title);
   entry.brand_key = NormalizeText(item.brand);
   entry.category_keys.clear();
   for (const std::string& level : item.category) entry.category_keys.push_back(NormalizeText(level));
@@ -160,6 +161,7 @@ void SearchEngine::Drop(const std::string& item_id) {
   const uint32_t slot = it->second;
   index_.Remove(slot);
   entries_[slot] = Entry{};
+  texts_[slot] = TextVector{};
   free_slots_.push_back(slot);
   slot_of_.erase(it);
 }
@@ -168,6 +170,7 @@ Status SearchEngine::Build() {
   std::unique_lock lock(mutex_);
   index_ = LexicalIndex();
   entries_.clear();
+  texts_.clear();
   free_slots_.clear();
   slot_of_.clear();
   Status status = store_->ScanItems([&](const Item& item) {
@@ -227,7 +230,7 @@ SearchEngine::Stats SearchEngine::stats() const {
   Stats stats;
   stats.items = slot_of_.size();
   stats.index_bytes = index_.MemoryBytes();
-  stats.catalog_bytes = entries_.capacity() * sizeof(Entry);
+  stats.catalog_bytes = entries_.capacity() * sizeof(Entry) + texts_.capacity() * sizeof(TextVector);
   for (const Entry& entry : entries_) {
     const Item& item = entry.item;
     stats.catalog_bytes += item.id.capacity() + item.title.capacity() + item.description.capacity() +
@@ -299,6 +302,442 @@ SearchEngine::Profile SearchEngine::ProfileOf(const std::string& user_id, const 
   return profile;
 }
 
+// One search, step by step. Holds the engine's lock for its lifetime.
+class SearchEngine::Run {
+ public:
+  Run(const SearchEngine& engine, const SearchRequest& request, SearchResponse* response)
+      : engine_(engine),
+        entries_(engine.entries_),
+        request_(request),
+        response_(*response),
+        wanted_(request),
+        browse_(TrimWhitespace(request.query).empty()),
+        now_ms_(engine.clock_->NowMillis()),
+        rule_set_(engine.rules_ != nullptr ? engine.rules_->current() : nullptr),
+        synonyms_(engine.synonyms_ != nullptr ? engine.synonyms_->current() : nullptr),
+        snapshot_(engine.models_ != nullptr ? engine.models_->current() : nullptr),
+        lock_(engine.mutex_) {
+    if (rule_set_ != nullptr) {
+      response_.rules_version = rule_set_->version();
+      scope_.emplace(rule_set_->InEffect("search", now_ms_), now_ms_);
+      if (scope_->empty()) scope_.reset();
+    }
+    if (synonyms_ != nullptr) response_.synonyms_version = synonyms_->version();
+  }
+
+  void Execute() {
+    if (browse_) {
+      for (uint32_t slot = 0; slot < entries_.size(); ++slot) {
+        if (entries_[slot].live) candidates_.push_back({slot, 0.0f});
+      }
+    } else {
+      MatchQuery();
+    }
+    FilterAndCount();
+    Score();
+    Order();
+    Page();
+    if (request_.facets) WriteFacets();
+  }
+
+ private:
+  struct Candidate {
+    uint32_t slot;
+    float lexical;  // BM25F, or the embedding similarity for "nearest"
+  };
+  struct Scored {
+    uint32_t slot;
+    double score = 0;
+    double lexical = 0;
+    double personal = 1;
+    float popularity = 0;
+    const char* match = "exact";
+    const char* affinity = nullptr;  // which affinity mattered most: "brand", "category", "taste", "price"
+    int32_t effects = -1;            // into effects_
+  };
+
+  bool Admits(const Item& item) const { return !scope_ || scope_->Admits(item); }
+
+  // Which filters an entry fails, as a bit mask.
+  uint32_t Failures(const Entry& entry) const {
+    const Item& item = entry.item;
+    uint32_t mask = 0;
+    if (!wanted_.category.empty() && !Contains(entry.category_keys, wanted_.category)) mask |= kCategoryBit;
+    if (!wanted_.brands.empty() && !Contains(wanted_.brands, entry.brand_key)) mask |= kBrandBit;
+    if ((request_.min_price && (!item.price || *item.price < *request_.min_price)) ||
+        (request_.max_price && (!item.price || *item.price > *request_.max_price))) {
+      mask |= kPriceBit;
+    }
+    if (request_.in_stock && !InStock(item)) mask |= kStockBit;
+    for (size_t a = 0; a < wanted_.attributes.size(); ++a) {
+      const auto& [name, values] = wanted_.attributes[a];
+      const bool any = std::any_of(entry.attribute_keys.begin(), entry.attribute_keys.end(), [&](const auto& key) {
+        return key.first == name && Contains(values, key.second);
+      });
+      if (!any) mask |= 1u << (kFirstAttributeBit + a);
+    }
+    return mask;
+  }
+
+  void MatchQuery() {
+    const MatchOptions options{.typos = request_.typos, .relax = true, .synonyms = synonyms_.get()};
+    LexicalResult lexical = engine_.index_.Match(request_.query, options);
+    response_.layout_corrected = std::move(lexical.layout_corrected);
+    response_.corrections = std::move(lexical.corrections);
+    candidates_.reserve(lexical.hits.size());
+    for (const LexicalHit& hit : lexical.hits) candidates_.push_back({hit.key, hit.score});
+    if (lexical.relaxed) {
+      match_ = "relaxed";
+      response_.fallback = "relaxed";
+      response_.message = "No item matches every word; showing items that match " +
+                          std::to_string(lexical.hits.empty() ? 0 : lexical.hits[0].matched_words) + " of " +
+                          std::to_string(lexical.query_words) + ".";
+    }
+    query_vector_ = EmbedText(response_.layout_corrected.empty() ? request_.query : response_.layout_corrected);
+    if (candidates_.empty() && request_.fallback) Nearest();
+  }
+
+  // No word in common: the titles nearest the query's embedding.
+  void Nearest() {
+    const std::vector<TextVector>& texts = engine_.texts_;
+    std::vector<std::pair<float, uint32_t>> close;
+    for (uint32_t slot = 0; slot < texts.size(); ++slot) {
+      const float similarity = TextSimilarity(query_vector_, texts[slot]);
+      if (similarity >= engine_.options_.nearest_min_similarity && entries_[slot].live) close.emplace_back(similarity, slot);
+    }
+    std::sort(close.begin(), close.end(),
+              [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    for (const auto& [similarity, slot] : close) {
+      if (candidates_.size() >= engine_.options_.nearest_items) break;
+      if (Failures(entries_[slot]) == 0 && Admits(entries_[slot].item)) candidates_.push_back({slot, similarity});
+    }
+    if (candidates_.empty()) return;
+    match_ = "nearest";
+    response_.fallback = "nearest";
+    response_.message = "No item matches '" + std::string(TruncateUtf8(request_.query, 80)) +
+                        "'; showing the items with the closest titles.";
+  }
+
+  // Filters, rules and facet counts. A candidate failing exactly one filter
+  // counts in that filter's facet only.
+  void FilterAndCount() {
+    if (browse_) match_ = "browse";
+    for (const Candidate& candidate : candidates_) {
+      const Entry& entry = entries_[candidate.slot];
+      const Item& item = entry.item;
+      const uint32_t mask = Failures(entry);
+      if (mask != 0 && (mask & (mask - 1)) != 0) continue;  // fails two or more
+      if (!Admits(item)) continue;
+      if (request_.facets) {
+        if ((mask == 0 || mask == kCategoryBit) && !item.category.empty()) ++category_counts_[item.category.back()];
+        if ((mask == 0 || mask == kBrandBit) && !item.brand.empty()) ++brand_counts_[item.brand];
+        if ((mask == 0 || mask == kPriceBit) && item.price) prices_.push_back(*item.price);
+        if ((mask == 0 || mask == kStockBit) && InStock(item)) ++response_.in_stock_count;
+        if (mask == 0 || mask >= (1u << kFirstAttributeBit)) CountAttributes(item, mask);
+      }
+      if (mask == 0) results_.push_back(candidate);
+    }
+  }
+
+  void CountAttributes(const Item& item, uint32_t mask) {
+    for (const auto& [name, value] : item.attributes) {
+      if (mask != 0) {  // only the attribute whose filter it fails
+        bool own = false;
+        for (size_t a = 0; a < wanted_.attributes.size(); ++a) {
+          if (mask == 1u << (kFirstAttributeBit + a) && wanted_.attributes[a].first == name) own = true;
+        }
+        if (!own) continue;
+      }
+      if (const auto* text = std::get_if<std::string>(&value)) {
+        if (!text->empty()) ++attribute_counts_[name][*text];
+      } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+        for (const std::string& entry : *list) ++attribute_counts_[name][entry];
+      }
+    }
+  }
+
+  // The collaborative model's scores of `results_` for the shopper, scaled
+  // so the best is 1 (0 where unknown).
+  std::vector<float> Collaborative(const Profile& profile, const std::vector<int64_t>& indexes) const {
+    std::vector<float> out(indexes.size(), 0.0f);
+    const Recommender* model = snapshot_ != nullptr ? snapshot_->model(engine_.options_.related_model) : nullptr;
+    if (model == nullptr || profile.history.empty() || engine_.options_.collaborative_weight <= 0) return out;
+    std::vector<uint32_t> known;
+    std::vector<size_t> position;
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      if (indexes[i] >= 0) {
+        known.push_back(static_cast<uint32_t>(indexes[i]));
+        position.push_back(i);
+      }
+    }
+    std::vector<float> scores(known.size());
+    model->ScoreItems(profile.history, Relation::kAny, known, scores);
+    float top = 0;
+    for (float score : scores) top = std::max(top, score);
+    if (top <= 0) return out;
+    for (size_t k = 0; k < known.size(); ++k) out[position[k]] = std::max(0.0f, scores[k] / top);
+    return out;
+  }
+
+  void Score() {
+    const SearchOptions& options = engine_.options_;
+    const auto* trending =
+        snapshot_ != nullptr ? dynamic_cast<const TrendingRecommender*>(snapshot_->model("trending")) : nullptr;
+    std::vector<int64_t> indexes(results_.size(), -1);  // in the snapshot
+    if (snapshot_ != nullptr) {
+      for (size_t i = 0; i < results_.size(); ++i) indexes[i] = snapshot_->FindItem(entries_[results_[i].slot].item.id);
+    }
+    Profile profile;
+    if (request_.personalize && (!request_.user_id.empty() || !request_.session_id.empty())) {
+      profile = engine_.ProfileOf(request_.user_id, request_.session_id);
+    }
+    response_.personalized = profile.total > 0;
+    const std::vector<float> collaborative =
+        response_.personalized ? Collaborative(profile, indexes) : std::vector<float>(results_.size(), 0.0f);
+    float best = 0;
+    for (const Candidate& candidate : results_) best = std::max(best, candidate.lexical);
+    scored_.reserve(results_.size());
+    std::vector<RuleEffect> effects;
+    for (size_t i = 0; i < results_.size(); ++i) {
+      const uint32_t slot = results_[i].slot;
+      const Entry& entry = entries_[slot];
+      Scored s{.slot = slot, .match = match_};
+      double relevance = 1.0;
+      if (match_ == std::string_view("nearest")) {
+        relevance = results_[i].lexical;  // the similarity itself
+      } else if (!browse_) {
+        s.lexical = best > 0 ? results_[i].lexical / best : 0.0;
+        relevance = s.lexical + options.text_weight *
+                                    std::max(0.0f, TextSimilarity(query_vector_, engine_.texts_[slot]));
+      }
+      s.popularity = trending != nullptr && indexes[i] >= 0 ? trending->popularity()[indexes[i]] : 0.0f;
+      relevance *= 1.0 + options.popularity_weight * s.popularity;
+      if (response_.personalized) Personalize(profile, entry, collaborative[i], &s);
+      s.score = relevance * s.personal;
+      if (scope_) {
+        effects.clear();
+        s.score *= scope_->Boost(entry.item, &effects);
+        if (!effects.empty()) {
+          s.effects = static_cast<int32_t>(effects_.size());
+          effects_.push_back(effects);
+        }
+      }
+      scored_.push_back(s);
+    }
+  }
+
+  void Personalize(const Profile& profile, const Entry& entry, float collaborative, Scored* s) const {
+    const SearchOptions& options = engine_.options_;
+    const Item& item = entry.item;
+    const double brand = options.brand_weight * Profile::ShareOf(profile.brands, entry.brand_key, profile.total);
+    const double category =
+        entry.category_keys.empty()
+            ? 0.0
+            : options.category_weight * Profile::ShareOf(profile.categories, entry.category_keys.back(), profile.total);
+    double price = 0;
+    if (profile.has_price && item.price && *item.price > 0) {
+      const double z = (std::log(*item.price) - profile.log_price) / profile.log_price_spread;
+      price = options.price_weight * std::exp(-0.5 * z * z);
+    }
+    const double taste = options.collaborative_weight * collaborative;
+    s->personal = 1.0 + brand + category + price + taste;
+    const double strongest = std::max({brand, category, price, taste});
+    if (strongest >= 0.05) {
+      s->affinity = strongest == brand ? "brand" : strongest == category ? "category" : strongest == taste ? "taste" : "price";
+    }
+  }
+
+  bool Before(const Scored& a, const Scored& b) const {
+    switch (request_.sort) {
+      case SearchSort::kRelevance:
+        break;
+      case SearchSort::kPriceAsc:
+      case SearchSort::kPriceDesc: {
+        const auto& pa = entries_[a.slot].item.price;
+        const auto& pb = entries_[b.slot].item.price;
+        if (pa.has_value() != pb.has_value()) return pa.has_value();  // unpriced last
+        if (pa && *pa != *pb) return request_.sort == SearchSort::kPriceAsc ? *pa < *pb : *pa > *pb;
+        break;
+      }
+      case SearchSort::kNewest: {
+        const int64_t ca = entries_[a.slot].item.created_ms, cb = entries_[b.slot].item.created_ms;
+        if (ca != cb) return ca > cb;
+        break;
+      }
+      case SearchSort::kPopular:
+        if (a.popularity != b.popularity) return a.popularity > b.popularity;
+        break;
+    }
+    if (a.score != b.score) return a.score > b.score;
+    return entries_[a.slot].item.id < entries_[b.slot].item.id;
+  }
+
+  // Sorts the head the page needs, adds related items when few match, and
+  // moves pinned items to their places.
+  void Order() {
+    const size_t pins = scope_ ? scope_->pins().size() : 0;
+    const size_t needed = std::min(scored_.size(), request_.offset + request_.n + pins);
+    std::partial_sort(scored_.begin(), scored_.begin() + static_cast<ptrdiff_t>(needed), scored_.end(),
+                      [this](const Scored& a, const Scored& b) { return Before(a, b); });
+    if (request_.sort != SearchSort::kRelevance) return;
+    if (!browse_ && request_.fallback && !scored_.empty() && scored_.size() < request_.offset + request_.n) {
+      AddRelated();
+    }
+    for (const RuleScope::Pin& pin : scope_ ? scope_->pins() : std::vector<RuleScope::Pin>{}) {
+      auto it = std::find_if(scored_.begin(), scored_.end(),
+                             [&](const Scored& s) { return entries_[s.slot].item.id == pin.item_id; });
+      if (it == scored_.end()) continue;  // pinned items appear only when they match
+      Scored moved = *it;
+      scored_.erase(it);
+      if (moved.effects < 0) {
+        moved.effects = static_cast<int32_t>(effects_.size());
+        effects_.emplace_back();
+      }
+      effects_[moved.effects].push_back({.rule = &pin.rule->rule, .effect = "pinned at " + std::to_string(pin.position + 1)});
+      scored_.insert(scored_.begin() + static_cast<ptrdiff_t>(std::min(pin.position, scored_.size())), moved);
+    }
+  }
+
+  // When few match: what the collaborative model finds like the best matches.
+  void AddRelated() {
+    const Recommender* model = snapshot_ != nullptr ? snapshot_->model(engine_.options_.related_model) : nullptr;
+    if (model == nullptr) return;
+    std::vector<HistoryEntry> seeds;
+    for (size_t i = 0; i < scored_.size() && seeds.size() < 3; ++i) {
+      const int64_t index = snapshot_->FindItem(entries_[scored_[i].slot].item.id);
+      if (index >= 0) seeds.push_back({.item = static_cast<uint32_t>(index)});
+    }
+    if (seeds.empty()) return;
+    std::vector<uint32_t> taken;
+    for (const Scored& s : scored_) taken.push_back(s.slot);
+    std::sort(taken.begin(), taken.end());
+    auto skip = [&](uint32_t index) {
+      auto it = engine_.slot_of_.find(snapshot_->item(index).id);
+      if (it == engine_.slot_of_.end()) return true;
+      const Entry& entry = entries_[it->second];
+      return std::binary_search(taken.begin(), taken.end(), it->second) || Failures(entry) != 0 || !Admits(entry.item);
+    };
+    std::vector<std::pair<uint32_t, float>> top;
+    model->TopK(seeds, Relation::kAny, engine_.options_.related_items, -INFINITY, skip, &top);
+    related_to_ = entries_[scored_.front().slot].item.title;
+    double below = scored_.back().score;
+    for (const auto& [index, model_score] : top) {
+      below *= 0.99;
+      scored_.push_back({.slot = engine_.slot_of_.at(snapshot_->item(index).id), .score = below, .match = "related"});
+    }
+  }
+
+  std::string ReasonOf(const Scored& s) const {
+    const Item& item = entries_[s.slot].item;
+    const std::string_view match = s.match;
+    if (match == "related") return "often chosen with " + related_to_;
+    if (s.affinity != nullptr) {
+      const std::string_view affinity = s.affinity;
+      if (affinity == "brand") return "you often choose " + item.brand;
+      if (affinity == "category") return "you browse " + item.category.back();
+      if (affinity == "taste") return "matches your taste";
+      return "in your price range";
+    }
+    if (match == "nearest") return "title close to your search";
+    if (match == "relaxed") return "matches some of your words";
+    if (match == "exact") return "matches your search";
+    return "in the selected range";
+  }
+
+  void Page() {
+    response_.total = scored_.size();
+    for (size_t i = request_.offset; i < scored_.size() && response_.hits.size() < request_.n; ++i) {
+      const Scored& s = scored_[i];
+      SearchHit hit{.item = entries_[s.slot].item, .score = s.score, .match = s.match, .reason = ReasonOf(s),
+                    .lexical = s.lexical, .personal = s.personal};
+      if (s.effects >= 0) {
+        for (const RuleEffect& effect : effects_[s.effects]) {
+          hit.rules.push_back({.id = effect.rule->id, .name = effect.rule->name, .effect = effect.effect});
+        }
+      }
+      response_.hits.push_back(std::move(hit));
+    }
+  }
+
+  void AddFacet(std::string name, const std::unordered_map<std::string_view, uint32_t>& counts,
+                const std::vector<std::string>& selected) {  // selected: normalized
+    Facet out{.name = std::move(name)};
+    for (const auto& [value, count] : counts) out.values.push_back({.value = std::string(value), .count = count});
+    std::sort(out.values.begin(), out.values.end(), [](const FacetValue& a, const FacetValue& b) {
+      return a.count != b.count ? a.count > b.count : a.value < b.value;
+    });
+    if (out.values.size() > engine_.options_.facet_values) out.values.resize(engine_.options_.facet_values);
+    for (FacetValue& value : out.values) value.selected = !selected.empty() && Contains(selected, NormalizeText(value.value));
+    if (!out.values.empty()) response_.facets.push_back(std::move(out));
+  }
+
+  void WriteFacets() {
+    AddFacet("category", category_counts_,
+             wanted_.category.empty() ? std::vector<std::string>{} : std::vector<std::string>{wanted_.category});
+    AddFacet("brand", brand_counts_, wanted_.brands);
+    std::vector<std::pair<std::string_view, size_t>> by_coverage;
+    for (const auto& [name, values] : attribute_counts_) {
+      size_t total = 0;
+      for (const auto& [value, count] : values) total += count;
+      by_coverage.emplace_back(name, total);
+    }
+    std::sort(by_coverage.begin(), by_coverage.end(),
+              [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    if (by_coverage.size() > engine_.options_.attribute_facets) by_coverage.resize(engine_.options_.attribute_facets);
+    for (const auto& [name, total] : by_coverage) {
+      std::vector<std::string> selected;
+      for (const auto& [filter_name, values] : wanted_.attributes) {
+        if (filter_name == name) selected = values;
+      }
+      AddFacet("attributes." + std::string(name), attribute_counts_.at(name), selected);
+    }
+    if (prices_.empty()) return;
+    std::sort(prices_.begin(), prices_.end());
+    response_.price_min = prices_.front();
+    response_.price_max = prices_.back();
+    // Up to five ranges with round bounds near the quintiles.
+    std::vector<double> bounds;
+    for (int q = 1; q < 5; ++q) {
+      const double bound = NiceBound(prices_[prices_.size() * q / 5]);
+      if (bound > prices_.front() && bound <= prices_.back() && (bounds.empty() || bound > bounds.back())) {
+        bounds.push_back(bound);
+      }
+    }
+    double from = 0;
+    for (size_t b = 0; b <= bounds.size(); ++b) {
+      const double to = b < bounds.size() ? bounds[b] : NiceBound(prices_.back() * 1.0000001);
+      const auto lo = std::lower_bound(prices_.begin(), prices_.end(), from);
+      const auto hi = b < bounds.size() ? std::lower_bound(prices_.begin(), prices_.end(), to) : prices_.end();
+      response_.price_ranges.push_back({.from = from, .to = to, .count = static_cast<uint32_t>(hi - lo)});
+      from = to;
+    }
+  }
+
+  const SearchEngine& engine_;
+  const std::vector<Entry>& entries_;
+  const SearchRequest& request_;
+  SearchResponse& response_;
+  const NormalizedFilters wanted_;
+  const bool browse_;
+  const int64_t now_ms_;
+  const std::shared_ptr<const RuleSet> rule_set_;
+  std::optional<RuleScope> scope_;  // points into rule_set_; empty when no rule applies
+  const std::shared_ptr<const SynonymSet> synonyms_;
+  const std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_lock<std::shared_mutex> lock_;
+
+  const char* match_ = "exact";
+  TextVector query_vector_{};
+  std::vector<Candidate> candidates_;
+  std::vector<Candidate> results_;  // candidates passing every filter and rule
+  std::vector<Scored> scored_;
+  std::vector<std::vector<RuleEffect>> effects_;
+  std::string related_to_;
+  std::unordered_map<std::string_view, uint32_t> category_counts_, brand_counts_;
+  std::unordered_map<std::string_view, std::unordered_map<std::string_view, uint32_t>> attribute_counts_;
+  std::vector<double> prices_;
+};
+
 Result<SearchResponse> SearchEngine::Search(const SearchRequest& request) const {
   if (request.query.size() > kMaxQueryBytes) return Status::InvalidArgument("q: at most 512 bytes");
   if (request.n < 1 || request.n > options_.max_results) {
@@ -310,381 +749,14 @@ Result<SearchResponse> SearchEngine::Search(const SearchRequest& request) const 
   if (request.attributes.size() > kMaxAttributeFilters) {
     return Status::InvalidArgument("attributes: at most 16 attribute filters");
   }
-  const bool browse = TrimWhitespace(request.query).empty();
   const bool filtered = !request.category.empty() || !request.brands.empty() || request.min_price ||
                         request.max_price || request.in_stock || !request.attributes.empty();
-  if (browse && !filtered) return Status::InvalidArgument("q: required (or a filter to browse by)");
-
-  const int64_t now = clock_->NowMillis();
+  if (TrimWhitespace(request.query).empty() && !filtered) {
+    return Status::InvalidArgument("q: required (or a filter to browse by)");
+  }
   SearchResponse response;
   response.search_id = NewSearchId();
-  const std::shared_ptr<const RuleSet> rule_set = rules_ != nullptr ? rules_->current() : nullptr;
-  std::optional<RuleScope> scope;  // points into rule_set
-  if (rule_set != nullptr) {
-    response.rules_version = rule_set->version();
-    scope.emplace(rule_set->InEffect("search", now), now);
-    if (scope->empty()) scope.reset();
-  }
-  const std::shared_ptr<const SynonymSet> synonyms = synonyms_ != nullptr ? synonyms_->current() : nullptr;
-  if (synonyms != nullptr) response.synonyms_version = synonyms->version();
-  const std::shared_ptr<const Snapshot> snapshot = models_ != nullptr ? models_->current() : nullptr;
-
-  std::shared_lock lock(mutex_);
-
-  // Which filters an entry fails, as a mask.
-  const NormalizedFilters wanted(request);
-  auto failures = [&](const Entry& entry) {
-    const Item& item = entry.item;
-    uint32_t mask = 0;
-    if (!wanted.category.empty() && !Contains(entry.category_keys, wanted.category)) mask |= kCategoryBit;
-    if (!wanted.brands.empty() && !Contains(wanted.brands, entry.brand_key)) mask |= kBrandBit;
-    if ((request.min_price && (!item.price || *item.price < *request.min_price)) ||
-        (request.max_price && (!item.price || *item.price > *request.max_price))) {
-      mask |= kPriceBit;
-    }
-    if (request.in_stock && !InStock(item)) mask |= kStockBit;
-    for (size_t a = 0; a < wanted.attributes.size(); ++a) {
-      const auto& [name, values] = wanted.attributes[a];
-      const bool any = std::any_of(entry.attribute_keys.begin(), entry.attribute_keys.end(), [&](const auto& key) {
-        return key.first == name && Contains(values, key.second);
-      });
-      if (!any) mask |= 1u << (kFirstAttributeBit + a);
-    }
-    return mask;
-  };
-
-  // Candidates: (slot, lexical score, match kind).
-  struct Candidate {
-    uint32_t slot;
-    float lexical;
-  };
-  std::vector<Candidate> candidates;
-  std::string match_kind = "browse";
-  if (!browse) {
-    MatchOptions match{.typos = request.typos, .relax = true, .synonyms = synonyms.get()};
-    LexicalResult lexical = index_.Match(request.query, match);
-    response.layout_corrected = std::move(lexical.layout_corrected);
-    response.corrections = std::move(lexical.corrections);
-    candidates.reserve(lexical.hits.size());
-    for (const LexicalHit& hit : lexical.hits) candidates.push_back({hit.key, hit.score});
-    match_kind = "exact";
-    if (lexical.relaxed) {
-      match_kind = "relaxed";
-      response.fallback = "relaxed";
-      response.message = "No item matches every word; showing items that match " +
-                         std::to_string(lexical.hits.empty() ? 0 : lexical.hits[0].matched_words) + " of " +
-                         std::to_string(lexical.query_words) + ".";
-    }
-    if (candidates.empty() && request.fallback) {
-      // No word in common: the titles nearest the query's embedding.
-      const TextVector query = EmbedText(!response.layout_corrected.empty() ? response.layout_corrected : request.query);
-      std::vector<std::pair<float, uint32_t>> nearest;
-      for (uint32_t slot = 0; slot < entries_.size(); ++slot) {
-        const Entry& entry = entries_[slot];
-        if (!entry.live || failures(entry) != 0) continue;
-        const float similarity = TextSimilarity(query, entry.text);
-        if (similarity < options_.nearest_min_similarity) continue;
-        if (scope && !scope->Admits(entry.item)) continue;
-        nearest.emplace_back(similarity, slot);
-      }
-      const size_t keep = std::min(options_.nearest_items, nearest.size());
-      std::partial_sort(nearest.begin(), nearest.begin() + static_cast<ptrdiff_t>(keep), nearest.end(),
-                        [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-      nearest.resize(keep);
-      for (auto [similarity, slot] : nearest) candidates.push_back({slot, similarity});
-      if (!candidates.empty()) {
-        match_kind = "nearest";
-        response.fallback = "nearest";
-        response.message = "No item matches '" + std::string(TruncateUtf8(request.query, 80)) +
-                           "'; showing the items with the closest titles.";
-      }
-    }
-  } else {
-    for (uint32_t slot = 0; slot < entries_.size(); ++slot) {
-      if (entries_[slot].live) candidates.push_back({slot, 0.0f});
-    }
-  }
-
-  // Filters, rules and facet counts. A candidate failing exactly one filter
-  // counts in that filter's facet only.
-  std::vector<Candidate> results;
-  std::unordered_map<std::string_view, uint32_t> category_counts, brand_counts;
-  std::unordered_map<std::string_view, std::unordered_map<std::string_view, uint32_t>> attribute_counts;
-  std::vector<double> prices;
-  auto count_attributes = [&](const Item& item, uint32_t mask) {
-    for (const auto& [name, value] : item.attributes) {
-      if (mask != 0) {  // only the attribute whose filter it fails
-        bool own = false;
-        for (size_t a = 0; a < request.attributes.size(); ++a) {
-          if (mask == 1u << (kFirstAttributeBit + a) && request.attributes[a].name == name) own = true;
-        }
-        if (!own) continue;
-      }
-      if (const auto* text = std::get_if<std::string>(&value)) {
-        if (!text->empty()) ++attribute_counts[name][*text];
-      } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
-        for (const std::string& entry : *list) ++attribute_counts[name][entry];
-      }
-    }
-  };
-  for (const Candidate& candidate : candidates) {
-    const Entry& entry = entries_[candidate.slot];
-    const Item& item = entry.item;
-    if (scope && !scope->Admits(item)) continue;
-    const uint32_t mask = failures(entry);
-    if (mask != 0 && (mask & (mask - 1)) != 0) continue;  // fails two or more
-    if (request.facets) {
-      if ((mask == 0 || mask == kCategoryBit) && !item.category.empty()) ++category_counts[item.category.back()];
-      if ((mask == 0 || mask == kBrandBit) && !item.brand.empty()) ++brand_counts[item.brand];
-      if ((mask == 0 || mask == kPriceBit) && item.price) prices.push_back(*item.price);
-      if ((mask == 0 || mask == kStockBit) && InStock(item)) ++response.in_stock_count;
-      if (mask == 0 || mask >= (1u << kFirstAttributeBit)) count_attributes(item, mask);
-    }
-    if (mask == 0) results.push_back(candidate);
-  }
-
-  // Scores.
-  const TrendingRecommender* trending =
-      snapshot != nullptr ? dynamic_cast<const TrendingRecommender*>(snapshot->model("trending")) : nullptr;
-  std::vector<int64_t> snapshot_index(results.size(), -1);
-  if (snapshot != nullptr) {
-    for (size_t i = 0; i < results.size(); ++i) snapshot_index[i] = snapshot->FindItem(entries_[results[i].slot].item.id);
-  }
-  Profile profile;
-  if (request.personalize && (!request.user_id.empty() || !request.session_id.empty())) {
-    profile = ProfileOf(request.user_id, request.session_id);
-  }
-  response.personalized = profile.total > 0;
-  std::vector<float> collaborative(results.size(), 0.0f);
-  if (response.personalized && !profile.history.empty() && options_.collaborative_weight > 0) {
-    const Recommender* model = snapshot->model(options_.related_model);
-    if (model != nullptr) {
-      std::vector<uint32_t> known;
-      std::vector<size_t> position;
-      for (size_t i = 0; i < results.size(); ++i) {
-        if (snapshot_index[i] >= 0) {
-          known.push_back(static_cast<uint32_t>(snapshot_index[i]));
-          position.push_back(i);
-        }
-      }
-      std::vector<float> scores(known.size());
-      model->ScoreItems(profile.history, Relation::kAny, known, scores);
-      float top = 0;
-      for (float score : scores) top = std::max(top, score);
-      if (top > 0) {
-        for (size_t k = 0; k < known.size(); ++k) collaborative[position[k]] = std::max(0.0f, scores[k] / top);
-      }
-    }
-  }
-  float best_lexical = 0;
-  for (const Candidate& candidate : results) best_lexical = std::max(best_lexical, candidate.lexical);
-  const TextVector query_vector = browse ? TextVector{} : EmbedText(request.query);
-  struct Scored {
-    uint32_t slot;
-    double score;
-    double lexical;
-    double personal;
-    double popularity;
-    std::string_view reason;  // which affinity mattered most
-    std::vector<RuleEffect> effects;
-    std::string match;
-  };
-  std::vector<Scored> scored;
-  scored.reserve(results.size());
-  for (size_t i = 0; i < results.size(); ++i) {
-    const Entry& entry = entries_[results[i].slot];
-    const Item& item = entry.item;
-    Scored s{.slot = results[i].slot, .match = match_kind};
-    s.lexical = best_lexical > 0 ? results[i].lexical / best_lexical : 0.0;
-    double relevance = browse ? 1.0 : s.lexical + options_.text_weight * std::max(0.0f, TextSimilarity(query_vector, entry.text));
-    if (match_kind == "nearest") relevance = results[i].lexical;  // the similarity itself
-    s.popularity = trending != nullptr && snapshot_index[i] >= 0 ? trending->popularity()[snapshot_index[i]] : 0.0;
-    relevance *= 1.0 + options_.popularity_weight * s.popularity;
-    s.personal = 1.0;
-    if (response.personalized) {
-      const double brand = options_.brand_weight * Profile::ShareOf(profile.brands, entry.brand_key, profile.total);
-      const double category =
-          entry.category_keys.empty()
-              ? 0.0
-              : options_.category_weight * Profile::ShareOf(profile.categories, entry.category_keys.back(), profile.total);
-      double price = 0;
-      if (profile.has_price && item.price && *item.price > 0) {
-        const double z = (std::log(*item.price) - profile.log_price) / profile.log_price_spread;
-        price = options_.price_weight * std::exp(-0.5 * z * z);
-      }
-      const double collab = options_.collaborative_weight * collaborative[i];
-      s.personal = 1.0 + brand + category + price + collab;
-      const double strongest = std::max({brand, category, price, collab});
-      if (strongest >= 0.05) {
-        s.reason = strongest == brand ? "brand" : strongest == category ? "category" : strongest == collab ? "taste" : "price";
-      }
-    }
-    s.score = relevance * s.personal;
-    if (scope) s.score *= scope->Boost(item, &s.effects);
-    scored.push_back(std::move(s));
-  }
-  // Related items: when few match, what the collaborative model finds like the best matches.
-  auto by_score = [&](const Scored& a, const Scored& b) {
-    return a.score != b.score ? a.score > b.score : entries_[a.slot].item.id < entries_[b.slot].item.id;
-  };
-  std::sort(scored.begin(), scored.end(), by_score);
-  std::string related_to;
-  if (!browse && request.fallback && request.sort == SearchSort::kRelevance && !scored.empty() &&
-      scored.size() < request.offset + request.n && snapshot != nullptr) {
-    const Recommender* model = snapshot->model(options_.related_model);
-    std::vector<HistoryEntry> seeds;
-    for (size_t i = 0; i < scored.size() && seeds.size() < 3; ++i) {
-      const int64_t index = snapshot->FindItem(entries_[scored[i].slot].item.id);
-      if (index >= 0) seeds.push_back({.item = static_cast<uint32_t>(index)});
-    }
-    if (model != nullptr && !seeds.empty()) {
-      std::vector<uint32_t> taken;
-      for (const Scored& s : scored) taken.push_back(s.slot);
-      std::sort(taken.begin(), taken.end());
-      auto skip = [&](uint32_t index) {
-        auto it = slot_of_.find(snapshot->item(index).id);
-        if (it == slot_of_.end()) return true;
-        const Entry& entry = entries_[it->second];
-        return std::binary_search(taken.begin(), taken.end(), it->second) || failures(entry) != 0 ||
-               (scope && !scope->Admits(entry.item));
-      };
-      std::vector<std::pair<uint32_t, float>> top;
-      model->TopK(seeds, Relation::kAny, options_.related_items, -INFINITY, skip, &top);
-      double below = scored.back().score;
-      related_to = entries_[scored.front().slot].item.title;
-      for (const auto& [index, model_score] : top) {
-        const uint32_t slot = slot_of_.at(snapshot->item(index).id);
-        below *= 0.99;
-        scored.push_back({.slot = slot, .score = below, .lexical = 0, .personal = 1, .popularity = 0,
-                          .match = "related"});
-      }
-    }
-  }
-  switch (request.sort) {
-    case SearchSort::kRelevance:
-      break;
-    case SearchSort::kPriceAsc:
-    case SearchSort::kPriceDesc: {
-      const bool ascending = request.sort == SearchSort::kPriceAsc;
-      std::stable_sort(scored.begin(), scored.end(), [&](const Scored& a, const Scored& b) {
-        const auto& pa = entries_[a.slot].item.price;
-        const auto& pb = entries_[b.slot].item.price;
-        if (pa.has_value() != pb.has_value()) return pa.has_value();  // unpriced last
-        if (!pa || *pa == *pb) return false;
-        return ascending ? *pa < *pb : *pa > *pb;
-      });
-      break;
-    }
-    case SearchSort::kNewest:
-      std::stable_sort(scored.begin(), scored.end(), [&](const Scored& a, const Scored& b) {
-        return entries_[a.slot].item.created_ms > entries_[b.slot].item.created_ms;
-      });
-      break;
-    case SearchSort::kPopular:
-      std::stable_sort(scored.begin(), scored.end(),
-                       [](const Scored& a, const Scored& b) { return a.popularity > b.popularity; });
-      break;
-  }
-  // Pins move matching items to their positions (relevance order only).
-  std::vector<std::vector<RuleEffect>> pin_effects;
-  if (scope && request.sort == SearchSort::kRelevance) {
-    for (const RuleScope::Pin& pin : scope->pins()) {
-      auto it = std::find_if(scored.begin(), scored.end(),
-                             [&](const Scored& s) { return entries_[s.slot].item.id == pin.item_id; });
-      if (it == scored.end()) continue;  // pinned items appear only when they match
-      Scored moved = std::move(*it);
-      scored.erase(it);
-      moved.effects.push_back({.rule = &pin.rule->rule, .effect = "pinned at " + std::to_string(pin.position + 1)});
-      scored.insert(scored.begin() + static_cast<ptrdiff_t>(std::min(pin.position, scored.size())), std::move(moved));
-    }
-  }
-
-  response.total = scored.size();
-  for (size_t i = request.offset; i < scored.size() && response.hits.size() < request.n; ++i) {
-    Scored& s = scored[i];
-    const Item& item = entries_[s.slot].item;
-    SearchHit hit{.item = item, .score = s.score, .match = s.match, .lexical = s.lexical, .personal = s.personal};
-    if (s.match == "related") {
-      hit.reason = "often chosen with " + related_to;
-    } else if (s.reason == "brand") {
-      hit.reason = "you often choose " + item.brand;
-    } else if (s.reason == "category") {
-      hit.reason = "you browse " + item.category.back();
-    } else if (s.reason == "taste") {
-      hit.reason = "matches your taste";
-    } else if (s.reason == "price") {
-      hit.reason = "in your price range";
-    } else if (s.match == "nearest") {
-      hit.reason = "title close to your search";
-    } else if (s.match == "relaxed") {
-      hit.reason = "matches some of your words";
-    } else if (s.match == "exact") {
-      hit.reason = "matches your search";
-    } else {
-      hit.reason = "in the selected range";
-    }
-    for (const RuleEffect& effect : s.effects) {
-      hit.rules.push_back({.id = effect.rule->id, .name = effect.rule->name, .effect = effect.effect});
-    }
-    response.hits.push_back(std::move(hit));
-  }
-
-  // Facets.
-  if (request.facets) {
-    auto facet = [&](std::string name, const std::unordered_map<std::string_view, uint32_t>& counts,
-                     const std::vector<std::string>& selected) {  // selected: normalized
-      Facet out{.name = std::move(name)};
-      for (const auto& [value, count] : counts) {
-        out.values.push_back({.value = std::string(value), .count = count});
-      }
-      std::sort(out.values.begin(), out.values.end(), [](const FacetValue& a, const FacetValue& b) {
-        return a.count != b.count ? a.count > b.count : a.value < b.value;
-      });
-      if (out.values.size() > options_.facet_values) out.values.resize(options_.facet_values);
-      for (FacetValue& value : out.values) value.selected = !selected.empty() && Contains(selected, NormalizeText(value.value));
-      if (!out.values.empty()) response.facets.push_back(std::move(out));
-    };
-    facet("category", category_counts,
-          wanted.category.empty() ? std::vector<std::string>{} : std::vector<std::string>{wanted.category});
-    facet("brand", brand_counts, wanted.brands);
-    std::vector<std::pair<std::string_view, size_t>> by_coverage;
-    for (const auto& [name, values] : attribute_counts) {
-      size_t total = 0;
-      for (const auto& [value, count] : values) total += count;
-      by_coverage.emplace_back(name, total);
-    }
-    std::sort(by_coverage.begin(), by_coverage.end(),
-              [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
-    if (by_coverage.size() > options_.attribute_facets) by_coverage.resize(options_.attribute_facets);
-    for (const auto& [name, total] : by_coverage) {
-      std::vector<std::string> selected;
-      for (const auto& [filter_name, values] : wanted.attributes) {
-        if (filter_name == name) selected = values;
-      }
-      facet("attributes." + std::string(name), attribute_counts.at(name), selected);
-    }
-    if (!prices.empty()) {
-      std::sort(prices.begin(), prices.end());
-      response.price_min = prices.front();
-      response.price_max = prices.back();
-      // Up to five ranges with round bounds near the quintiles.
-      std::vector<double> bounds;
-      for (int q = 1; q < 5; ++q) {
-        const double bound = NiceBound(prices[prices.size() * q / 5]);
-        if (bound > prices.front() && bound <= prices.back() && (bounds.empty() || bound > bounds.back())) {
-          bounds.push_back(bound);
-        }
-      }
-      double from = 0;
-      for (size_t b = 0; b <= bounds.size(); ++b) {
-        const double to = b < bounds.size() ? bounds[b] : NiceBound(prices.back() * 1.0000001);
-        const auto lo = std::lower_bound(prices.begin(), prices.end(), from);
-        const auto hi = b < bounds.size() ? std::lower_bound(prices.begin(), prices.end(), to) : prices.end();
-        response.price_ranges.push_back({.from = from, .to = to, .count = static_cast<uint32_t>(hi - lo)});
-        from = to;
-      }
-    }
-  }
+  Run(*this, request, &response).Execute();
   return response;
 }
 

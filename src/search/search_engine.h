@@ -173,13 +173,13 @@ class SearchEngine {
   struct Entry {
     Item item;
     bool live = false;
-    TextVector text{};  // of the title
     // Normalized (NormalizeText) for filters: case and "ё" do not matter.
     std::string brand_key;
     std::vector<std::string> category_keys;
     std::vector<std::pair<std::string, std::string>> attribute_keys;  // (name, value), a list's values one by one
   };
   struct Profile;
+  class Run;
 
   uint32_t SlotFor(const std::string& item_id);
   void Put(Item item);
@@ -197,6 +197,7 @@ class SearchEngine {
   mutable std::shared_mutex mutex_;
   LexicalIndex index_;                                // GUARDED_BY(mutex_), keyed by slot
   std::vector<Entry> entries_;                        // GUARDED_BY(mutex_), by slot
+  std::vector<TextVector> texts_;                     // GUARDED_BY(mutex_), by slot: title embeddings (zero: none)
   std::vector<uint32_t> free_slots_;                  // GUARDED_BY(mutex_)
   std::unordered_map<std::string, uint32_t> slot_of_;  // GUARDED_BY(mutex_), live item id -> slot
   std::unordered_map<std::string, uint32_t> queries_;  // GUARDED_BY(mutex_), normalized shopper query -> count

@@ -9,8 +9,6 @@
 namespace vitrina {
 namespace {
 
-constexpr float kScale = 127.0f;
-
 void AddFeature(std::u32string_view feature, float weight, std::array<float, kTextDims>* sum) {
   const uint64_t hash = std::hash<std::u32string_view>{}(feature);
   const size_t dim = hash % kTextDims;
@@ -35,15 +33,9 @@ TextVector EmbedText(std::string_view utf8) {
   for (float value : sum) norm += value * value;
   TextVector out{};
   if (norm == 0) return out;
-  const float scale = kScale / std::sqrt(norm);
+  const float scale = kTextScale / std::sqrt(norm);
   for (size_t d = 0; d < kTextDims; ++d) out[d] = static_cast<int8_t>(std::lround(sum[d] * scale));
   return out;
-}
-
-float TextSimilarity(const TextVector& a, const TextVector& b) {
-  int32_t dot = 0;
-  for (size_t d = 0; d < kTextDims; ++d) dot += int32_t{a[d]} * int32_t{b[d]};
-  return static_cast<float>(dot) / (kScale * kScale);
 }
 
 }  // namespace vitrina

@@ -16,12 +16,18 @@
 namespace vitrina {
 
 inline constexpr size_t kTextDims = 64;
+inline constexpr float kTextScale = 127.0f;  // a unit vector's largest component
 using TextVector = std::array<int8_t, kTextDims>;
 
 // The embedding of `utf8` (all zero when it has no letters or digits).
 TextVector EmbedText(std::string_view utf8);
 
-// Cosine similarity of two embeddings, in [-1, 1].
-float TextSimilarity(const TextVector& a, const TextVector& b);
+// Cosine similarity of two embeddings, in [-1, 1]. Inline: the fallback
+// scans every item with it.
+inline float TextSimilarity(const TextVector& a, const TextVector& b) {
+  int32_t dot = 0;
+  for (size_t d = 0; d < kTextDims; ++d) dot += int32_t{a[d]} * int32_t{b[d]};
+  return static_cast<float>(dot) / (kTextScale * kTextScale);
+}
 
 }  // namespace vitrina
