@@ -23,7 +23,10 @@
 
 #include "apps/commands.h"
 #include "common/byte_source.h"
+#include "common/json_writer.h"
+#include "common/strings.h"
 #include "ingest/importer.h"
+#include "schema/json.h"
 #include "search/search_engine.h"
 #include "text/analyzer.h"
 #include "text/fuzzy.h"
@@ -361,6 +364,7 @@ int RunSearchQuality(const QualityFlags& flags) {
       {"no typo tolerance", &engine, false, true, true},
       {"no personalization", &engine, true, false, true},
       {"no synonyms", &plain, true, true, true},
+      {"no fallback", &engine, true, true, false},
       {"plain BM25 (none of these)", &plain, false, false, false},
   };
   std::vector<std::string> kinds;
@@ -412,6 +416,7 @@ struct LatencyFlags {
   size_t queries = 20000;
   int threads = 2;
   uint64_t seed = 7;
+  std::string write;  // write the catalog, the sessions' events and the searches as request paths here instead
 };
 
 struct ProductType {
@@ -533,11 +538,64 @@ std::vector<SearchRequest> MakeQueries(const SyntheticCatalog& catalog, size_t c
   return out;
 }
 
+// 1,000 sessions that viewed 10 items each (the searches' shoppers).
+std::vector<Event> SessionViews(const SyntheticCatalog& catalog, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Event> events;
+  for (int s = 0; s < 1000; ++s) {
+    for (int v = 0; v < 10; ++v) {
+      events.push_back({.type = EventType::kView, .session_id = "s" + std::to_string(s),
+                        .item_id = catalog.items[rng() % catalog.items.size()].id,
+                        .timestamp_ms = 1'749'000'000'000 + v});
+    }
+  }
+  return events;
+}
+
+// GET /v1/search?... for a request.
+std::string SearchPath(const SearchRequest& request) {
+  std::string path = "/v1/search?q=" + PercentEncode(request.query);
+  if (!request.brands.empty()) path += "&brand=" + PercentEncode(request.brands[0]);
+  if (request.max_price) path += "&max_price=" + std::to_string(*request.max_price);
+  if (!request.session_id.empty()) path += "&session_id=" + request.session_id;
+  return path;
+}
+
+int WriteSearchFiles(const LatencyFlags& flags, const SyntheticCatalog& catalog) {
+  std::filesystem::create_directories(flags.write);
+  std::ofstream items(flags.write + "/items.jsonl"), events(flags.write + "/events.jsonl"),
+      paths(flags.write + "/search.paths");
+  std::string line;
+  for (const Item& item : catalog.items) {
+    line.clear();
+    JsonWriter w(&line);
+    WriteItemJson(item, &w);
+    items << line << "\n";
+  }
+  for (const Event& event : SessionViews(catalog, flags.seed + 1)) {
+    line.clear();
+    JsonWriter w(&line);
+    WriteEventJson(event, &w);
+    events << line << "\n";
+  }
+  for (const SearchRequest& request : MakeQueries(catalog, flags.queries, flags.seed + 2)) paths << SearchPath(request) << "\n";
+  items.close();
+  events.close();
+  paths.close();
+  if (!items || !events || !paths) {
+    std::fprintf(stderr, "vitrina: cannot write into %s\n", flags.write.c_str());
+    return kExitFailure;
+  }
+  std::printf("wrote %s/items.jsonl, events.jsonl, search.paths\n", flags.write.c_str());
+  return kExitOk;
+}
+
 int RunSearchLatency(const LatencyFlags& flags) {
   SetupLogging("warn");
   ManualClock clock(1'750'000'000'000);
   std::unique_ptr<Store> store = NewMemoryStore(&clock);
   SyntheticCatalog catalog = MakeCatalog(flags.items, flags.seed);
+  if (!flags.write.empty()) return WriteSearchFiles(flags, catalog);
   {
     WriteBatch batch;
     std::vector<WriteOutcome> outcomes;
@@ -548,18 +606,29 @@ int RunSearchLatency(const LatencyFlags& flags) {
         batch.Clear();
       }
     }
-    // 1,000 sessions that viewed 10 items each.
-    std::mt19937_64 rng(flags.seed + 1);
-    for (int s = 0; s < 1000; ++s) {
-      for (int v = 0; v < 10; ++v) {
-        batch.AppendEvent({.type = EventType::kView, .session_id = "s" + std::to_string(s),
-                           .item_id = catalog.items[rng() % catalog.items.size()].id,
-                           .timestamp_ms = 1'749'000'000'000 + v});
-      }
-    }
+    for (Event& event : SessionViews(catalog, flags.seed + 1)) batch.AppendEvent(std::move(event));
     (void)store->Write(&batch, &outcomes);
   }
-  SearchEngine engine(store.get(), nullptr, nullptr, nullptr, &clock);
+  // A snapshot (popularity and ALS over the sessions' views), as a shop has:
+  // searches then look up popularity, the shopper's taste and related items.
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("vitrina-search-latency-" + std::to_string(::getpid()))).string();
+  ModelManagerOptions model_options;
+  model_options.dir = dir;
+  model_options.train.models = {"trending", "als"};
+  model_options.train.eval_days = 0;
+  ModelManager models(store.get(), &clock, model_options);
+  if (Status status = models.Open(); !status.ok()) {
+    std::fprintf(stderr, "vitrina: %s\n", status.message().c_str());
+    return kExitFailure;
+  }
+  auto trained = models.TrainNow(nullptr);
+  std::filesystem::remove_all(dir);
+  if (!trained.ok()) {
+    std::fprintf(stderr, "vitrina: training: %s\n", trained.status().message().c_str());
+    return kExitFailure;
+  }
+  SearchEngine engine(store.get(), &models, nullptr, nullptr, &clock);
   const size_t rss_before = ResidentBytes();
   auto start = std::chrono::steady_clock::now();
   if (Status status = engine.Build(); !status.ok()) {
@@ -643,6 +712,8 @@ std::vector<Command> AddSearchBenchCommands(CLI::App* bench) {
   latency_command->add_option("--queries", latency->queries, "Timed searches")->check(CLI::Range(1, 10'000'000));
   latency_command->add_option("--threads", latency->threads, "Threads searching at once")->check(CLI::Range(1, 256));
   latency_command->add_option("--seed", latency->seed, "Random seed");
+  latency_command->add_option("--write", latency->write,
+                              "Only write items.jsonl, events.jsonl and search.paths (GET paths) into this directory");
   return {{quality_command, [quality] { return RunSearchQuality(*quality); }},
           {latency_command, [latency] { return RunSearchLatency(*latency); }}};
 }

@@ -41,6 +41,10 @@ std::string FormatDouble(double value);
 // an escape is malformed.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 
+// `text` with every byte but letters, digits and "-._~" written as %XX, for
+// a URL's query value.
+std::string PercentEncode(std::string_view text);
+
 // At most `max_bytes` of `text`, cut on a UTF-8 character boundary, for
 // quoting user input in messages.
 std::string_view TruncateUtf8(std::string_view text, size_t max_bytes);

@@ -73,6 +73,9 @@ TEST(StringsTest, PercentDecode) {
   EXPECT_FALSE(PercentDecode("%2", false));
   EXPECT_FALSE(PercentDecode("%zz", false));
   EXPECT_FALSE(PercentDecode("abc%", false));
+  EXPECT_EQ(PercentEncode("a b/c-d.e_f~"), "a%20b%2Fc-d.e_f~");
+  EXPECT_EQ(PercentEncode("мяч"), "%D0%BC%D1%8F%D1%87");
+  EXPECT_EQ(PercentDecode(PercentEncode("x&y=z%+"), false), "x&y=z%+");
 }
 
 TEST(StringsTest, Levenshtein) {

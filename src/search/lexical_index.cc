@@ -29,7 +29,10 @@ std::array<std::string, kSearchFieldCount> FieldTexts(const Item& item) {
 
 uint32_t LexicalIndex::TermId(const std::string& term) {
   auto [it, inserted] = term_of_.try_emplace(term, static_cast<uint32_t>(postings_.size()));
-  if (inserted) postings_.emplace_back();
+  if (inserted) {
+    postings_.emplace_back();
+    counts_.emplace_back();
+  }
   return it->second;
 }
 
@@ -49,7 +52,7 @@ void LexicalIndex::Upsert(uint32_t key, const Item& item) {
   const auto doc = static_cast<uint32_t>(docs_.size());
   docs_.push_back({.key = key});
   Doc& entry = docs_.back();
-  std::vector<std::pair<uint32_t, std::array<uint8_t, kSearchFieldCount>>> counts;  // (term, tf per field)
+  std::vector<std::pair<uint32_t, FieldCounts>> counts;  // (term, count per field)
   std::vector<uint32_t> words;  // the document's words, counted once each
   auto count = [&](uint32_t term, int field) {
     auto it = std::find_if(counts.begin(), counts.end(), [&](const auto& c) { return c.first == term; });
@@ -80,7 +83,14 @@ void LexicalIndex::Upsert(uint32_t key, const Item& item) {
     entry.length[field] = static_cast<uint16_t>(std::min<uint32_t>(length, 65535));
     length_sum_[field] += entry.length[field];
   }
-  for (const auto& [term, tf] : counts) postings_[term].push_back({doc, tf});
+  if (norm_average_[kTitle] == 0) {  // the first document: lengths to normalize by until Commit has better
+    for (int field = 0; field < kSearchFieldCount; ++field) norm_average_[field] = std::max<double>(1, entry.length[field]);
+  }
+  for (const auto& [term, tf] : counts) {
+    postings_[term].push_back({doc, NormalizedTf(tf, entry)});
+    counts_[term].push_back(tf);
+  }
+  alive_.push_back(1);
   std::sort(words.begin(), words.end());
   words.erase(std::unique(words.begin(), words.end()), words.end());
   for (uint32_t word : words) ++word_docs_[word];
@@ -93,6 +103,7 @@ void LexicalIndex::Remove(uint32_t key) {
   if (key >= doc_of_key_.size() || doc_of_key_[key] == kNoDoc) return;
   Doc& doc = docs_[doc_of_key_[key]];
   doc.live = false;
+  alive_[doc_of_key_[key]] = 0;
   for (int field = 0; field < kSearchFieldCount; ++field) length_sum_[field] -= doc.length[field];
   doc_of_key_[key] = kNoDoc;
   --live_;
@@ -111,20 +122,65 @@ void LexicalIndex::Compact() {
     doc_of_key_[docs_[doc].key] = renumber[doc];
     kept.push_back(docs_[doc]);
   }
-  for (std::vector<Posting>& list : postings_) {
-    std::erase_if(list, [&](const Posting& p) { return renumber[p.doc] == kNoDoc; });
-    for (Posting& p : list) p.doc = renumber[p.doc];
+  for (size_t term = 0; term < postings_.size(); ++term) {
+    std::vector<Posting>& list = postings_[term];
+    std::vector<FieldCounts>& counts = counts_[term];
+    size_t out = 0;
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (renumber[list[i].doc] == kNoDoc) continue;
+      list[out] = {renumber[list[i].doc], list[i].tf};
+      counts[out++] = counts[i];
+    }
+    list.resize(out);
+    counts.resize(out);
     list.shrink_to_fit();
+    counts.shrink_to_fit();
   }
   docs_ = std::move(kept);
+  alive_.assign(docs_.size(), 1);
   dead_ = 0;
 }
 
-void LexicalIndex::Commit() { words_.Build(); }
+float LexicalIndex::NormalizedTf(const FieldCounts& counts, const Doc& doc) const {
+  float tf = 0;
+  for (int f = 0; f < kSearchFieldCount; ++f) {
+    if (counts[f] == 0) continue;
+    const double norm = 1.0 - options_.b[f] + options_.b[f] * doc.length[f] / norm_average_[f];
+    tf += static_cast<float>(options_.weight[f] * counts[f] / norm);
+  }
+  return tf;
+}
+
+void LexicalIndex::Renormalize() {
+  for (int f = 0; f < kSearchFieldCount; ++f) {
+    norm_average_[f] = std::max(1e-3, length_sum_[f] / static_cast<double>(live_));
+  }
+  for (size_t term = 0; term < postings_.size(); ++term) {
+    for (size_t i = 0; i < postings_[term].size(); ++i) {
+      postings_[term][i].tf = NormalizedTf(counts_[term][i], docs_[postings_[term][i].doc]);
+    }
+  }
+}
+
+void LexicalIndex::Commit() {
+  words_.Build();
+  // Postings keep their tf from the averages of when they were computed;
+  // when the catalog's averages have moved by a tenth, all are recomputed.
+  if (live_ == 0) return;
+  for (int f = 0; f < kSearchFieldCount; ++f) {
+    const double average = std::max(1e-3, length_sum_[f] / static_cast<double>(live_));
+    if (std::abs(average - norm_average_[f]) > 0.1 * std::max(norm_average_[f], 1.0)) {
+      Renormalize();
+      return;
+    }
+  }
+}
 
 size_t LexicalIndex::MemoryBytes() const {
   size_t bytes = docs_.capacity() * sizeof(Doc) + doc_of_key_.capacity() * sizeof(uint32_t);
   for (const auto& list : postings_) bytes += list.capacity() * sizeof(Posting) + sizeof(list);
+  for (const auto& list : counts_) bytes += list.capacity() * sizeof(FieldCounts) + sizeof(list);
+  bytes += alive_.capacity();
   for (const auto& [term, id] : term_of_) bytes += term.capacity() + 1 + sizeof(term) + sizeof(id) + 16;
   bytes += words_.MemoryBytes() + (word_term_.capacity() + word_docs_.capacity()) * sizeof(uint32_t);
   return bytes;
@@ -200,10 +256,6 @@ LexicalResult LexicalIndex::Run(const std::vector<Alternatives>& words, bool rel
     matched.resize(docs_.size(), 0);
   }
   touched.clear();
-  std::array<float, kSearchFieldCount> average{};
-  for (int f = 0; f < kSearchFieldCount; ++f) {
-    average[f] = std::max(1e-3f, static_cast<float>(length_sum_[f] / static_cast<double>(live_)));
-  }
   const double n = static_cast<double>(live_);
   for (const Alternatives& alternatives : words) {
     word_touched.clear();
@@ -216,15 +268,8 @@ LexicalResult LexicalIndex::Run(const std::vector<Alternatives>& words, bool rel
     for (const auto& [term, weight] : alternatives) {
       const std::vector<Posting>& list = postings_[term];
       for (const Posting& p : list) {
-        const Doc& doc = docs_[p.doc];
-        if (!doc.live) continue;
-        float tf = 0;
-        for (int f = 0; f < kSearchFieldCount; ++f) {
-          if (p.tf[f] == 0) continue;
-          const float norm = 1.0f - options_.b[f] + options_.b[f] * static_cast<float>(doc.length[f]) / average[f];
-          tf += options_.weight[f] * static_cast<float>(p.tf[f]) / norm;
-        }
-        const float score = weight * idf * tf / (options_.k1 + tf);
+        if (alive_[p.doc] == 0) continue;
+        const float score = weight * idf * p.tf / (options_.k1 + p.tf);
         if (best[p.doc] == 0) word_touched.push_back(p.doc);
         best[p.doc] = std::max(best[p.doc], score);
       }

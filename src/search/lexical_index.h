@@ -102,9 +102,10 @@ class LexicalIndex {
 
  private:
   static constexpr uint32_t kNoDoc = UINT32_MAX;
+  using FieldCounts = std::array<uint8_t, kSearchFieldCount>;
   struct Posting {
     uint32_t doc;
-    std::array<uint8_t, kSearchFieldCount> tf;
+    float tf;  // the term's counts per field, weighted and length-normalized (NormalizedTf)
   };
   struct Doc {
     uint32_t key = 0;
@@ -123,12 +124,20 @@ class LexicalIndex {
   // for the word being typed, one it begins).
   bool Known(const Token& token, bool last) const;
   void Compact();
+  // BM25F's term frequency of a document: sum over fields of weight x count
+  // / (1 - b + b x length / average length), with the averages of norm_average_.
+  float NormalizedTf(const FieldCounts& counts, const Doc& doc) const;
+  // Recomputes every posting's tf with the current average lengths.
+  void Renormalize();
 
   LexicalOptions options_;
   std::vector<Doc> docs_;
   std::vector<uint32_t> doc_of_key_;                   // key -> live doc, or kNoDoc
   std::unordered_map<std::string, uint32_t> term_of_;  // stem (or transliterated stem) -> term
   std::vector<std::vector<Posting>> postings_;         // by term; may hold dead docs until Compact
+  std::vector<std::vector<FieldCounts>> counts_;       // by term, beside postings_: the raw counts (for Renormalize)
+  std::vector<uint8_t> alive_;                         // by doc: searches read this, not docs_ (it stays in cache)
+  std::array<double, kSearchFieldCount> norm_average_{};  // the average lengths postings' tf were computed with
   std::array<double, kSearchFieldCount> length_sum_{};  // over live docs
   size_t live_ = 0, dead_ = 0;
   FuzzyDictionary words_;              // surface words seen in documents

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace vitrina {
 namespace {
@@ -101,6 +102,40 @@ TEST_F(LexicalIndexTest, ChangedAndRemovedItemsAreSearchedAsTheyAreNow) {
   EXPECT_TRUE(index_.Search("lamp", 10).hits.empty());
   EXPECT_EQ(Ids(index_.Search("bowl", 10)), std::vector<std::string>{"mug2"});
   EXPECT_EQ(index_.size(), 4u);
+}
+
+TEST(LexicalIndexScoresTest, LengthNormsFollowTheCatalogAsItGrows) {
+  // Short titles first, then long ones: the average title length grows
+  // after the first Commit, and scores must use the new average.
+  std::vector<Item> items;
+  for (int i = 0; i < 50; ++i) items.push_back({.id = "a" + std::to_string(i), .title = "lamp"});
+  for (int i = 0; i < 100; ++i) {
+    items.push_back({.id = "b" + std::to_string(i), .title = "lamp with a long shade and a brass stand"});
+  }
+  LexicalIndex index;
+  for (size_t i = 0; i < items.size(); ++i) {
+    index.Upsert(static_cast<uint32_t>(i), items[i]);
+    if (i == 49) index.Commit();
+  }
+  index.Commit();
+  // BM25F by hand: the title field only (weight 3, b 0.5), k1 1.2.
+  auto words = [](const std::string& text) {
+    size_t n = 0;
+    for (const Token& token : Analyze(text)) n += token.stop ? 0 : 1;
+    return static_cast<double>(n);
+  };
+  const double short_length = words(items[0].title), long_length = words(items[50].title);
+  const double average = (50 * short_length + 100 * long_length) / 150;
+  const double idf = std::log(1 + 0.5 / 150.5);
+  auto expected = [&](double length) {
+    const double tf = 3.0 / (0.5 + 0.5 * length / average);
+    return idf * tf / (1.2 + tf);
+  };
+  const LexicalResult result = index.Search("lamp", 200);
+  ASSERT_EQ(result.hits.size(), 150u);
+  EXPECT_NEAR(result.hits.front().score, expected(short_length), 1e-5);  // short titles first
+  EXPECT_LT(result.hits.front().key, 50u);
+  EXPECT_NEAR(result.hits.back().score, expected(long_length), 1e-5);
 }
 
 class FixedSynonyms : public SynonymLookup {

@@ -1,10 +1,13 @@
 #include "search/search_engine.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <random>
+#include <span>
 
 #include "common/strings.h"
 #include "models/trending.h"
@@ -56,24 +59,7 @@ Signal SignalOfLine(EventType type) {
 
 bool InStock(const Item& item) { return !item.stock || *item.stock > 0; }
 
-// Filter values as entries keep theirs (NormalizeText).
-struct NormalizedFilters {
-  std::string category;
-  std::vector<std::string> brands;
-  std::vector<std::pair<std::string, std::vector<std::string>>> attributes;
-
-  explicit NormalizedFilters(const SearchRequest& request) : category(NormalizeText(request.category)) {
-    for (const std::string& brand : request.brands) brands.push_back(NormalizeText(brand));
-    for (const AttributeFilter& filter : request.attributes) {
-      attributes.emplace_back(filter.name, std::vector<std::string>());
-      for (const std::string& value : filter.values) attributes.back().second.push_back(NormalizeText(value));
-    }
-  }
-};
-
-bool Contains(const std::vector<std::string>& values, std::string_view value) {
-  return std::find(values.begin(), values.end(), value) != values.end();
-}
+bool Contains(const std::vector<uint32_t>& ids, uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
 
 // Range bounds that read well: 1, 2, 5 times a power of ten.
 double NiceBound(double value) {
@@ -99,21 +85,74 @@ std::optional<SearchSort> ParseSearchSort(std::string_view name) {
 // What the shopper's recent history says they like.
 struct SearchEngine::Profile {
   float total = 0;  // the weights of the lines read
-  std::vector<std::pair<std::string_view, float>> brands;      // normalized; views into entries_
-  std::vector<std::pair<std::string_view, float>> categories;  // normalized leaf categories
+  std::vector<std::pair<uint32_t, float>> brands;      // by brand id
+  std::vector<std::pair<uint32_t, float>> categories;  // by leaf category id
   bool has_price = false;
   float log_price = 0, log_price_spread = 0;
   std::vector<HistoryEntry> history;  // for the collaborative model, newest first
 
-  static float ShareOf(const std::vector<std::pair<std::string_view, float>>& weights, std::string_view key,
-                       float total) {
-    if (key.empty()) return 0;
-    for (const auto& [name, weight] : weights) {
-      if (name == key) return weight / total;
+  static float ShareOf(const std::vector<std::pair<uint32_t, float>>& weights, uint32_t id, float total) {
+    if (id == Interner::kNone) return 0;
+    for (const auto& [key, weight] : weights) {
+      if (key == id) return weight / total;
     }
     return 0;
   }
 };
+
+std::string SearchEngine::Interner::KeyOf(std::string_view value) const {
+  return normalize_ ? NormalizeText(value) : std::string(value);
+}
+
+uint32_t SearchEngine::Interner::Intern(std::string_view value) {
+  auto [it, inserted] = ids_.try_emplace(KeyOf(value), static_cast<uint32_t>(names_.size()));
+  if (inserted) names_.emplace_back(value);
+  return it->second;
+}
+
+uint32_t SearchEngine::Interner::Find(std::string_view value) const {
+  auto it = ids_.find(KeyOf(value));
+  return it == ids_.end() ? kNone : it->second;
+}
+
+size_t SearchEngine::Interner::MemoryBytes() const {
+  size_t bytes = 0;
+  for (const std::string& name : names_) bytes += 2 * (sizeof(std::string) + name.capacity() + 1) + 24;
+  return bytes;
+}
+
+uint32_t SearchEngine::InternPair(uint32_t name, uint32_t value) {
+  auto [it, inserted] = pair_ids_.try_emplace((uint64_t{name} << 32) | value, static_cast<uint32_t>(pair_parts_.size()));
+  if (inserted) pair_parts_.emplace_back(name, value);
+  return it->second;
+}
+
+uint32_t SearchEngine::AttributePair(uint32_t name, uint32_t value) const {
+  if (name == Interner::kNone || value == Interner::kNone) return Interner::kNone;
+  auto it = pair_ids_.find((uint64_t{name} << 32) | value);
+  return it == pair_ids_.end() ? Interner::kNone : it->second;
+}
+
+void SearchEngine::MapSnapshot() const {
+  if (models_ == nullptr) return;
+  const std::shared_ptr<const Snapshot> current = models_->current();
+  {
+    std::shared_lock lock(mutex_);
+    if (mapped_snapshot_ == current) return;
+  }
+  std::unique_lock lock(mutex_);
+  if (mapped_snapshot_ == current) return;
+  snapshot_index_.assign(entries_.size(), -1);
+  slot_of_index_.assign(current != nullptr ? current->num_items() : 0, -1);
+  if (current != nullptr) {
+    for (uint32_t slot = 0; slot < entries_.size(); ++slot) {
+      if (!entries_[slot].live) continue;
+      snapshot_index_[slot] = static_cast<int32_t>(current->FindItem(entries_[slot].item.id));
+      if (snapshot_index_[slot] >= 0) slot_of_index_[snapshot_index_[slot]] = static_cast<int32_t>(slot);
+    }
+  }
+  mapped_snapshot_ = current;
+}
 
 SearchEngine::SearchEngine(const Store* store, const ModelManager* models, const RuleBook* rules,
                            const SynonymBook* synonyms, const Clock* clock, SearchOptions options)
@@ -138,19 +177,33 @@ void SearchEngine::Put(Item item) {
   const uint32_t slot = SlotFor(item.id);
   Entry& entry = entries_[slot];
   index_.Upsert(slot, item);
-  if (slot >= texts_.size()) texts_.resize(slot + 1);
+  if (slot >= texts_.size()) {
+    texts_.resize(slot + 1);
+    facts_.resize(slot + 1);
+  }
   texts_[slot] = EmbedText(item.title);
-  entry.brand_key = NormalizeText(item.brand);
-  entry.category_keys.clear();
-  for (const std::string& level : item.category) entry.category_keys.push_back(NormalizeText(level));
-  entry.attribute_keys.clear();
+  entry.categories.clear();
+  for (const std::string& level : item.category) entry.categories.push_back(categories_.Intern(level));
+  entry.attributes.clear();
   for (const auto& [name, value] : item.attributes) {
     if (const auto* text = std::get_if<std::string>(&value)) {
-      entry.attribute_keys.emplace_back(name, NormalizeText(*text));
+      entry.attributes.push_back(InternPair(attribute_names_.Intern(name), attribute_values_.Intern(*text)));
     } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
-      for (const std::string& one : *list) entry.attribute_keys.emplace_back(name, NormalizeText(one));
+      for (const std::string& one : *list) {
+        entry.attributes.push_back(InternPair(attribute_names_.Intern(name), attribute_values_.Intern(one)));
+      }
     }
   }
+  if (slot >= snapshot_index_.size()) snapshot_index_.resize(slot + 1, -1);
+  snapshot_index_[slot] = mapped_snapshot_ != nullptr ? static_cast<int32_t>(mapped_snapshot_->FindItem(item.id)) : -1;
+  if (snapshot_index_[slot] >= 0) slot_of_index_[snapshot_index_[slot]] = static_cast<int32_t>(slot);
+  Facts& facts = facts_[slot];
+  facts = {.price = item.price.value_or(0), .priced = item.price.has_value(), .in_stock = InStock(item),
+           .attribute_count = static_cast<uint8_t>(std::min<size_t>(entry.attributes.size(), 255)),
+           .brand = item.brand.empty() ? Interner::kNone : brands_.Intern(item.brand),
+           .leaf = entry.categories.empty() ? Interner::kNone : entry.categories.back()};
+  std::copy_n(entry.attributes.begin(), std::min(entry.attributes.size(), Facts::kInlineAttributes),
+              facts.attributes.begin());
   entry.item = std::move(item);
   entry.live = true;
 }
@@ -162,6 +215,9 @@ void SearchEngine::Drop(const std::string& item_id) {
   index_.Remove(slot);
   entries_[slot] = Entry{};
   texts_[slot] = TextVector{};
+  facts_[slot] = Facts{};
+  if (snapshot_index_[slot] >= 0) slot_of_index_[snapshot_index_[slot]] = -1;
+  snapshot_index_[slot] = -1;
   free_slots_.push_back(slot);
   slot_of_.erase(it);
 }
@@ -171,6 +227,10 @@ Status SearchEngine::Build() {
   index_ = LexicalIndex();
   entries_.clear();
   texts_.clear();
+  facts_.clear();
+  mapped_snapshot_.reset();
+  snapshot_index_.clear();
+  slot_of_index_.clear();
   free_slots_.clear();
   slot_of_.clear();
   Status status = store_->ScanItems([&](const Item& item) {
@@ -230,13 +290,18 @@ SearchEngine::Stats SearchEngine::stats() const {
   Stats stats;
   stats.items = slot_of_.size();
   stats.index_bytes = index_.MemoryBytes();
-  stats.catalog_bytes = entries_.capacity() * sizeof(Entry) + texts_.capacity() * sizeof(TextVector);
+  stats.catalog_bytes = entries_.capacity() * sizeof(Entry) + texts_.capacity() * sizeof(TextVector) +
+                        facts_.capacity() * sizeof(Facts) + brands_.MemoryBytes() + categories_.MemoryBytes() +
+                        attribute_names_.MemoryBytes() + attribute_values_.MemoryBytes() +
+                        pair_parts_.capacity() * 8 + pair_ids_.size() * 32 +
+                        (snapshot_index_.capacity() + slot_of_index_.capacity()) * sizeof(int32_t);
   for (const Entry& entry : entries_) {
     const Item& item = entry.item;
     stats.catalog_bytes += item.id.capacity() + item.title.capacity() + item.description.capacity() +
                            item.brand.capacity() + item.currency.capacity();
     for (const std::string& level : item.category) stats.catalog_bytes += sizeof(level) + level.capacity();
-    stats.catalog_bytes += item.attributes.size() * 96;  // map nodes with short keys and values
+    stats.catalog_bytes += item.attributes.size() * 96;  // entries with short keys and values
+    stats.catalog_bytes += (entry.categories.capacity() + entry.attributes.capacity()) * sizeof(uint32_t);
   }
   stats.catalog_bytes += slot_of_.size() * 64;  // the id map's nodes
   stats.popular_queries = queries_.size();
@@ -245,7 +310,6 @@ SearchEngine::Stats SearchEngine::stats() const {
 
 SearchEngine::Profile SearchEngine::ProfileOf(const std::string& user_id, const std::string& session_id) const {
   Profile profile;
-  const std::shared_ptr<const Snapshot> snapshot = models_ != nullptr ? models_->current() : nullptr;
   std::vector<std::pair<float, float>> prices;  // (log price, weight)
   auto read = [&](ActorKind kind, const std::string& id, float factor) {
     if (id.empty()) return;
@@ -258,24 +322,24 @@ SearchEngine::Profile SearchEngine::ProfileOf(const std::string& user_id, const 
       if (weight <= 0 || line.item_id.empty()) continue;
       auto it = slot_of_.find(std::string(line.item_id));
       if (it == slot_of_.end()) continue;
-      const Entry& entry = entries_[it->second];
-      const Item& item = entry.item;
+      const Item& item = entries_[it->second].item;
+      const Facts& facts = facts_[it->second];
       profile.total += weight;
-      auto add = [&](std::vector<std::pair<std::string_view, float>>* weights, std::string_view key) {
-        if (key.empty()) return;
-        for (auto& [name, sum] : *weights) {
-          if (name == key) {
+      auto add = [&](std::vector<std::pair<uint32_t, float>>* weights, uint32_t id) {
+        if (id == Interner::kNone) return;
+        for (auto& [key, sum] : *weights) {
+          if (key == id) {
             sum += weight;
             return;
           }
         }
-        weights->emplace_back(key, weight);
+        weights->emplace_back(id, weight);
       };
-      add(&profile.brands, entry.brand_key);
-      if (!entry.category_keys.empty()) add(&profile.categories, entry.category_keys.back());
+      add(&profile.brands, facts.brand);
+      add(&profile.categories, facts.leaf);
       if (item.price && *item.price > 0) prices.emplace_back(std::log(static_cast<float>(*item.price)), weight);
-      if (snapshot != nullptr) {
-        const int64_t index = snapshot->FindItem(line.item_id);
+      if (mapped_snapshot_ != nullptr) {
+        const int32_t index = snapshot_index_[it->second];
         if (index >= 0) {
           profile.history.push_back({.item = static_cast<uint32_t>(index), .weight = weight,
                                      .signal = SignalOfLine(line.type), .time_ms = line.timestamp_ms});
@@ -307,22 +371,31 @@ class SearchEngine::Run {
  public:
   Run(const SearchEngine& engine, const SearchRequest& request, SearchResponse* response)
       : engine_(engine),
+        lock_(engine.mutex_),
         entries_(engine.entries_),
         request_(request),
         response_(*response),
-        wanted_(request),
         browse_(TrimWhitespace(request.query).empty()),
         now_ms_(engine.clock_->NowMillis()),
         rule_set_(engine.rules_ != nullptr ? engine.rules_->current() : nullptr),
         synonyms_(engine.synonyms_ != nullptr ? engine.synonyms_->current() : nullptr),
-        snapshot_(engine.models_ != nullptr ? engine.models_->current() : nullptr),
-        lock_(engine.mutex_) {
+        snapshot_(engine.mapped_snapshot_) {
     if (rule_set_ != nullptr) {
       response_.rules_version = rule_set_->version();
       scope_.emplace(rule_set_->InEffect("search", now_ms_), now_ms_);
       if (scope_->empty()) scope_.reset();
     }
     if (synonyms_ != nullptr) response_.synonyms_version = synonyms_->version();
+    // Filter values as ids (kNone: a value no item has, so nothing passes).
+    if (!request.category.empty()) category_ = engine.categories_.Find(request.category);
+    for (const std::string& brand : request.brands) brands_.push_back(engine.brands_.Find(brand));
+    for (const AttributeFilter& filter : request.attributes) {
+      const uint32_t name = engine.attribute_names_.Find(filter.name);
+      attributes_.push_back({.name = name});
+      for (const std::string& value : filter.values) {
+        attributes_.back().pairs.push_back(engine.AttributePair(name, engine.attribute_values_.Find(value)));
+      }
+    }
   }
 
   void Execute() {
@@ -358,29 +431,37 @@ class SearchEngine::Run {
 
   bool Admits(const Item& item) const { return !scope_ || scope_->Admits(item); }
 
-  // Which filters an entry fails, as a bit mask.
-  uint32_t Failures(const Entry& entry) const {
-    const Item& item = entry.item;
+  // The item's attribute pair ids: from its facts when they all fit there.
+  std::span<const uint32_t> AttributesOf(uint32_t slot) const {
+    const Facts& facts = engine_.facts_[slot];
+    if (facts.attribute_count <= Facts::kInlineAttributes) return {facts.attributes.data(), facts.attribute_count};
+    return entries_[slot].attributes;
+  }
+
+  // Which filters the item in `slot` fails, as a bit mask.
+  uint32_t Failures(uint32_t slot) const {
+    const Facts& facts = engine_.facts_[slot];
     uint32_t mask = 0;
-    if (!wanted_.category.empty() && !Contains(entry.category_keys, wanted_.category)) mask |= kCategoryBit;
-    if (!wanted_.brands.empty() && !Contains(wanted_.brands, entry.brand_key)) mask |= kBrandBit;
-    if ((request_.min_price && (!item.price || *item.price < *request_.min_price)) ||
-        (request_.max_price && (!item.price || *item.price > *request_.max_price))) {
+    if (!request_.category.empty() && !Contains(entries_[slot].categories, category_)) mask |= kCategoryBit;
+    if (!brands_.empty() && !Contains(brands_, facts.brand)) mask |= kBrandBit;
+    if ((request_.min_price && (!facts.priced || facts.price < *request_.min_price)) ||
+        (request_.max_price && (!facts.priced || facts.price > *request_.max_price))) {
       mask |= kPriceBit;
     }
-    if (request_.in_stock && !InStock(item)) mask |= kStockBit;
-    for (size_t a = 0; a < wanted_.attributes.size(); ++a) {
-      const auto& [name, values] = wanted_.attributes[a];
-      const bool any = std::any_of(entry.attribute_keys.begin(), entry.attribute_keys.end(), [&](const auto& key) {
-        return key.first == name && Contains(values, key.second);
-      });
-      if (!any) mask |= 1u << (kFirstAttributeBit + a);
+    if (request_.in_stock && !facts.in_stock) mask |= kStockBit;
+    if (!attributes_.empty()) {
+      const std::span<const uint32_t> have = AttributesOf(slot);
+      for (size_t a = 0; a < attributes_.size(); ++a) {
+        const AttributeWanted& wanted = attributes_[a];
+        const bool any = std::any_of(have.begin(), have.end(), [&](uint32_t pair) { return Contains(wanted.pairs, pair); });
+        if (!any) mask |= 1u << (kFirstAttributeBit + a);
+      }
     }
     return mask;
   }
 
   void MatchQuery() {
-    const MatchOptions options{.typos = request_.typos, .relax = true, .synonyms = synonyms_.get()};
+    const MatchOptions options{.typos = request_.typos, .relax = request_.fallback, .synonyms = synonyms_.get()};
     LexicalResult lexical = engine_.index_.Match(request_.query, options);
     response_.layout_corrected = std::move(lexical.layout_corrected);
     response_.corrections = std::move(lexical.corrections);
@@ -409,7 +490,7 @@ class SearchEngine::Run {
               [](const auto& a, const auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
     for (const auto& [similarity, slot] : close) {
       if (candidates_.size() >= engine_.options_.nearest_items) break;
-      if (Failures(entries_[slot]) == 0 && Admits(entries_[slot].item)) candidates_.push_back({slot, similarity});
+      if (Failures(slot) == 0 && Admits(entries_[slot].item)) candidates_.push_back({slot, similarity});
     }
     if (candidates_.empty()) return;
     match_ = "nearest";
@@ -422,37 +503,33 @@ class SearchEngine::Run {
   // counts in that filter's facet only.
   void FilterAndCount() {
     if (browse_) match_ = "browse";
+    if (request_.facets) {
+      brand_counts_.assign(engine_.brands_.size(), 0);
+      category_counts_.assign(engine_.categories_.size(), 0);
+      attribute_counts_.assign(engine_.pair_parts_.size(), 0);
+    }
     for (const Candidate& candidate : candidates_) {
-      const Entry& entry = entries_[candidate.slot];
-      const Item& item = entry.item;
-      const uint32_t mask = Failures(entry);
+      const uint32_t slot = candidate.slot;
+      const uint32_t mask = Failures(slot);
       if (mask != 0 && (mask & (mask - 1)) != 0) continue;  // fails two or more
-      if (!Admits(item)) continue;
+      if (!Admits(entries_[slot].item)) continue;
       if (request_.facets) {
-        if ((mask == 0 || mask == kCategoryBit) && !item.category.empty()) ++category_counts_[item.category.back()];
-        if ((mask == 0 || mask == kBrandBit) && !item.brand.empty()) ++brand_counts_[item.brand];
-        if ((mask == 0 || mask == kPriceBit) && item.price) prices_.push_back(*item.price);
-        if ((mask == 0 || mask == kStockBit) && InStock(item)) ++response_.in_stock_count;
-        if (mask == 0 || mask >= (1u << kFirstAttributeBit)) CountAttributes(item, mask);
+        const Facts& facts = engine_.facts_[slot];
+        if ((mask == 0 || mask == kCategoryBit) && facts.leaf != Interner::kNone) ++category_counts_[facts.leaf];
+        if ((mask == 0 || mask == kBrandBit) && facts.brand != Interner::kNone) ++brand_counts_[facts.brand];
+        if ((mask == 0 || mask == kPriceBit) && facts.priced) prices_.push_back(facts.price);
+        if ((mask == 0 || mask == kStockBit) && facts.in_stock) ++response_.in_stock_count;
+        if (mask == 0 || mask >= (1u << kFirstAttributeBit)) CountAttributes(slot, mask);
       }
       if (mask == 0) results_.push_back(candidate);
     }
   }
 
-  void CountAttributes(const Item& item, uint32_t mask) {
-    for (const auto& [name, value] : item.attributes) {
-      if (mask != 0) {  // only the attribute whose filter it fails
-        bool own = false;
-        for (size_t a = 0; a < wanted_.attributes.size(); ++a) {
-          if (mask == 1u << (kFirstAttributeBit + a) && wanted_.attributes[a].first == name) own = true;
-        }
-        if (!own) continue;
-      }
-      if (const auto* text = std::get_if<std::string>(&value)) {
-        if (!text->empty()) ++attribute_counts_[name][*text];
-      } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
-        for (const std::string& entry : *list) ++attribute_counts_[name][entry];
-      }
+  void CountAttributes(uint32_t slot, uint32_t mask) {
+    uint32_t only = Interner::kNone;  // failing one attribute filter: that attribute only
+    if (mask != 0) only = attributes_[std::countr_zero(mask) - kFirstAttributeBit].name;
+    for (uint32_t pair : AttributesOf(slot)) {
+      if (mask == 0 || engine_.pair_parts_[pair].first == only) ++attribute_counts_[pair];
     }
   }
 
@@ -485,7 +562,7 @@ class SearchEngine::Run {
         snapshot_ != nullptr ? dynamic_cast<const TrendingRecommender*>(snapshot_->model("trending")) : nullptr;
     std::vector<int64_t> indexes(results_.size(), -1);  // in the snapshot
     if (snapshot_ != nullptr) {
-      for (size_t i = 0; i < results_.size(); ++i) indexes[i] = snapshot_->FindItem(entries_[results_[i].slot].item.id);
+      for (size_t i = 0; i < results_.size(); ++i) indexes[i] = engine_.snapshot_index_[results_[i].slot];
     }
     Profile profile;
     if (request_.personalize && (!request_.user_id.empty() || !request_.session_id.empty())) {
@@ -512,7 +589,7 @@ class SearchEngine::Run {
       }
       s.popularity = trending != nullptr && indexes[i] >= 0 ? trending->popularity()[indexes[i]] : 0.0f;
       relevance *= 1.0 + options.popularity_weight * s.popularity;
-      if (response_.personalized) Personalize(profile, entry, collaborative[i], &s);
+      if (response_.personalized) Personalize(profile, slot, collaborative[i], &s);
       s.score = relevance * s.personal;
       if (scope_) {
         effects.clear();
@@ -526,14 +603,12 @@ class SearchEngine::Run {
     }
   }
 
-  void Personalize(const Profile& profile, const Entry& entry, float collaborative, Scored* s) const {
+  void Personalize(const Profile& profile, uint32_t slot, float collaborative, Scored* s) const {
     const SearchOptions& options = engine_.options_;
-    const Item& item = entry.item;
-    const double brand = options.brand_weight * Profile::ShareOf(profile.brands, entry.brand_key, profile.total);
-    const double category =
-        entry.category_keys.empty()
-            ? 0.0
-            : options.category_weight * Profile::ShareOf(profile.categories, entry.category_keys.back(), profile.total);
+    const Item& item = entries_[slot].item;
+    const Facts& facts = engine_.facts_[slot];
+    const double brand = options.brand_weight * Profile::ShareOf(profile.brands, facts.brand, profile.total);
+    const double category = options.category_weight * Profile::ShareOf(profile.categories, facts.leaf, profile.total);
     double price = 0;
     if (profile.has_price && item.price && *item.price > 0) {
       const double z = (std::log(*item.price) - profile.log_price) / profile.log_price_spread;
@@ -604,7 +679,7 @@ class SearchEngine::Run {
     if (model == nullptr) return;
     std::vector<HistoryEntry> seeds;
     for (size_t i = 0; i < scored_.size() && seeds.size() < 3; ++i) {
-      const int64_t index = snapshot_->FindItem(entries_[scored_[i].slot].item.id);
+      const int64_t index = engine_.snapshot_index_[scored_[i].slot];
       if (index >= 0) seeds.push_back({.item = static_cast<uint32_t>(index)});
     }
     if (seeds.empty()) return;
@@ -612,10 +687,10 @@ class SearchEngine::Run {
     for (const Scored& s : scored_) taken.push_back(s.slot);
     std::sort(taken.begin(), taken.end());
     auto skip = [&](uint32_t index) {
-      auto it = engine_.slot_of_.find(snapshot_->item(index).id);
-      if (it == engine_.slot_of_.end()) return true;
-      const Entry& entry = entries_[it->second];
-      return std::binary_search(taken.begin(), taken.end(), it->second) || Failures(entry) != 0 || !Admits(entry.item);
+      const int32_t slot = engine_.slot_of_index_[index];
+      if (slot < 0) return true;
+      const auto at = static_cast<uint32_t>(slot);
+      return std::binary_search(taken.begin(), taken.end(), at) || Failures(at) != 0 || !Admits(entries_[at].item);
     };
     std::vector<std::pair<uint32_t, float>> top;
     model->TopK(seeds, Relation::kAny, engine_.options_.related_items, -INFINITY, skip, &top);
@@ -623,7 +698,7 @@ class SearchEngine::Run {
     double below = scored_.back().score;
     for (const auto& [index, model_score] : top) {
       below *= 0.99;
-      scored_.push_back({.slot = engine_.slot_of_.at(snapshot_->item(index).id), .score = below, .match = "related"});
+      scored_.push_back({.slot = static_cast<uint32_t>(engine_.slot_of_index_[index]), .score = below, .match = "related"});
     }
   }
 
@@ -659,37 +734,59 @@ class SearchEngine::Run {
     }
   }
 
-  void AddFacet(std::string name, const std::unordered_map<std::string_view, uint32_t>& counts,
-                const std::vector<std::string>& selected) {  // selected: normalized
+  // A facet from counts by id (zero: absent), the most frequent first.
+  void AddFacet(std::string name, const std::vector<std::pair<uint32_t, uint32_t>>& counts, const Interner& names,
+                const std::vector<uint32_t>& selected) {
     Facet out{.name = std::move(name)};
-    for (const auto& [value, count] : counts) out.values.push_back({.value = std::string(value), .count = count});
+    for (const auto& [id, count] : counts) {
+      if (count > 0) out.values.push_back({.value = names.name(id), .count = count, .selected = Contains(selected, id)});
+    }
     std::sort(out.values.begin(), out.values.end(), [](const FacetValue& a, const FacetValue& b) {
       return a.count != b.count ? a.count > b.count : a.value < b.value;
     });
     if (out.values.size() > engine_.options_.facet_values) out.values.resize(engine_.options_.facet_values);
-    for (FacetValue& value : out.values) value.selected = !selected.empty() && Contains(selected, NormalizeText(value.value));
     if (!out.values.empty()) response_.facets.push_back(std::move(out));
   }
 
+  static std::vector<std::pair<uint32_t, uint32_t>> Nonzero(const std::vector<uint32_t>& counts) {
+    std::vector<std::pair<uint32_t, uint32_t>> out;
+    for (uint32_t id = 0; id < counts.size(); ++id) {
+      if (counts[id] > 0) out.emplace_back(id, counts[id]);
+    }
+    return out;
+  }
+
   void WriteFacets() {
-    AddFacet("category", category_counts_,
-             wanted_.category.empty() ? std::vector<std::string>{} : std::vector<std::string>{wanted_.category});
-    AddFacet("brand", brand_counts_, wanted_.brands);
-    std::vector<std::pair<std::string_view, size_t>> by_coverage;
-    for (const auto& [name, values] : attribute_counts_) {
+    AddFacet("category", Nonzero(category_counts_), engine_.categories_,
+             request_.category.empty() ? std::vector<uint32_t>{} : std::vector<uint32_t>{category_});
+    AddFacet("brand", Nonzero(brand_counts_), engine_.brands_, brands_);
+    // Attributes: those on the most candidates first.
+    std::map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> by_name;  // name -> (value, count)
+    for (uint32_t pair = 0; pair < attribute_counts_.size(); ++pair) {
+      if (attribute_counts_[pair] == 0) continue;
+      const auto [name, value] = engine_.pair_parts_[pair];
+      by_name[name].emplace_back(value, attribute_counts_[pair]);
+    }
+    std::vector<std::pair<uint32_t, size_t>> by_coverage;
+    for (const auto& [name, values] : by_name) {
       size_t total = 0;
       for (const auto& [value, count] : values) total += count;
       by_coverage.emplace_back(name, total);
     }
-    std::sort(by_coverage.begin(), by_coverage.end(),
-              [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
+    std::sort(by_coverage.begin(), by_coverage.end(), [&](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second
+                                  : engine_.attribute_names_.name(a.first) < engine_.attribute_names_.name(b.first);
+    });
     if (by_coverage.size() > engine_.options_.attribute_facets) by_coverage.resize(engine_.options_.attribute_facets);
     for (const auto& [name, total] : by_coverage) {
-      std::vector<std::string> selected;
-      for (const auto& [filter_name, values] : wanted_.attributes) {
-        if (filter_name == name) selected = values;
+      std::vector<uint32_t> selected;
+      for (const AttributeWanted& wanted : attributes_) {
+        if (wanted.name != name) continue;
+        for (uint32_t pair : wanted.pairs) {
+          if (pair != Interner::kNone) selected.push_back(engine_.pair_parts_[pair].second);
+        }
       }
-      AddFacet("attributes." + std::string(name), attribute_counts_.at(name), selected);
+      AddFacet("attributes." + engine_.attribute_names_.name(name), by_name[name], engine_.attribute_values_, selected);
     }
     if (prices_.empty()) return;
     std::sort(prices_.begin(), prices_.end());
@@ -714,17 +811,21 @@ class SearchEngine::Run {
   }
 
   const SearchEngine& engine_;
+  std::shared_lock<std::shared_mutex> lock_;  // first: the rest reads the engine
   const std::vector<Entry>& entries_;
+  struct AttributeWanted {
+    uint32_t name = Interner::kNone;
+    std::vector<uint32_t> pairs;  // (name, value) pair ids
+  };
+
   const SearchRequest& request_;
   SearchResponse& response_;
-  const NormalizedFilters wanted_;
   const bool browse_;
   const int64_t now_ms_;
   const std::shared_ptr<const RuleSet> rule_set_;
   std::optional<RuleScope> scope_;  // points into rule_set_; empty when no rule applies
   const std::shared_ptr<const SynonymSet> synonyms_;
-  const std::shared_ptr<const Snapshot> snapshot_;
-  std::shared_lock<std::shared_mutex> lock_;
+  const std::shared_ptr<const Snapshot> snapshot_;  // the one engine_.snapshot_index_ maps to
 
   const char* match_ = "exact";
   TextVector query_vector_{};
@@ -733,8 +834,11 @@ class SearchEngine::Run {
   std::vector<Scored> scored_;
   std::vector<std::vector<RuleEffect>> effects_;
   std::string related_to_;
-  std::unordered_map<std::string_view, uint32_t> category_counts_, brand_counts_;
-  std::unordered_map<std::string_view, std::unordered_map<std::string_view, uint32_t>> attribute_counts_;
+  uint32_t category_ = Interner::kNone;  // wanted, as ids
+  std::vector<uint32_t> brands_;
+  std::vector<AttributeWanted> attributes_;
+  std::vector<uint32_t> category_counts_, brand_counts_;  // by id
+  std::vector<uint32_t> attribute_counts_;  // by attribute pair id
   std::vector<double> prices_;
 };
 
@@ -754,6 +858,7 @@ Result<SearchResponse> SearchEngine::Search(const SearchRequest& request) const 
   if (TrimWhitespace(request.query).empty() && !filtered) {
     return Status::InvalidArgument("q: required (or a filter to browse by)");
   }
+  MapSnapshot();
   SearchResponse response;
   response.search_id = NewSearchId();
   Run(*this, request, &response).Execute();

@@ -23,6 +23,7 @@
 // thread-safe: any number of searches run while one writer waits.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -91,7 +92,7 @@ struct SearchRequest {
   bool personalize = true;
   bool typos = true;
   bool facets = true;
-  bool fallback = true;  // nearest and related items
+  bool fallback = true;  // relaxed words, nearest titles and related items
 };
 
 struct SearchHit {
@@ -170,13 +171,42 @@ class SearchEngine {
   Stats stats() const;
 
  private:
+  // Distinct values (brands, category names, attribute names and values)
+  // as small ids, so that filters, facets and affinities compare integers.
+  class Interner {
+   public:
+    static constexpr uint32_t kNone = UINT32_MAX;
+    // `normalize`: values that differ only in case or "ё" are one (the first spelling is shown).
+    explicit Interner(bool normalize) : normalize_(normalize) {}
+    uint32_t Intern(std::string_view value);
+    uint32_t Find(std::string_view value) const;  // kNone when absent
+    const std::string& name(uint32_t id) const { return names_[id]; }
+    size_t size() const { return names_.size(); }
+    size_t MemoryBytes() const;
+
+   private:
+    std::string KeyOf(std::string_view value) const;
+    bool normalize_;
+    std::unordered_map<std::string, uint32_t> ids_;
+    std::vector<std::string> names_;
+  };
   struct Entry {
     Item item;
     bool live = false;
-    // Normalized (NormalizeText) for filters: case and "ё" do not matter.
-    std::string brand_key;
-    std::vector<std::string> category_keys;
-    std::vector<std::pair<std::string, std::string>> attribute_keys;  // (name, value), a list's values one by one
+    std::vector<uint32_t> categories;                        // every level's id, the leaf last
+    std::vector<uint32_t> attributes;    // attribute pair ids; a list's values one by one
+  };
+  // What filters and facets read of each item, packed: one cache line
+  // holds most items' (the attributes beyond the first few are in Entry).
+  struct Facts {
+    static constexpr size_t kInlineAttributes = 4;
+    double price = 0;
+    bool priced = false;
+    bool in_stock = false;
+    uint8_t attribute_count = 0;  // all of the item's attribute pairs (capped at 255)
+    uint32_t brand = Interner::kNone;
+    uint32_t leaf = Interner::kNone;  // the leaf category
+    std::array<uint32_t, kInlineAttributes> attributes{};  // the first attribute pair ids
   };
   struct Profile;
   class Run;
@@ -186,6 +216,10 @@ class SearchEngine {
   void Drop(const std::string& item_id);
   void CountQuery(std::string_view query);
   Profile ProfileOf(const std::string& user_id, const std::string& session_id) const;  // REQUIRES: mutex_ shared
+  uint32_t InternPair(uint32_t name, uint32_t value);              // REQUIRES: mutex_ held
+  uint32_t AttributePair(uint32_t name, uint32_t value) const;     // kNone when no item has it
+  // Points snapshot_index_ at the models' current snapshot when it changed.
+  void MapSnapshot() const;
 
   const Store* store_;
   const ModelManager* models_;
@@ -198,6 +232,14 @@ class SearchEngine {
   LexicalIndex index_;                                // GUARDED_BY(mutex_), keyed by slot
   std::vector<Entry> entries_;                        // GUARDED_BY(mutex_), by slot
   std::vector<TextVector> texts_;                     // GUARDED_BY(mutex_), by slot: title embeddings (zero: none)
+  std::vector<Facts> facts_;                          // GUARDED_BY(mutex_), by slot
+  Interner brands_{true}, categories_{true}, attribute_names_{false}, attribute_values_{true};  // GUARDED_BY(mutex_)
+  std::unordered_map<uint64_t, uint32_t> pair_ids_;   // GUARDED_BY(mutex_), (name id << 32 | value id) -> pair id
+  std::vector<std::pair<uint32_t, uint32_t>> pair_parts_;  // GUARDED_BY(mutex_), pair id -> (name id, value id)
+  // The snapshot item index of each slot (-1: not in it), for mapped_snapshot_.
+  mutable std::shared_ptr<const Snapshot> mapped_snapshot_;  // GUARDED_BY(mutex_)
+  mutable std::vector<int32_t> snapshot_index_;              // GUARDED_BY(mutex_), by slot
+  mutable std::vector<int32_t> slot_of_index_;               // GUARDED_BY(mutex_), snapshot item -> slot (-1: none)
   std::vector<uint32_t> free_slots_;                  // GUARDED_BY(mutex_)
   std::unordered_map<std::string, uint32_t> slot_of_;  // GUARDED_BY(mutex_), live item id -> slot
   std::unordered_map<std::string, uint32_t> queries_;  // GUARDED_BY(mutex_), normalized shopper query -> count

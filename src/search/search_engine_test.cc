@@ -123,6 +123,18 @@ TEST_F(SearchEngineTest, FiltersSortingAndPages) {
   EXPECT_EQ(Sorted(Ids(Search({.query = "наушники", .attributes = {{"color", {"Черный", "синий"}}}}))),
             (std::vector<std::string>{"jbl1", "jbl2", "sony1"}));
   EXPECT_EQ(Ids(Search({.query = "наушники", .category = "аксессуары"})), std::vector<std::string>{"case"});
+  // An item with more attribute values than its packed facts hold.
+  WriteBatch shoes;
+  shoes.UpsertItem({.id = "shoes", .title = "Кроссовки Nike", .brand = "Nike",
+                    .attributes = {{"size", std::vector<std::string>{"40", "41", "42", "43", "44", "45"}},
+                                   {"color", std::string("белый")}}});
+  Write(std::move(shoes));
+  SearchResponse sized = Search({.query = "кроссовки", .attributes = {{"size", {"45"}}, {"color", {"БЕЛЫЙ"}}}});
+  EXPECT_EQ(Ids(sized), std::vector<std::string>{"shoes"});
+  const Facet* sizes = FacetOf(sized, "attributes.size");
+  ASSERT_NE(sizes, nullptr);
+  EXPECT_EQ(sizes->values.size(), 6u);
+  EXPECT_TRUE(Search({.query = "кроссовки", .attributes = {{"size", {"39"}}}}).hits.empty());
   // Pages of two, in price order.
   SearchRequest page{.query = "наушники", .sort = SearchSort::kPriceAsc, .n = 2, .offset = 2};
   SearchResponse second = Search(page);
@@ -152,15 +164,16 @@ TEST_F(SearchEngineTest, NothingMatchingFallsBackAndSaysSo) {
   ASSERT_FALSE(nearest.hits.empty());
   EXPECT_EQ(nearest.hits[0].item.id, "mug");
   EXPECT_EQ(nearest.hits[0].match, "nearest");
-  // Without the fallback there is nothing.
+  // Without the fallbacks there is nothing.
   EXPECT_TRUE(Search({.query = "ceramicmugs", .fallback = false}).hits.empty());
+  EXPECT_TRUE(Search({.query = "ceramic enamel", .fallback = false}).hits.empty());
   // Typos and the keyboard layout are corrected, and said.
   SearchResponse typo = Search({.query = "наушнеки jbl"});
   EXPECT_EQ(Sorted(Ids(typo)), (std::vector<std::string>{"jbl1", "jbl2"}));
   ASSERT_EQ(typo.corrections.size(), 1u);
   EXPECT_EQ(typo.corrections[0].corrected, "наушники");
-  EXPECT_TRUE(Search({.query = "наушнеки jbl", .typos = false}).hits.empty() ||
-              Search({.query = "наушнеки jbl", .typos = false}).fallback != "");
+  EXPECT_TRUE(Search({.query = "наушнеки jbl", .typos = false, .fallback = false}).hits.empty());
+  EXPECT_EQ(Search({.query = "наушнеки jbl", .typos = false}).fallback, "relaxed");
   SearchResponse layout = Search({.query = "yfeiybrb jbl"});
   EXPECT_EQ(layout.layout_corrected, "наушники jbl");
   EXPECT_EQ(Sorted(Ids(layout)), (std::vector<std::string>{"jbl1", "jbl2"}));
@@ -276,6 +289,63 @@ TEST_F(SearchEngineTest, SuggestionsCompleteWordsAndPopularQueries) {
   ASSERT_FALSE(second->queries.empty());
   EXPECT_EQ(second->queries[0].first, "red ceramic");
   EXPECT_EQ(second->items[0].item.id, "mug");
+}
+
+// With a trained snapshot: popularity among equal matches, related items
+// when few match, and the shopper's taste from the collaborative model.
+TEST(SearchEngineModelsTest, SnapshotSignalsShapeTheList) {
+  ManualClock clock(kNow);
+  std::unique_ptr<Store> store = NewMemoryStore(&clock);
+  WriteBatch batch;
+  // Lamps l0..l5 (l4 the most viewed) and shades s0..s5 viewed with lamps.
+  for (int i = 0; i < 6; ++i) {
+    batch.UpsertItem({.id = "l" + std::to_string(i), .title = "Table lamp " + std::to_string(i), .price = 20.0});
+    batch.UpsertItem({.id = "s" + std::to_string(i), .title = "Linen shade " + std::to_string(i), .price = 8.0});
+  }
+  for (int u = 0; u < 40; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    const int lamp = u % 2 == 0 ? 4 : u % 6;
+    batch.AppendEvent({.type = EventType::kView, .user_id = user, .item_id = "l" + std::to_string(lamp),
+                       .timestamp_ms = kNow - 86'400'000 + u * 10});
+    batch.AppendEvent({.type = EventType::kView, .user_id = user, .item_id = "s" + std::to_string(lamp),
+                       .timestamp_ms = kNow - 86'400'000 + u * 10 + 1});
+  }
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store->Write(&batch, &outcomes).ok());
+  const std::string dir = (std::filesystem::temp_directory_path() / ("vitrina-search-models-" + std::to_string(::getpid()))).string();
+  std::filesystem::remove_all(dir);
+  ModelManagerOptions options;
+  options.dir = dir;
+  options.train.models = {"trending", "als"};
+  options.train.model_options.als.factors = 8;
+  ModelManager models(store.get(), &clock, options);
+  ASSERT_TRUE(models.Open().ok());
+  ASSERT_TRUE(models.TrainNow(nullptr).ok());
+  SearchEngine engine(store.get(), &models, nullptr, nullptr, &clock);
+  ASSERT_TRUE(engine.Build().ok());
+  // All six lamps match "lamp" alike: the most viewed comes first.
+  auto lamps = engine.Search({.query = "lamp", .n = 6});
+  ASSERT_TRUE(lamps.ok());
+  ASSERT_EQ(lamps->hits.size(), 6u);
+  EXPECT_EQ(lamps->hits[0].item.id, "l4");
+  // One match: the items the collaborative model finds like it follow, said so.
+  auto one = engine.Search({.query = "lamp 3"});
+  ASSERT_TRUE(one.ok());
+  ASSERT_GT(one->hits.size(), 1u);
+  EXPECT_EQ(one->hits[0].item.id, "l3");
+  EXPECT_EQ(one->hits[1].match, "related");
+  EXPECT_EQ(one->hits[1].reason, "often chosen with Table lamp 3");
+  EXPECT_FALSE(engine.Search({.query = "lamp 3", .fallback = false})->hits.size() > 1);
+  // An item added after the snapshot is found, with no snapshot signals.
+  WriteBatch added;
+  added.UpsertItem({.id = "l9", .title = "Table lamp 9", .price = 20.0});
+  ASSERT_TRUE(store->Write(&added, &outcomes).ok());
+  engine.Apply(added, outcomes);
+  auto nine = engine.Search({.query = "lamp 9", .fallback = false});
+  ASSERT_TRUE(nine.ok());
+  ASSERT_EQ(nine->hits.size(), 1u);
+  EXPECT_EQ(nine->hits[0].item.id, "l9");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

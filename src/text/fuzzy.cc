@@ -58,6 +58,10 @@ int EditDistance(std::u32string_view a, std::u32string_view b, int max_edits) {
 
 int FuzzyDictionary::AllowedEdits(size_t letters) { return letters >= 8 ? 2 : letters >= 4 ? 1 : 0; }
 
+int FuzzyDictionary::AllowedEdits(size_t word_letters, size_t term_letters) {
+  return word_letters < 4 ? 0 : AllowedEdits(std::max(word_letters, term_letters));
+}
+
 uint32_t FuzzyDictionary::Add(std::string_view term) {
   auto [it, inserted] = ids_.try_emplace(std::string(term), static_cast<uint32_t>(terms_.size()));
   if (inserted) {
@@ -103,6 +107,9 @@ size_t FuzzyDictionary::MemoryBytes() const {
 void FuzzyDictionary::Similar(std::string_view word, std::vector<std::pair<uint32_t, int>>* out) const {
   out->clear();
   const std::u32string letters = ToCodePoints(word);
+  // The word's deletions as deep as its own allowance; a term's are as deep
+  // as its own. That finds every pair within the pair's allowance (the
+  // longer word's): with lengths apart, the shorter side needs fewer.
   const int allowed = AllowedEdits(letters.size());
   thread_local std::vector<uint64_t> hashes;
   thread_local std::vector<uint32_t> candidates;
@@ -118,8 +125,9 @@ void FuzzyDictionary::Similar(std::string_view word, std::vector<std::pair<uint3
   std::sort(candidates.begin(), candidates.end());
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   for (uint32_t id : candidates) {
-    const int edits = EditDistance(letters, letters_[id], allowed);
-    if (edits <= allowed) out->emplace_back(id, edits);
+    const int pair_allowed = AllowedEdits(letters.size(), letters_[id].size());
+    const int edits = EditDistance(letters, letters_[id], pair_allowed);
+    if (edits <= pair_allowed) out->emplace_back(id, edits);
   }
   std::sort(out->begin(), out->end(), [&](const auto& a, const auto& b) {
     return a.second != b.second ? a.second < b.second : terms_[a.first] < terms_[b.first];

@@ -24,6 +24,9 @@ class FuzzyDictionary {
  public:
   // Edits a word of this many letters may have: 0 below 4, 1 from 4, 2 from 8.
   static int AllowedEdits(size_t letters);
+  // Edits between a query word and a term: none for words below 4 letters,
+  // else as the longer of the two allows ("telefone" -> "telephone": 2).
+  static int AllowedEdits(size_t word_letters, size_t term_letters);
 
   // Adds a term (normalized text) and returns its id; the same term, the same id.
   // Lookups see it after the next Build.
@@ -36,8 +39,8 @@ class FuzzyDictionary {
   size_t MemoryBytes() const;
   const std::string& term(uint32_t id) const { return terms_[id]; }
 
-  // Terms within AllowedEdits(letters of word) of `word` (the word itself
-  // when it is a term), as (id, edits), fewest edits first, then by term.
+  // Terms within AllowedEdits(word, term) of `word` (the word itself when
+  // it is a term), as (id, edits), fewest edits first, then by term.
   void Similar(std::string_view word, std::vector<std::pair<uint32_t, int>>* out) const;
 
   // Up to `limit` terms that start with `prefix` (the prefix itself when it

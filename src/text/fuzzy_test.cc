@@ -29,6 +29,9 @@ TEST(FuzzyDictionaryTest, AllowsOneEditFromFourLettersAndTwoFromEight) {
   EXPECT_EQ(FuzzyDictionary::AllowedEdits(4), 1);
   EXPECT_EQ(FuzzyDictionary::AllowedEdits(7), 1);
   EXPECT_EQ(FuzzyDictionary::AllowedEdits(8), 2);
+  EXPECT_EQ(FuzzyDictionary::AllowedEdits(6, 8), 2);  // the longer word's allowance...
+  EXPECT_EQ(FuzzyDictionary::AllowedEdits(8, 5), 2);
+  EXPECT_EQ(FuzzyDictionary::AllowedEdits(3, 4), 0);  // ...but never for a word below 4 letters
 
   FuzzyDictionary dictionary;
   for (const char* term : {"наушники", "наушник", "ноутбук", "chair", "chairs", "charm", "hair", "cat", "cart"}) {
@@ -43,6 +46,10 @@ TEST(FuzzyDictionaryTest, AllowsOneEditFromFourLettersAndTwoFromEight) {
   EXPECT_EQ(Terms(dictionary, found), (std::vector<std::string>{"chair:1"}));
   dictionary.Similar("hair", &found);
   EXPECT_EQ(Terms(dictionary, found), (std::vector<std::string>{"hair:0", "chair:1"}));
+  dictionary.Similar("charis", &found);  // 6 letters, yet "chairs" allows 1 edit
+  EXPECT_EQ(Terms(dictionary, found), (std::vector<std::string>{"chairs:1"}));
+  dictionary.Similar("наушнк", &found);  // 6 letters, 2 short of "наушники" (8): 2 edits
+  EXPECT_EQ(Terms(dictionary, found), (std::vector<std::string>{"наушник:1", "наушники:2"}));
   dictionary.Similar("cot", &found);  // 3 letters: exact only
   EXPECT_TRUE(found.empty());
   dictionary.Similar("cat", &found);
@@ -74,10 +81,11 @@ TEST(FuzzyDictionaryTest, FindsExactlyWhatComparingWithEveryTermFinds) {
   for (int q = 0; q < 300; ++q) {
     const std::string query = word();
     const std::u32string letters = ToCodePoints(query);
-    const int allowed = FuzzyDictionary::AllowedEdits(letters.size());
     std::vector<std::pair<uint32_t, int>> expected;
     for (uint32_t id = 0; id < dictionary.size(); ++id) {
-      const int edits = EditDistance(letters, ToCodePoints(dictionary.term(id)), allowed);
+      const std::u32string term = ToCodePoints(dictionary.term(id));
+      const int allowed = FuzzyDictionary::AllowedEdits(letters.size(), term.size());
+      const int edits = EditDistance(letters, term, allowed);
       if (edits <= allowed) expected.emplace_back(id, edits);
     }
     std::sort(expected.begin(), expected.end(), [&](const auto& a, const auto& b) {
