@@ -48,6 +48,8 @@ $VITRINA import --data "$WORK/data" --format jsonl --kind items --no-progress "$
   sed 's/^/items: /'
 $VITRINA import --data "$WORK/data" --format jsonl --no-progress "$WORK/shop/events.jsonl" | grep '^imported' |
   sed 's/^/events: /'
+# The snapshot (popularity, ALS) first, so that no training runs during the rounds.
+$VITRINA train --data "$WORK/data" --no-progress --training.models trending,als | grep '^snapshot' || true
 rm -f "$WORK/port"
 $VITRINA serve --data "$WORK/data" --port 0 --port-file "$WORK/port" --log.level info --training.interval_s 0 \
   2> "$WORK/serve.log" &

@@ -58,6 +58,11 @@ Vitrina is serving the demo store at $BASE   (Ctrl-C stops it)
     curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/recommendations/cart?items=85123A,22423&n=5'
     curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/recommendations/trending?n=5'
 
+  search, with typos, the wrong keyboard layout, facets and suggestions:
+    curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/search?q=heart+holdr&user_id=18118&n=5'
+    curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/search?q=%D0%B2%D1%89%D1%89%D0%BA%D1%8C%D1%84%D0%B5&n=5'
+    curl -H 'Authorization: Bearer $PUBLIC' '$BASE/v1/search/suggest?q=lant'
+
   record a view (the public key may do this from a shop page), then ask
   for_you again: the answer follows the new event at once:
     curl -X POST $BASE/v1/events -H 'Authorization: Bearer $PUBLIC' \\

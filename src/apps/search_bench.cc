@@ -59,6 +59,26 @@ std::vector<std::string> ContentWords(std::string_view title) {
   return words;
 }
 
+// A snapshot with popularity (trending) and taste (ALS) trained on `store`,
+// in a temporary directory removed again; null (message printed) on failure.
+std::unique_ptr<ModelManager> TrainBenchSnapshot(const Store* store, const Clock* clock, const std::string& name) {
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / (name + "-" + std::to_string(::getpid()))).string();
+  ModelManagerOptions options;
+  options.dir = dir;
+  options.train.models = {"trending", "als"};
+  options.train.eval_days = 0;
+  auto models = std::make_unique<ModelManager>(store, clock, options);
+  Status status = models->Open();
+  if (status.ok()) status = models->TrainNow(nullptr).status();
+  std::filesystem::remove_all(dir);
+  if (!status.ok()) {
+    std::fprintf(stderr, "vitrina: training: %s\n", status.message().c_str());
+    return nullptr;
+  }
+  return models;
+}
+
 // ---------------------------------------------------------------- quality
 
 struct QualityFlags {
@@ -278,22 +298,8 @@ int RunSearchQuality(const QualityFlags& flags) {
   all.reset();
 
   // A snapshot trained on the history (trending for popularity, ALS for taste).
-  const std::string dir = (std::filesystem::temp_directory_path() / ("vitrina-search-quality-" + std::to_string(::getpid()))).string();
-  ModelManagerOptions model_options;
-  model_options.dir = dir;
-  model_options.train.models = {"trending", "als"};
-  model_options.train.eval_days = 0;
-  ModelManager models(before.get(), &clock, model_options);
-  if (Status status = models.Open(); !status.ok()) {
-    std::fprintf(stderr, "vitrina: %s\n", status.message().c_str());
-    return kExitFailure;
-  }
-  auto trained = models.TrainNow(nullptr);
-  std::filesystem::remove_all(dir);
-  if (!trained.ok()) {
-    std::fprintf(stderr, "vitrina: training: %s\n", trained.status().message().c_str());
-    return kExitFailure;
-  }
+  std::unique_ptr<ModelManager> models = TrainBenchSnapshot(before.get(), &clock, "vitrina-search-quality");
+  if (models == nullptr) return kExitFailure;
   SynonymBook synonyms(before.get());
   for (const auto& group : kBenchSynonyms) {
     SynonymGroup entry{.terms = group};
@@ -303,8 +309,8 @@ int RunSearchQuality(const QualityFlags& flags) {
       return kExitFailure;
     }
   }
-  SearchEngine engine(before.get(), &models, nullptr, &synonyms, &clock);
-  SearchEngine plain(before.get(), &models, nullptr, nullptr, &clock);  // without synonyms
+  SearchEngine engine(before.get(), models.get(), nullptr, &synonyms, &clock);
+  SearchEngine plain(before.get(), models.get(), nullptr, nullptr, &clock);  // without synonyms
   (void)engine.Build();
   (void)plain.Build();
 
@@ -611,24 +617,9 @@ int RunSearchLatency(const LatencyFlags& flags) {
   }
   // A snapshot (popularity and ALS over the sessions' views), as a shop has:
   // searches then look up popularity, the shopper's taste and related items.
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / ("vitrina-search-latency-" + std::to_string(::getpid()))).string();
-  ModelManagerOptions model_options;
-  model_options.dir = dir;
-  model_options.train.models = {"trending", "als"};
-  model_options.train.eval_days = 0;
-  ModelManager models(store.get(), &clock, model_options);
-  if (Status status = models.Open(); !status.ok()) {
-    std::fprintf(stderr, "vitrina: %s\n", status.message().c_str());
-    return kExitFailure;
-  }
-  auto trained = models.TrainNow(nullptr);
-  std::filesystem::remove_all(dir);
-  if (!trained.ok()) {
-    std::fprintf(stderr, "vitrina: training: %s\n", trained.status().message().c_str());
-    return kExitFailure;
-  }
-  SearchEngine engine(store.get(), &models, nullptr, nullptr, &clock);
+  std::unique_ptr<ModelManager> models = TrainBenchSnapshot(store.get(), &clock, "vitrina-search-latency");
+  if (models == nullptr) return kExitFailure;
+  SearchEngine engine(store.get(), models.get(), nullptr, nullptr, &clock);
   const size_t rss_before = ResidentBytes();
   auto start = std::chrono::steady_clock::now();
   if (Status status = engine.Build(); !status.ok()) {

@@ -52,15 +52,21 @@ TEST(DatasetTest, SortsEachActorByTimeAndMapsEvents) {
   Event view{.type = EventType::kView, .session_id = "s2", .item_id = "a", .timestamp_ms = 5};
   Event later_view{.type = EventType::kView, .user_id = "u", .session_id = "s1", .item_id = "a", .timestamp_ms = 10};
   Event search{.type = EventType::kSearch, .user_id = "u", .timestamp_ms = 1, .query = "mug"};
+  // A search whose result the shopper clicked counts as a click on it.
+  Event search_click{.type = EventType::kSearch, .session_id = "s3", .item_id = "a", .timestamp_ms = 2, .query = "mug"};
   builder.AddEvent(purchase, /*add_unknown_items=*/false);
   builder.AddEvent(view, false);
   builder.AddEvent(later_view, false);
   builder.AddEvent(search, false);
+  builder.AddEvent(search_click, false);
   Dataset data = std::move(builder).Finish();
   ASSERT_EQ(data.num_items(), 1u);  // "new" was skipped
-  ASSERT_EQ(data.num_actors(), 2u);
+  ASSERT_EQ(data.num_actors(), 3u);
   EXPECT_EQ(data.actor_ids[0], "u");
   EXPECT_EQ(data.actor_ids[1], "session:s2");
+  EXPECT_EQ(data.actor_ids[2], "session:s3");
+  ASSERT_EQ(data.ActorInteractions(2).size(), 1u);
+  EXPECT_FLOAT_EQ(data.ActorInteractions(2)[0].weight, SignalWeights{}.click);
   auto u = data.ActorInteractions(0);
   ASSERT_EQ(u.size(), 2u);
   EXPECT_EQ(u[0].time_ms, 10);  // sorted by time

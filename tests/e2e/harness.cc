@@ -226,4 +226,11 @@ std::string Server::RawExchange(const std::string& bytes) {
   return received;
 }
 
+simdjson::dom::element JsonBodies::Parse(const HttpResult& result) {
+  bodies_.push_back(result.body);
+  auto parsed = parser_.parse(bodies_.back());
+  EXPECT_FALSE(parsed.error()) << "not JSON: " << result.body;
+  return parsed.value();
+}
+
 }  // namespace vitrina::e2e

@@ -1,8 +1,10 @@
 // Runs the real vitrina binary for end-to-end tests.
 #pragma once
 
+#include <simdjson.h>
 #include <sys/types.h>
 
+#include <list>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +38,17 @@ struct HttpResult {
   int status = 0;
   std::string body;
   std::map<std::string, std::string> headers;  // lower-case names
+};
+
+// Parses response bodies as JSON (a failed expectation when one is not),
+// keeping each body as long as itself. An element is valid until the next Parse.
+class JsonBodies {
+ public:
+  simdjson::dom::element Parse(const HttpResult& result);
+
+ private:
+  simdjson::dom::parser parser_;
+  std::list<std::string> bodies_;
 };
 
 // `vitrina serve` on a free port with the e2e keys.

@@ -48,12 +48,7 @@ class RecommendTest : public ::testing::Test {
     ASSERT_EQ(posted.status, 200) << posted.body;
   }
 
-  simdjson::dom::element Json(const HttpResult& result) {
-    bodies_.push_back(result.body);
-    auto parsed = parser_.parse(bodies_.back());
-    EXPECT_FALSE(parsed.error()) << "not JSON: " << result.body;
-    return parsed.value();
-  }
+  simdjson::dom::element Json(const HttpResult& result) { return json_.Parse(result); }
 
   // Starts a training run and waits until `previous` is no longer current.
   std::string TrainAndWait(const std::string& previous) {
@@ -82,8 +77,7 @@ class RecommendTest : public ::testing::Test {
 
   TempDir dir_{"recommend"};
   std::unique_ptr<Server> server_;
-  simdjson::dom::parser parser_;
-  std::list<std::string> bodies_;
+  JsonBodies json_;
 };
 
 TEST_F(RecommendTest, EveryScenarioWithReasonsAndRealTimeUpdates) {

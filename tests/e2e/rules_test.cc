@@ -55,12 +55,7 @@ class RulesTest : public ::testing::Test {
     FAIL() << "no snapshot: " << server_->Request("GET", "/v1/models").body;
   }
 
-  simdjson::dom::element Json(const HttpResult& result) {
-    bodies_.push_back(result.body);
-    auto parsed = parser_.parse(bodies_.back());
-    EXPECT_FALSE(parsed.error()) << "not JSON: " << result.body;
-    return parsed.value();
-  }
+  simdjson::dom::element Json(const HttpResult& result) { return json_.Parse(result); }
 
   std::vector<std::string> Trending(const std::string& extra = "") {
     HttpResult result = server_->Request("GET", "/v1/recommendations/trending?n=12" + extra, "", kPublicKey);
@@ -81,8 +76,7 @@ class RulesTest : public ::testing::Test {
 
   TempDir dir_{"rules"};
   std::unique_ptr<Server> server_;
-  simdjson::dom::parser parser_;
-  std::list<std::string> bodies_;
+  JsonBodies json_;
 };
 
 TEST_F(RulesTest, EachKindShapesTheNextAnswer) {

@@ -31,12 +31,7 @@ class SearchTest : public ::testing::Test {
     ASSERT_EQ(posted.status, 200) << posted.body;
   }
 
-  simdjson::dom::element Json(const HttpResult& result) {
-    bodies_.push_back(result.body);
-    auto parsed = parser_.parse(bodies_.back());
-    EXPECT_FALSE(parsed.error()) << "not JSON: " << result.body;
-    return parsed.value();
-  }
+  simdjson::dom::element Json(const HttpResult& result) { return json_.Parse(result); }
   // The ids a public search returns.
   std::vector<std::string> Ids(const std::string& query) {
     HttpResult result = server_->Request("GET", "/v1/search?" + query, "", kPublicKey);
@@ -61,8 +56,7 @@ class SearchTest : public ::testing::Test {
 
   TempDir dir_{"search"};
   std::unique_ptr<Server> server_;
-  simdjson::dom::parser parser_;
-  std::list<std::string> bodies_;
+  JsonBodies json_;
 };
 
 TEST_F(SearchTest, SearchesWithFacetsFiltersAndCorrections) {

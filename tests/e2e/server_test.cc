@@ -22,20 +22,14 @@ namespace {
 
 class ServerTest : public ::testing::Test {
  protected:
-  simdjson::dom::element Json(const HttpResult& result) {
-    bodies_.push_back(result.body);
-    auto parsed = parser_.parse(bodies_.back());
-    EXPECT_FALSE(parsed.error()) << "not JSON: " << result.body;
-    return parsed.value();
-  }
+  simdjson::dom::element Json(const HttpResult& result) { return json_.Parse(result); }
   uint64_t Stat(Server& server, const char* name) {
     HttpResult stats = server.Request("GET", "/v1/stats");
     EXPECT_EQ(stats.status, 200) << stats.body;
     return uint64_t(Json(stats)[name]);
   }
 
-  simdjson::dom::parser parser_;
-  std::list<std::string> bodies_;
+  JsonBodies json_;
 };
 
 TEST_F(ServerTest, IngestRestartFindsEverything) {
