@@ -248,6 +248,7 @@ void SearchEngine::CountQuery(std::string_view query) {
     normalized += token.text;
   }
   if (normalized.empty() || normalized.size() > 100) return;
+  std::lock_guard lock(queries_mutex_);
   if (queries_.size() >= options_.popular_queries && !queries_.contains(normalized)) {
     // Full: halve every count and forget those that fall to zero.
     for (auto it = queries_.begin(); it != queries_.end();) {
@@ -260,29 +261,32 @@ void SearchEngine::CountQuery(std::string_view query) {
 }
 
 void SearchEngine::Apply(WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
+  // Most writes are events: they count queries and never wait for searches.
+  bool items = false;
+  for (size_t i = 0; i < batch.ops().size(); ++i) {
+    const WriteBatch::Op& op = batch.ops()[i];
+    if (op.kind == WriteBatch::Kind::kUpsertItem || op.kind == WriteBatch::Kind::kDeleteItem) items = true;
+    if (op.kind != WriteBatch::Kind::kAppendEvent || outcomes[i] != WriteOutcome::kCreated) continue;
+    const Event& event = batch.events()[op.index];
+    if (event.type == EventType::kSearch) CountQuery(event.query);
+  }
+  if (!items) return;
   std::unique_lock lock(mutex_);
-  bool items_changed = false;
   for (size_t i = 0; i < batch.ops().size(); ++i) {
     const WriteBatch::Op& op = batch.ops()[i];
     switch (op.kind) {
       case WriteBatch::Kind::kUpsertItem:
         Put(batch.items()[op.index]);
-        items_changed = true;
         break;
       case WriteBatch::Kind::kDeleteItem:
         if (outcomes[i] == WriteOutcome::kDeleted) Drop(batch.deleted_item_ids()[op.index]);
-        items_changed = true;
         break;
-      case WriteBatch::Kind::kAppendEvent: {
-        const Event& event = batch.events()[op.index];
-        if (event.type == EventType::kSearch && outcomes[i] == WriteOutcome::kCreated) CountQuery(event.query);
-        break;
-      }
+      case WriteBatch::Kind::kAppendEvent:
       case WriteBatch::Kind::kUpsertUser:
         break;
     }
   }
-  if (items_changed) index_.Commit();
+  index_.Commit();
 }
 
 SearchEngine::Stats SearchEngine::stats() const {
@@ -304,19 +308,31 @@ SearchEngine::Stats SearchEngine::stats() const {
     stats.catalog_bytes += (entry.categories.capacity() + entry.attributes.capacity()) * sizeof(uint32_t);
   }
   stats.catalog_bytes += slot_of_.size() * 64;  // the id map's nodes
+  std::lock_guard queries_lock(queries_mutex_);
   stats.popular_queries = queries_.size();
   return stats;
 }
 
-SearchEngine::Profile SearchEngine::ProfileOf(const std::string& user_id, const std::string& session_id) const {
+SearchEngine::ShopperActivity SearchEngine::ReadActivity(const SearchRequest& request) const {
+  ShopperActivity activity;
+  if (!request.personalize) return activity;
+  // A shopper without history has none: a read error only loses the personal order.
+  if (!request.user_id.empty()) {
+    (void)store_->GetRecentActivity(ActorKind::kUser, request.user_id, options_.history_events, &activity.user);
+  }
+  if (!request.session_id.empty()) {
+    (void)store_->GetRecentActivity(ActorKind::kSession, request.session_id, options_.history_events,
+                                    &activity.session);
+  }
+  return activity;
+}
+
+SearchEngine::Profile SearchEngine::ProfileOf(const ShopperActivity& activity) const {
   Profile profile;
   std::vector<std::pair<float, float>> prices;  // (log price, weight)
-  auto read = [&](ActorKind kind, const std::string& id, float factor) {
-    if (id.empty()) return;
-    RecentActivity activity;
-    if (!store_->GetRecentActivity(kind, id, options_.history_events, &activity).ok()) return;
+  auto read = [&](const RecentActivity& lines, float factor) {
     float decay = 1.0f;
-    for (const ActivityLine& line : activity.lines) {
+    for (const ActivityLine& line : lines.lines) {
       const float weight = LineWeight(line.type) * decay * factor;
       decay *= kRecencyDecay;
       if (weight <= 0 || line.item_id.empty()) continue;
@@ -347,8 +363,8 @@ SearchEngine::Profile SearchEngine::ProfileOf(const std::string& user_id, const 
       }
     }
   };
-  read(ActorKind::kSession, session_id, options_.session_weight);
-  read(ActorKind::kUser, user_id, 1.0f);
+  read(activity.session, options_.session_weight);
+  read(activity.user, 1.0f);
   std::stable_sort(profile.history.begin(), profile.history.end(),
                    [](const HistoryEntry& a, const HistoryEntry& b) { return a.time_ms > b.time_ms; });
   if (prices.size() >= 2) {
@@ -369,11 +385,13 @@ SearchEngine::Profile SearchEngine::ProfileOf(const std::string& user_id, const 
 // One search, step by step. Holds the engine's lock for its lifetime.
 class SearchEngine::Run {
  public:
-  Run(const SearchEngine& engine, const SearchRequest& request, SearchResponse* response)
+  Run(const SearchEngine& engine, const SearchRequest& request, const ShopperActivity& activity,
+      SearchResponse* response)
       : engine_(engine),
         lock_(engine.mutex_),
         entries_(engine.entries_),
         request_(request),
+        activity_(activity),
         response_(*response),
         browse_(TrimWhitespace(request.query).empty()),
         now_ms_(engine.clock_->NowMillis()),
@@ -564,10 +582,7 @@ class SearchEngine::Run {
     if (snapshot_ != nullptr) {
       for (size_t i = 0; i < results_.size(); ++i) indexes[i] = engine_.snapshot_index_[results_[i].slot];
     }
-    Profile profile;
-    if (request_.personalize && (!request_.user_id.empty() || !request_.session_id.empty())) {
-      profile = engine_.ProfileOf(request_.user_id, request_.session_id);
-    }
+    const Profile profile = engine_.ProfileOf(activity_);
     response_.personalized = profile.total > 0;
     const std::vector<float> collaborative =
         response_.personalized ? Collaborative(profile, indexes) : std::vector<float>(results_.size(), 0.0f);
@@ -819,6 +834,7 @@ class SearchEngine::Run {
   };
 
   const SearchRequest& request_;
+  const ShopperActivity& activity_;
   SearchResponse& response_;
   const bool browse_;
   const int64_t now_ms_;
@@ -859,9 +875,10 @@ Result<SearchResponse> SearchEngine::Search(const SearchRequest& request) const 
     return Status::InvalidArgument("q: required (or a filter to browse by)");
   }
   MapSnapshot();
+  const ShopperActivity activity = ReadActivity(request);  // before the lock: it may read the disk
   SearchResponse response;
   response.search_id = NewSearchId();
-  Run(*this, request, &response).Execute();
+  Run(*this, request, activity, &response).Execute();
   return response;
 }
 
@@ -876,10 +893,10 @@ Result<SuggestResponse> SearchEngine::Suggest(std::string_view prefix, const std
   for (size_t i = 0; i + 1 < tokens.size(); ++i) head += tokens[i].text + " ";
   const std::string typed = head + tokens.back().text;
   {
-    std::shared_lock lock(mutex_);
-    std::vector<std::pair<std::string_view, uint32_t>> popular;
-    for (const auto& [query, count] : queries_) {
-      if (query.size() > typed.size() && query.starts_with(typed)) popular.emplace_back(query, count);
+    std::lock_guard lock(queries_mutex_);
+    std::vector<std::pair<std::string_view, uint32_t>> popular;  // the queries that start with what was typed
+    for (auto it = queries_.upper_bound(typed); it != queries_.end() && it->first.starts_with(typed); ++it) {
+      popular.emplace_back(it->first, it->second);
     }
     std::sort(popular.begin(), popular.end(),
               [](const auto& a, const auto& b) { return a.second != b.second ? a.second > b.second : a.first < b.first; });
@@ -887,6 +904,9 @@ Result<SuggestResponse> SearchEngine::Suggest(std::string_view prefix, const std
       if (out.queries.size() >= n) break;
       out.queries.emplace_back(std::string(query), "popular");
     }
+  }
+  {
+    std::shared_lock lock(mutex_);
     for (const auto& [word, documents] : index_.Complete(tokens.back().text, n * 2)) {
       if (out.queries.size() >= n) break;
       std::string completed = head + word;

@@ -25,7 +25,9 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <span>
@@ -215,7 +217,12 @@ class SearchEngine {
   void Put(Item item);
   void Drop(const std::string& item_id);
   void CountQuery(std::string_view query);
-  Profile ProfileOf(const std::string& user_id, const std::string& session_id) const;  // REQUIRES: mutex_ shared
+  // The shopper's recent events, read from the store (no lock held).
+  struct ShopperActivity {
+    RecentActivity user, session;
+  };
+  ShopperActivity ReadActivity(const SearchRequest& request) const;
+  Profile ProfileOf(const ShopperActivity& activity) const;  // REQUIRES: mutex_ shared
   uint32_t InternPair(uint32_t name, uint32_t value);              // REQUIRES: mutex_ held
   uint32_t AttributePair(uint32_t name, uint32_t value) const;     // kNone when no item has it
   // Points snapshot_index_ at the models' current snapshot when it changed.
@@ -242,7 +249,8 @@ class SearchEngine {
   mutable std::vector<int32_t> slot_of_index_;               // GUARDED_BY(mutex_), snapshot item -> slot (-1: none)
   std::vector<uint32_t> free_slots_;                  // GUARDED_BY(mutex_)
   std::unordered_map<std::string, uint32_t> slot_of_;  // GUARDED_BY(mutex_), live item id -> slot
-  std::unordered_map<std::string, uint32_t> queries_;  // GUARDED_BY(mutex_), normalized shopper query -> count
+  mutable std::mutex queries_mutex_;     // events count queries without waiting for searches
+  std::map<std::string, uint32_t> queries_;  // GUARDED_BY(queries_mutex_), normalized shopper query -> count
 };
 
 }  // namespace vitrina
