@@ -77,7 +77,7 @@ std::optional<SynonymGroup> ReadGroup(simdjson::dom::element root, SynonymError*
       }
       if (!CheckTerm(input, "input", error)) return std::nullopt;
       group.input = std::string(input);
-    } else if (key != "version") {
+    } else {
       Fail(error, std::string(PrintableAscii(key, 40)), "unknown field (expected terms, input or id)");
       return std::nullopt;
     }
