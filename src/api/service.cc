@@ -243,6 +243,15 @@ void ApiService::Stats(RouteRequest&, Responder respond) {
       .Key("requests").UInt(ingest.batches)
       .Key("records").UInt(ingest.records)
       .EndObject();
+  if (search_ != nullptr) {
+    const SearchEngine::Stats search = search_->stats();
+    w.Key("search").BeginObject()
+        .Key("items").UInt(search.items)
+        .Key("index_mb").Double(static_cast<double>(search.index_bytes) / (1 << 20))
+        .Key("catalog_mb").Double(static_cast<double>(search.catalog_bytes) / (1 << 20))
+        .Key("popular_queries").UInt(search.popular_queries)
+        .EndObject();
+  }
   if (const ActivityMemoryStats memory = store_->ActivityMemory(); memory.enabled) {
     w.Key("recent_events_in_memory").BeginObject()
         .Key("loaded").Bool(memory.loaded)

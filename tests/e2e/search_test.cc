@@ -98,6 +98,9 @@ TEST_F(SearchTest, TheIndexFollowsChangesAtOnce) {
   EXPECT_EQ(Ids("q=light"), std::vector<std::string>{"lamp"});
   ASSERT_EQ(server_->Request("DELETE", "/v1/items/lamp").status, 200);
   EXPECT_EQ(Ids("q=light&fallback=false"), std::vector<std::string>{});
+  simdjson::dom::element stats = Json(server_->Request("GET", "/v1/stats"));
+  EXPECT_EQ(uint64_t(stats["search"]["items"]), 6u);
+  EXPECT_GT(double(stats["search"]["index_mb"]), 0.0);
   // A restart builds the index from the store.
   ASSERT_EQ(server_->Request("POST", "/v1/items", R"({"id":"lamp2","title":"Desk lamp","price":20})").status, 200);
   ASSERT_EQ(server_->Stop(), 0);
