@@ -311,8 +311,12 @@ int RunSearchQuality(const QualityFlags& flags) {
   }
   SearchEngine engine(before.get(), models.get(), nullptr, &synonyms, &clock);
   SearchEngine plain(before.get(), models.get(), nullptr, nullptr, &clock);  // without synonyms
+  SearchOptions lexical_only;
+  lexical_only.text_weight = 0;
+  SearchEngine unfused(before.get(), models.get(), nullptr, &synonyms, &clock, lexical_only);  // no embedding fusion
   (void)engine.Build();
   (void)plain.Build();
+  (void)unfused.Build();
 
   QuerySetBuilder builder(*before, flags.seed);
   std::vector<LabelledQuery> queries = builder.Build(flags.per_kind);
@@ -371,6 +375,7 @@ int RunSearchQuality(const QualityFlags& flags) {
       {"no personalization", &engine, true, false, true},
       {"no synonyms", &plain, true, true, true},
       {"no fallback", &engine, true, true, false},
+      {"no embedding fusion", &unfused, true, true, true},
       {"plain BM25 (none of these)", &plain, false, false, false},
   };
   std::vector<std::string> kinds;
