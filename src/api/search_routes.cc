@@ -62,8 +62,8 @@ std::optional<HttpResponse> ParseShopper(const HttpRequest& http, std::string* u
 
 std::optional<HttpResponse> ParseSearchQuery(const HttpRequest& http, size_t max_results, SearchRequest* request) {
   if (const std::string* q = http.Query("q")) request->query = *q;
-  if (HasControlChar(request->query)) {
-    return ErrorResponse(400, "invalid_request", "q must not contain control characters", "q");
+  if (!IsValidUtf8(request->query) || HasControlChar(request->query)) {
+    return ErrorResponse(400, "invalid_request", "q must be UTF-8 text without control characters", "q");
   }
   if (auto error = ParseShopper(http, &request->user_id, &request->session_id)) return error;
   if (const std::string* category = http.Query("category")) request->category = *category;
@@ -219,7 +219,9 @@ void ApiService::Suggest(RouteRequest& request, Responder respond) {
   if (search_ == nullptr) return respond(ErrorResponse(503, "unavailable", "search is not enabled"));
   const std::string* q = request.http.Query("q");
   if (q == nullptr) return respond(ErrorResponse(400, "invalid_request", "q is required", "q"));
-  if (HasControlChar(*q)) return respond(ErrorResponse(400, "invalid_request", "q must not contain control characters", "q"));
+  if (!IsValidUtf8(*q) || HasControlChar(*q)) {
+    return respond(ErrorResponse(400, "invalid_request", "q must be UTF-8 text without control characters", "q"));
+  }
   std::string user_id, session_id;
   if (auto error = ParseShopper(request.http, &user_id, &session_id)) return respond(std::move(*error));
   size_t n = 8;

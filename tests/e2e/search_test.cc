@@ -136,7 +136,9 @@ TEST_F(SearchTest, BadRequestsNameTheirField) {
   ExpectError("GET", "/v1/search?q=mug&min_price=20&max_price=10", "", 400, "min_price");
   ExpectError("GET", "/v1/search?q=mug&in_stock=maybe", "", 400, "in_stock");
   ExpectError("GET", "/v1/search?q=mug&offset=-1", "", 400, "offset");
+  ExpectError("GET", "/v1/search?q=%FF%FE", "", 400, "q");  // not UTF-8: it would be echoed
   ExpectError("GET", "/v1/search/suggest", "", 400, "q");
+  ExpectError("GET", "/v1/search/suggest?q=%C3", "", 400, "q");
   ExpectError("POST", "/v1/search/synonyms", R"({"terms":["t shirt","tee"]})", 400, "terms[0]");
   ExpectError("POST", "/v1/search/synonyms", R"({"terms":["tee"]})", 400, "terms");
   ExpectError("POST", "/v1/search/synonyms", R"({"term":["tee","shirt"]})", 400, "term");
