@@ -142,5 +142,47 @@ TEST(IngestorTest, ByteBudgetAndClose) {
             StatusCode::kUnavailable);
 }
 
+// The committed hook sees each stored group, and only stored ones, before
+// any response of the group is sent.
+TEST(IngestorTest, CommittedHookSeesStoredGroupsBeforeTheirResponses) {
+  SystemClock clock;
+  CountingStore store(NewMemoryStore(&clock));
+  std::atomic<int> seen_events{0}, seen_duplicates{0};
+  {
+    Ingestor ingestor(&store, IngestorOptions{},
+                      [&](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
+                        ASSERT_EQ(batch.size(), outcomes.size());
+                        seen_events += static_cast<int>(batch.events().size());
+                        for (WriteOutcome outcome : outcomes) seen_duplicates += outcome == WriteOutcome::kDuplicate;
+                      });
+    WriteBatch first, again;
+    first.AppendEvent(View("a"));
+    again.AppendEvent(View("a"));  // a duplicate: stored once, seen with its outcome
+    std::promise<void> one, two;
+    ASSERT_TRUE(ingestor.Submit(std::move(first), 10, [&](const Status&, std::vector<WriteOutcome>) {
+      EXPECT_EQ(seen_events, 1);  // the hook ran first
+      one.set_value();
+    }).ok());
+    one.get_future().wait();
+    ASSERT_TRUE(ingestor.Submit(std::move(again), 10, [&](const Status&, std::vector<WriteOutcome>) {
+      EXPECT_EQ(seen_duplicates, 1);
+      two.set_value();
+    }).ok());
+    two.get_future().wait();
+    // A failed write is not reported to the hook.
+    store.fail = true;
+    WriteBatch failing;
+    failing.AppendEvent(View("b"));
+    std::promise<void> three;
+    ASSERT_TRUE(ingestor.Submit(std::move(failing), 10, [&](const Status& status, std::vector<WriteOutcome>) {
+      EXPECT_FALSE(status.ok());
+      three.set_value();
+    }).ok());
+    three.get_future().wait();
+  }
+  EXPECT_EQ(seen_events, 2);
+  EXPECT_EQ(seen_duplicates, 1);
+}
+
 }  // namespace
 }  // namespace vitrina
