@@ -113,4 +113,43 @@ HttpResponse StatusError(const Status& status, std::string_view field) {
 }
 
 
+std::optional<HttpResponse> ParseBoolQuery(const HttpRequest& http, std::string_view name, bool* out) {
+  const std::string* value = http.Query(name);
+  if (value == nullptr) return std::nullopt;
+  if (*value == "true" || *value == "1") {
+    *out = true;
+  } else if (*value == "false" || *value == "0") {
+    *out = false;
+  } else {
+    return ErrorResponse(400, "invalid_request", std::string(name) + " must be true or false", name);
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> ParseCountQuery(const HttpRequest& http, std::string_view name, size_t low, size_t high,
+                                            size_t* out) {
+  const std::string* value = http.Query(name);
+  if (value == nullptr) return std::nullopt;
+  auto number = ParseInt64(*value);
+  if (!number || *number < static_cast<int64_t>(low) || *number > static_cast<int64_t>(high)) {
+    return ErrorResponse(400, "invalid_request",
+                         std::string(name) + " must be a whole number from " + std::to_string(low) + " to " +
+                             std::to_string(high),
+                         name);
+  }
+  *out = static_cast<size_t>(*number);
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> ParsePriceQuery(const HttpRequest& http, std::string_view name, std::optional<double>* out) {
+  const std::string* value = http.Query(name);
+  if (value == nullptr) return std::nullopt;
+  auto number = ParseDouble(*value);
+  if (!number || *number < 0) {
+    return ErrorResponse(400, "invalid_request", std::string(name) + " must be a number >= 0", name);
+  }
+  *out = *number;
+  return std::nullopt;
+}
+
 }  // namespace vitrina

@@ -61,4 +61,15 @@ HttpResponse ErrorResponse(int status, std::string_view code, std::string_view m
 // with ("item_id: ..."), else `field`.
 HttpResponse StatusError(const Status& status, std::string_view field = {});
 
+// Query parameters for handlers. Each leaves *out as it was when the
+// parameter is absent, and returns the 400 (naming the parameter) to send
+// for a bad value.
+// "true"/"1" or "false"/"0".
+std::optional<HttpResponse> ParseBoolQuery(const HttpRequest& http, std::string_view name, bool* out);
+// A whole number from `low` to `high`.
+std::optional<HttpResponse> ParseCountQuery(const HttpRequest& http, std::string_view name, size_t low, size_t high,
+                                            size_t* out);
+// A price: a number >= 0.
+std::optional<HttpResponse> ParsePriceQuery(const HttpRequest& http, std::string_view name, std::optional<double>* out);
+
 }  // namespace vitrina

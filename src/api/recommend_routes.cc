@@ -25,13 +25,7 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
   text("device", &request->device);
   text("page", &request->page);
   text("country", &request->country);
-  if (const std::string* n = http.Query("n")) {
-    auto value = ParseInt64(*n);
-    if (!value || *value < 1 || *value > static_cast<int64_t>(kMaxResults)) {
-      return ErrorResponse(400, "invalid_request", "n must be a whole number from 1 to 100", "n");
-    }
-    request->n = static_cast<size_t>(*value);
-  }
+  if (auto error = ParseCountQuery(http, "n", 1, kMaxResults, &request->n)) return error;
   if (const std::string* items = http.Query("items")) {
     for (std::string_view id : Split(*items, ",")) {
       if (!id.empty()) request->cart_items.emplace_back(id);
@@ -40,27 +34,12 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
       return ErrorResponse(400, "invalid_request", "items: at most 100 cart items", "items");
     }
   }
-  for (auto [name, target] : {std::pair{"min_price", &request->min_price}, std::pair{"max_price", &request->max_price}}) {
-    if (const std::string* value = http.Query(name)) {
-      auto number = ParseDouble(*value);
-      if (!number || *number < 0) {
-        return ErrorResponse(400, "invalid_request", std::string(name) + " must be a number >= 0", name);
-      }
-      *target = *number;
-    }
-  }
+  if (auto error = ParsePriceQuery(http, "min_price", &request->min_price)) return error;
+  if (auto error = ParsePriceQuery(http, "max_price", &request->max_price)) return error;
   for (auto [name, target] :
        {std::pair{"in_stock", &request->in_stock}, std::pair{"exclude_purchased", &request->exclude_purchased},
         std::pair{"explain", &request->explain}}) {
-    if (const std::string* value = http.Query(name)) {
-      if (*value == "true" || *value == "1") {
-        *target = true;
-      } else if (*value == "false" || *value == "0") {
-        *target = false;
-      } else {
-        return ErrorResponse(400, "invalid_request", std::string(name) + " must be true or false", name);
-      }
-    }
+    if (auto error = ParseBoolQuery(http, name, target)) return error;
   }
   for (const std::string* id : {&request->user_id, &request->session_id, &request->item_id}) {
     if (id->size() > 256 || HasControlChar(*id)) {

@@ -8,34 +8,6 @@ namespace {
 
 constexpr size_t kMaxListValues = 50;  // brands or attribute values in one filter
 
-std::optional<HttpResponse> ParseBool(const HttpRequest& http, std::string_view name, bool* out) {
-  const std::string* value = http.Query(name);
-  if (value == nullptr) return std::nullopt;
-  if (*value == "true" || *value == "1") {
-    *out = true;
-  } else if (*value == "false" || *value == "0") {
-    *out = false;
-  } else {
-    return ErrorResponse(400, "invalid_request", std::string(name) + " must be true or false", name);
-  }
-  return std::nullopt;
-}
-
-std::optional<HttpResponse> ParseCount(const HttpRequest& http, std::string_view name, size_t low, size_t high,
-                                       size_t* out) {
-  const std::string* value = http.Query(name);
-  if (value == nullptr) return std::nullopt;
-  auto number = ParseInt64(*value);
-  if (!number || *number < static_cast<int64_t>(low) || *number > static_cast<int64_t>(high)) {
-    return ErrorResponse(400, "invalid_request",
-                         std::string(name) + " must be a whole number from " + std::to_string(low) + " to " +
-                             std::to_string(high),
-                         name);
-  }
-  *out = static_cast<size_t>(*number);
-  return std::nullopt;
-}
-
 // Comma-separated values, or the 400 to send.
 std::optional<HttpResponse> ParseList(std::string_view name, std::string_view text, std::vector<std::string>* out) {
   for (std::string_view value : Split(text, ",")) {
@@ -77,15 +49,8 @@ std::optional<HttpResponse> ParseSearchQuery(const HttpRequest& http, size_t max
       request->attributes.push_back(std::move(filter));
     }
   }
-  for (auto [name, target] : {std::pair{"min_price", &request->min_price}, std::pair{"max_price", &request->max_price}}) {
-    if (const std::string* value = http.Query(name)) {
-      auto number = ParseDouble(*value);
-      if (!number || *number < 0) {
-        return ErrorResponse(400, "invalid_request", std::string(name) + " must be a number >= 0", name);
-      }
-      *target = *number;
-    }
-  }
+  if (auto error = ParsePriceQuery(http, "min_price", &request->min_price)) return error;
+  if (auto error = ParsePriceQuery(http, "max_price", &request->max_price)) return error;
   if (request->min_price && request->max_price && *request->min_price > *request->max_price) {
     return ErrorResponse(400, "invalid_request", "min_price is above max_price", "min_price");
   }
@@ -97,12 +62,12 @@ std::optional<HttpResponse> ParseSearchQuery(const HttpRequest& http, size_t max
     }
     request->sort = *parsed;
   }
-  if (auto error = ParseCount(http, "n", 1, max_results, &request->n)) return error;
-  if (auto error = ParseCount(http, "offset", 0, 10000, &request->offset)) return error;
+  if (auto error = ParseCountQuery(http, "n", 1, max_results, &request->n)) return error;
+  if (auto error = ParseCountQuery(http, "offset", 0, 10000, &request->offset)) return error;
   for (auto [name, target] : {std::pair{"in_stock", &request->in_stock}, std::pair{"personalize", &request->personalize},
                               std::pair{"typos", &request->typos}, std::pair{"facets", &request->facets},
                               std::pair{"fallback", &request->fallback}}) {
-    if (auto error = ParseBool(http, name, target)) return error;
+    if (auto error = ParseBoolQuery(http, name, target)) return error;
   }
   return std::nullopt;
 }
@@ -225,7 +190,7 @@ void ApiService::Suggest(RouteRequest& request, Responder respond) {
   std::string user_id, session_id;
   if (auto error = ParseShopper(request.http, &user_id, &session_id)) return respond(std::move(*error));
   size_t n = 8;
-  if (auto error = ParseCount(request.http, "n", 1, 20, &n)) return respond(std::move(*error));
+  if (auto error = ParseCountQuery(request.http, "n", 1, 20, &n)) return respond(std::move(*error));
   auto result = search_->Suggest(*q, user_id, session_id, n);
   if (!result.ok()) return respond(StatusError(result.status()));
   std::string body;
