@@ -51,66 +51,6 @@ KindFields FieldsOf(RuleKind kind) {
   return {};
 }
 
-bool Fail(RuleError* error, std::string field, std::string message) {
-  error->field = std::move(field);
-  error->message = std::move(message);
-  return false;
-}
-
-std::string TypeOf(simdjson::dom::element value) {
-  switch (value.type()) {
-    case simdjson::dom::element_type::ARRAY: return "a list";
-    case simdjson::dom::element_type::OBJECT: return "an object";
-    case simdjson::dom::element_type::STRING: return "text";
-    case simdjson::dom::element_type::BOOL: return "true or false";
-    case simdjson::dom::element_type::NULL_VALUE: return "null";
-    default: return "a number";
-  }
-}
-
-bool ReadString(simdjson::dom::element value, const char* field, std::string* out, RuleError* error) {
-  std::string_view text;
-  if (value.get(text) != simdjson::SUCCESS) return Fail(error, field, "expected text, got " + TypeOf(value));
-  if (!IsValidUtf8(text) || HasControlChar(text)) return Fail(error, field, "must be UTF-8 text without control characters");
-  *out = std::string(text);
-  return true;
-}
-
-bool ReadNumber(simdjson::dom::element value, const char* field, double* out, RuleError* error) {
-  if (value.get(*out) != simdjson::SUCCESS) {
-    int64_t integer = 0;
-    if (value.get(integer) != simdjson::SUCCESS) return Fail(error, field, "expected a number, got " + TypeOf(value));
-    *out = static_cast<double>(integer);
-  }
-  if (!std::isfinite(*out)) return Fail(error, field, "must be a finite number");
-  return true;
-}
-
-bool ReadStrings(simdjson::dom::element value, const char* field, std::vector<std::string>* out, RuleError* error) {
-  simdjson::dom::array array;
-  if (value.get(array) != simdjson::SUCCESS) return Fail(error, field, "expected a list of text, got " + TypeOf(value));
-  out->clear();
-  size_t index = 0;
-  for (simdjson::dom::element element : array) {
-    std::string text;
-    const std::string at = std::string(field) + "[" + std::to_string(index++) + "]";
-    if (!ReadString(element, at.c_str(), &text, error)) return false;
-    if (text.empty()) return Fail(error, at, "must not be empty");
-    out->push_back(std::move(text));
-  }
-  if (out->size() > kMaxItems) return Fail(error, field, "at most " + std::to_string(kMaxItems) + " entries");
-  return true;
-}
-
-bool ReadTime(simdjson::dom::element value, const char* field, int64_t* out, RuleError* error) {
-  std::string text;
-  if (!ReadString(value, field, &text, error)) return false;
-  std::optional<int64_t> millis = ParseTimestampMillis(text);
-  if (!millis) return Fail(error, field, "expected a time such as \"2026-12-01T00:00:00Z\", got \"" + PrintableAscii(text, 40) + "\"");
-  *out = *millis;
-  return true;
-}
-
 bool IsDiversityAttribute(std::string_view attribute) {
   return attribute == "category" || attribute == "brand" ||
          (attribute.starts_with("attributes.") && attribute.size() > std::string_view("attributes.").size());
@@ -136,26 +76,11 @@ std::optional<Rule> ParseRule(std::string_view json, const std::vector<std::stri
   }
   simdjson::dom::object object;
   if (root.get(object) != simdjson::SUCCESS) {
-    Fail(error, "", "expected a JSON object (one rule), got " + TypeOf(root));
+    Fail(error, "", "expected a JSON object (one rule), got " + JsonTypeName(root));
     return std::nullopt;
   }
   // Unknown fields first: a misspelt field would otherwise be silently lost.
-  for (auto [key, value] : object) {
-    const bool known = std::find(std::begin(kClientFields), std::end(kClientFields), key) != std::end(kClientFields) ||
-                       std::find(std::begin(kServerFields), std::end(kServerFields), key) != std::end(kServerFields);
-    if (known) continue;
-    std::string suggestion;
-    size_t best = 3;
-    for (std::string_view field : kClientFields) {
-      const size_t distance = LevenshteinDistance(key, field);
-      if (distance < best) {
-        best = distance;
-        suggestion = "; did you mean '" + std::string(field) + "'?";
-      }
-    }
-    Fail(error, std::string(PrintableAscii(key, 40)), "unknown field" + suggestion);
-    return std::nullopt;
-  }
+  if (!CheckKnownFields(object, kClientFields, kServerFields, "", error)) return std::nullopt;
 
   Rule rule;
   simdjson::dom::element value;
@@ -165,7 +90,7 @@ std::optional<Rule> ParseRule(std::string_view json, const std::vector<std::stri
     return std::nullopt;
   }
   std::string kind;
-  if (!ReadString(value, "kind", &kind, error)) return std::nullopt;
+  if (!ReadText(value, "kind", &kind, error)) return std::nullopt;
   bool kind_known = false;
   for (const auto& [candidate, name] : kKindNames) {
     if (name == kind) {
@@ -179,25 +104,25 @@ std::optional<Rule> ParseRule(std::string_view json, const std::vector<std::stri
     return std::nullopt;
   }
   if (has("id")) {
-    if (!ReadString(value, "id", &rule.id, error)) return std::nullopt;
+    if (!ReadText(value, "id", &rule.id, error)) return std::nullopt;
     if (!ValidId(rule.id)) {
       Fail(error, "id", "1-64 letters, digits, '_', '-' or '.'");
       return std::nullopt;
     }
   }
   if (has("name")) {
-    if (!ReadString(value, "name", &rule.name, error)) return std::nullopt;
+    if (!ReadText(value, "name", &rule.name, error)) return std::nullopt;
     if (rule.name.size() > 200) {
       Fail(error, "name", "at most 200 bytes");
       return std::nullopt;
     }
   }
   if (has("enabled") && value.get(rule.enabled) != simdjson::SUCCESS) {
-    Fail(error, "enabled", "expected true or false, got " + TypeOf(value));
+    Fail(error, "enabled", "expected true or false, got " + JsonTypeName(value));
     return std::nullopt;
   }
   if (has("scenarios")) {
-    if (!ReadStrings(value, "scenarios", &rule.scenarios, error)) return std::nullopt;
+    if (!ReadTextList(value, "scenarios", kMaxItems, &rule.scenarios, error)) return std::nullopt;
     for (size_t i = 0; i < rule.scenarios.size(); ++i) {
       if (std::find(scopes.begin(), scopes.end(), rule.scenarios[i]) == scopes.end()) {
         Fail(error, "scenarios[" + std::to_string(i) + "]",
@@ -227,7 +152,7 @@ std::optional<Rule> ParseRule(std::string_view json, const std::vector<std::stri
     return std::nullopt;
   }
   if (uses.expression && has("expression")) {
-    if (!ReadString(value, "expression", &rule.expression, error)) return std::nullopt;
+    if (!ReadText(value, "expression", &rule.expression, error)) return std::nullopt;
     auto parsed = Expression::Parse(rule.expression);
     if (!parsed.ok()) {
       Fail(error, "expression", parsed.status().message());
@@ -253,7 +178,7 @@ std::optional<Rule> ParseRule(std::string_view json, const std::vector<std::stri
     }
   }
   if (uses.items && has("items")) {
-    if (!ReadStrings(value, "items", &rule.items, error)) return std::nullopt;
+    if (!ReadTextList(value, "items", kMaxItems, &rule.items, error)) return std::nullopt;
   }
   if (rule.kind == RuleKind::kPin && rule.items.empty()) {
     Fail(error, "items", "required by a pin rule: the item ids to pin, in order");
@@ -277,7 +202,7 @@ std::optional<Rule> ParseRule(std::string_view json, const std::vector<std::stri
       Fail(error, "attribute", "required by a diversity rule: category, brand or attributes.NAME");
       return std::nullopt;
     }
-    if (!ReadString(value, "attribute", &rule.attribute, error)) return std::nullopt;
+    if (!ReadText(value, "attribute", &rule.attribute, error)) return std::nullopt;
     if (!IsDiversityAttribute(rule.attribute)) {
       Fail(error, "attribute", "one of category, brand or attributes.NAME, got \"" + PrintableAscii(rule.attribute, 40) + "\"");
       return std::nullopt;

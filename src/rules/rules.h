@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json_fields.h"
 #include "common/json_writer.h"
 #include "common/status.h"
 #include "rules/expression.h"
@@ -57,10 +58,9 @@ struct Rule {
 };
 
 // Why a rule was refused: the JSON field at fault and what is wrong.
-struct RuleError {
-  std::string field;    // "expression", "weight", ...
-  std::string message;  // "at column 9: expected a number after '<', got ..."
-};
+// Why a rule was refused: the field ("expression", "weight", ...) and what
+// is wrong ("at column 9: expected a number after '<', got ...").
+using RuleError = FieldError;
 
 // Parses a rule as the API takes it (server-kept fields are ignored) and
 // checks it completely: kind-specific fields, the expression, scenario
