@@ -99,6 +99,7 @@ HttpResponse StatusError(const Status& status, std::string_view field) {
     case StatusCode::kNotFound:
       return ErrorResponse(404, "not_found", status.message(), FieldOf(status.message(), field));
     case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
       return ErrorResponse(409, "conflict", status.message(), FieldOf(status.message(), field));
     case StatusCode::kResourceExhausted:
       return ErrorResponse(409, "limit_reached", status.message(), FieldOf(status.message(), field));

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "api/experimentation.h"
 #include "api/service.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -111,7 +112,7 @@ void ApiService::Recommendations(RouteRequest& request, Responder respond) {
   }
   query.scenario = *scenario;
   if (auto error = ParseRecommendQuery(request.http, &query)) return respond(std::move(*error));
-  auto result = recommender_->Recommend(query);
+  auto result = RecommendUnderExperiments(*recommender_, experiments_, attribution_, clock_->NowMillis(), query);
   if (!result.ok()) return respond(StatusError(result.status()));
   std::string body;
   JsonWriter w(&body);
@@ -124,6 +125,9 @@ void ApiService::Recommendations(RouteRequest& request, Responder respond) {
     w.String(result->snapshot_id);
   }
   w.Key("ranked_by").String(result->ranked ? "pipeline" : "models").Key("rules_version").Int(result->rules_version);
+  if (!result->experiment.empty()) {
+    w.Key("experiment").BeginObject().Key("id").String(result->experiment).Key("variant").String(result->variant).EndObject();
+  }
   w.Key("items").BeginArray();
   for (const RecommendedItem& item : result->items) WriteRecommendedItem(item, query.explain, &w);
   w.EndArray().EndObject();

@@ -142,18 +142,18 @@ RecordJsonParser& ThreadParser() {
 
 }  // namespace
 
-ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options, ModelManager* models,
-                       const RecommendationService* recommender, RuleBook* rules, const SearchEngine* search,
-                       SynonymBook* synonyms)
+ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options, ApiParts parts)
     : store_(store),
       ingestor_(ingestor),
       clock_(clock),
       options_(std::move(options)),
-      models_(models),
-      recommender_(recommender),
-      rules_(rules),
-      search_(search),
-      synonyms_(synonyms),
+      models_(parts.models),
+      recommender_(parts.recommender),
+      rules_(parts.rules),
+      search_(parts.search),
+      synonyms_(parts.synonyms),
+      experiments_(parts.experiments),
+      attribution_(parts.attribution),
       started_ms_(clock->NowMillis()) {}
 
 void ApiService::RegisterRoutes(Router* router) {
@@ -196,6 +196,12 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kPost,   "/v1/search/synonyms",     Scope::kAdmin,  "add a synonym group", bind(&ApiService::CreateSynonym));
   router->Add(M::kPut,    "/v1/search/synonyms/{id}", Scope::kAdmin, "replace a synonym group", bind(&ApiService::ReplaceSynonym));
   router->Add(M::kDelete, "/v1/search/synonyms/{id}", Scope::kAdmin, "delete a synonym group", bind(&ApiService::DeleteSynonym));
+  router->Add(M::kGet,    "/v1/experiments",         Scope::kAdmin,  "A/B tests with their status", bind(&ApiService::ListExperiments));
+  router->Add(M::kPost,   "/v1/experiments",         Scope::kAdmin,  "start an A/B test: variants per scenario, shares, holdout", bind(&ApiService::CreateExperiment));
+  router->Add(M::kGet,    "/v1/experiments/{id}",    Scope::kAdmin,  "an A/B test's definition", bind(&ApiService::GetExperiment));
+  router->Add(M::kPost,   "/v1/experiments/{id}/stop", Scope::kAdmin, "end an A/B test now", bind(&ApiService::StopExperiment));
+  router->Add(M::kGet,    "/v1/experiments/{id}/results", Scope::kAdmin, "per group: CTR, conversion, revenue per user, AOV with 95% intervals, p-values, CUPED, sample ratio check", bind(&ApiService::ExperimentResultsRoute));
+  router->Add(M::kGet,    "/v1/attribution",         Scope::kAdmin,  "attributed clicks, carts, purchases and revenue per scenario and experiment group", bind(&ApiService::AttributionRoute));
   // clang-format on
 }
 

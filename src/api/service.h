@@ -8,6 +8,8 @@
 
 #include "api/router.h"
 #include "common/clock.h"
+#include "experiments/attribution.h"
+#include "experiments/experiment_book.h"
 #include "ingest/ingestor.h"
 #include "schema/json.h"
 #include "schema/validate.h"
@@ -25,16 +27,24 @@ struct ApiOptions {
   Limits limits;
 };
 
+// The engine's parts the routes reach. Each may be null: its routes then
+// answer 503. All must outlive the service.
+struct ApiParts {
+  ModelManager* models = nullptr;
+  const RecommendationService* recommender = nullptr;
+  RuleBook* rules = nullptr;
+  const SearchEngine* search = nullptr;
+  SynonymBook* synonyms = nullptr;
+  ExperimentBook* experiments = nullptr;
+  Attributor* attribution = nullptr;
+};
+
 // Handlers for every route. Reads go straight to the Store; writes go
 // through the Ingestor, and the response is sent once they are durable.
 class ApiService {
  public:
   // All pointers must outlive the service.
-  // `models`, `recommender`, `rules`, `search` and `synonyms` may be null
-  // (their routes then answer 503).
-  ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options,
-             ModelManager* models = nullptr, const RecommendationService* recommender = nullptr,
-             RuleBook* rules = nullptr, const SearchEngine* search = nullptr, SynonymBook* synonyms = nullptr);
+  ApiService(Store* store, Ingestor* ingestor, const Clock* clock, ApiOptions options, ApiParts parts = {});
 
   // The route table: every endpoint of the server, in one place.
   void RegisterRoutes(Router* router);
@@ -71,6 +81,13 @@ class ApiService {
   void CreateSynonym(RouteRequest& request, Responder respond);
   void ReplaceSynonym(RouteRequest& request, Responder respond);
   void DeleteSynonym(RouteRequest& request, Responder respond);
+  // experiment_routes.cc
+  void ListExperiments(RouteRequest& request, Responder respond);
+  void CreateExperiment(RouteRequest& request, Responder respond);
+  void GetExperiment(RouteRequest& request, Responder respond);
+  void StopExperiment(RouteRequest& request, Responder respond);
+  void ExperimentResultsRoute(RouteRequest& request, Responder respond);
+  void AttributionRoute(RouteRequest& request, Responder respond);
 
   static constexpr size_t kMaxSearchResults = 100;
 
@@ -91,6 +108,8 @@ class ApiService {
   RuleBook* rules_;
   const SearchEngine* search_;
   SynonymBook* synonyms_;
+  ExperimentBook* experiments_;
+  Attributor* attribution_;
   const int64_t started_ms_;
 };
 

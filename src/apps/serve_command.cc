@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "api/experimentation.h"
 #include "api/http_server.h"
 #include "api/service.h"
 #include "apps/commands.h"
@@ -87,11 +88,27 @@ int RunServe(const ServeFlags& flags) {
   }
   spdlog::info("search index: {} items in {:.0f} ms", search.stats().items,
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - index_start).count());
-  // Every stored write reaches the search index before its response is sent.
-  auto ingestor = std::make_unique<Ingestor>(store.get(), config.ingest,
-                                             [&search](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
-                                               search.Apply(batch, outcomes);
-                                             });
+  ExperimentBook experiments(store.get(), &clock);
+  if (Status status = experiments.Load(); !status.ok()) {
+    spdlog::error("experiments: {}", status.message());
+    return kExitFailure;
+  }
+  Attributor attribution(config.attribution, &experiments);
+  const auto attribution_start = std::chrono::steady_clock::now();
+  if (Status status = RebuildAttribution(config.served_log.dir, *store, clock.NowMillis(), &attribution); !status.ok()) {
+    spdlog::error("attribution: {}", status.message());
+    return kExitFailure;
+  }
+  spdlog::info("attribution: {} served lists of the last {} h replayed in {:.0f} ms", attribution.stats().lists_in_memory,
+               config.attribution.window_ms / 3600000,
+               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - attribution_start).count());
+  // Every stored write reaches the search index and attribution before its
+  // response is sent.
+  auto ingestor = std::make_unique<Ingestor>(
+      store.get(), config.ingest, [&search, &attribution](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
+        search.Apply(batch, outcomes);
+        attribution.OnCommitted(batch, outcomes);
+      });
   Explorer explorer(config.exploration);
   ServedLog served(config.served_log, &clock);
   if (Status status = served.Open(); !status.ok()) {
@@ -103,8 +120,9 @@ int RunServe(const ServeFlags& flags) {
   RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules, &explorer, &served,
                                     &fresh);
   Router router(config.auth, config.cors);
-  ApiService service(store.get(), ingestor.get(), &clock, config.api, models.get(), &recommender, &rules, &search,
-                     &synonyms);
+  ApiService service(store.get(), ingestor.get(), &clock, config.api,
+                     {.models = models.get(), .recommender = &recommender, .rules = &rules, .search = &search,
+                      .synonyms = &synonyms, .experiments = &experiments, .attribution = &attribution});
   service.RegisterRoutes(&router);
   auto server = std::make_unique<HttpServer>(config.server, &router);
   if (Status status = server->Start(); !status.ok()) {

@@ -303,6 +303,15 @@ std::vector<ParamImpl> BuildParams() {
       "showed the item.",
       [](Config& c) -> size_t& { return c.served_log.memory_lists; }));
 
+  params.push_back(Number("attribution.window_hours", 0, 24 * 90,
+      "A click, add-to-cart or purchase counts for a recommendation that showed the item to the same user or "
+      "session at most this many hours before (events carrying a recommendation_id too); 0: only tagged events "
+      "within the same instant.",
+      [](Config& c) -> double& { return c.attribution_window_hours; }));
+  params.push_back(Integer("attribution.memory_lists", 1000, 100000000,
+      "Recent served lists kept in memory for attribution; the oldest are forgotten first.",
+      [](Config& c) -> size_t& { return c.attribution.max_lists; }));
+
   params.push_back(Number("models.trending.half_life_days", 0, 3650,
       "trending: popularity halves every this many days before the latest event (0: no decay).",
       [](Config& c) -> double& { return c.models.trending.half_life_days; }));
@@ -621,6 +630,7 @@ Result<LoadedConfig> LoadConfig(const ConfigInputs& inputs) {
   }
   loaded.config.storage.path = loaded.config.data_dir;
   loaded.config.training.dir = loaded.config.data_dir + "/models";
+  loaded.config.attribution.window_ms = static_cast<int64_t>(loaded.config.attribution_window_hours * 3600000.0);
   loaded.config.served_log.dir =
       loaded.config.served_log.retention_days > 0 ? loaded.config.data_dir + "/logs" : std::string();
   loaded.config.training.served_log_dir = loaded.config.served_log.dir;

@@ -38,6 +38,8 @@ struct Config {
   FreshItemsOptions fresh_items;        // exploration.fresh_*
   std::string exploration_shares_text;  // exploration.shares as written
   ServedLogOptions served_log;          // dir follows data_dir
+  AttributionOptions attribution;      // window_ms follows attribution_window_hours
+  double attribution_window_hours = 24;
 };
 
 // One declared parameter.

@@ -157,12 +157,22 @@ class RecommendationService::Run {
   Result<RecommendResponse> Execute() {
     snapshot_ = service_.models_->current();
     response_.recommendation_id = NewRecommendationId();
+    response_.served_ms = now_ms_;
+    response_.experiment = request_.experiment;
+    response_.variant = request_.variant;
     if (snapshot_ != nullptr) response_.snapshot_id = snapshot_->info().id;
     VITRINA_RETURN_IF_ERROR(CheckRequest());
     if (service_.rules_ != nullptr) {
       rule_set_ = service_.rules_->current();
       response_.rules_version = rule_set_->version();
-      scope_.emplace(rule_set_->InEffect(ScenarioName(request_.scenario), now_ms_), now_ms_);
+      std::vector<const CompiledRule*> rules = rule_set_->InEffect(ScenarioName(request_.scenario), now_ms_);
+      if (!request_.merchandising) {
+        std::erase_if(rules, [](const CompiledRule* rule) {
+          return rule->rule.kind != RuleKind::kFilter && rule->rule.kind != RuleKind::kBlock &&
+                 rule->rule.kind != RuleKind::kRepurchase;
+        });
+      }
+      scope_.emplace(std::move(rules), now_ms_);
     } else {
       scope_.emplace(std::vector<const CompiledRule*>{}, now_ms_);
     }
@@ -249,10 +259,7 @@ class RecommendationService::Run {
   // The configured for_you models, category_popular (a source of the
   // learned ranker, left out of the blend) and the learned ranker itself.
   std::vector<std::string> ForYouModels() const {
-    std::vector<std::string> names = service_.options_.for_you_models;
-    names.push_back("category_popular");
-    names.push_back("pipeline");
-    return names;
+    return service_.ForYouModelNames();
   }
 
   Status LoadHistory() {
@@ -326,8 +333,21 @@ class RecommendationService::Run {
     }
   }
 
+  // The for_you source the request or its experiment variant asks for; empty: all.
+  std::string_view ForYouModel() const {
+    if (!request_.model.empty()) return request_.model;
+    if (!request_.variant_model.empty() && snapshot_->model(request_.variant_model) != nullptr) {
+      return request_.variant_model;
+    }
+    return {};
+  }
+
   // Candidates, best first, for the scenario.
   void Generate() {
+    if (!request_.personalize && request_.scenario != Scenario::kRecentlyViewed) {
+      AddTrending();  // the holdout: what everyone buys, nothing learned from this shopper
+      return;
+    }
     switch (request_.scenario) {
       case Scenario::kRecentlyViewed:
         for (const ActivityLine* line : lines_) {
@@ -342,14 +362,15 @@ class RecommendationService::Run {
       case Scenario::kForYou:
         query_ = history_;
         if (const auto* pipeline = static_cast<const PipelineRecommender*>(snapshot_->model("pipeline"));
-            pipeline != nullptr && (request_.model.empty() || request_.model == "pipeline") && !query_.empty()) {
+            pipeline != nullptr && request_.use_ranker && (ForYouModel().empty() || ForYouModel() == "pipeline") &&
+            !query_.empty()) {
           AddRanked(*pipeline);
         } else {
           std::vector<const Recommender*> models;
-          if (request_.model.empty()) {
+          if (ForYouModel().empty() || ForYouModel() == "pipeline") {
             for (const std::string& name : service_.options_.for_you_models) models.push_back(snapshot_->model(name));
           } else {
-            models.push_back(snapshot_->model(request_.model));
+            models.push_back(snapshot_->model(ForYouModel()));
           }
           AddBlend(models, Relation::kAny, depth());
         }
@@ -551,7 +572,9 @@ class RecommendationService::Run {
   void Explore(std::vector<Chosen>* chosen, std::vector<Chosen>* reserve) {
     Explorer* explorer = service_.explorer_;
     const std::string_view scenario = ScenarioName(request_.scenario);
-    const double share = explorer != nullptr && request_.scenario != Scenario::kRecentlyViewed ? explorer->ShareFor(scenario) : 0;
+    const double share = explorer != nullptr && request_.personalize && request_.scenario != Scenario::kRecentlyViewed
+                             ? explorer->ShareFor(scenario)
+                             : 0;
     if (share <= 0 || chosen->empty()) return;
     for (Chosen& entry : *chosen) entry.propensity = entry.pinned ? 1 : 1 - share;
     const std::vector<bool> slots = explorer->PickSlots(scenario, chosen->size());
@@ -687,7 +710,9 @@ class RecommendationService::Run {
                     .user_id = request_.user_id,
                     .session_id = request_.session_id,
                     .snapshot = response_.snapshot_id,
-                    .rules_version = response_.rules_version};
+                    .rules_version = response_.rules_version,
+                    .experiment = request_.experiment,
+                    .variant = request_.variant};
     std::vector<std::pair<std::string_view, double>> shown;
     for (size_t k = 0; k < served_arms_.size(); ++k) {
       const RecommendedItem& item = response_.items[k];
@@ -951,6 +976,14 @@ RecommendationService::RecommendationService(const Store* store, const ModelMana
       explorer_(explorer),
       served_(served),
       fresh_(fresh) {}
+
+std::vector<std::string> RecommendationService::ForYouModelNames() const {
+  std::vector<std::string> names = options_.for_you_models;
+  names.push_back("category_popular");
+  names.push_back("trending");
+  names.push_back("pipeline");
+  return names;
+}
 
 Result<RecommendResponse> RecommendationService::Recommend(const RecommendRequest& request) const {
   return Run(*this, request).Execute();

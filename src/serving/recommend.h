@@ -47,6 +47,14 @@ struct RecommendRequest {
   std::string page;                     // page type or URL
   std::string country;                  // where the shopper is (as events' context.country)
   bool explain = false;                 // add the ranker's features and their contributions
+  // Set by the experiment serving the request (experiments/), and recorded
+  // with the served list.
+  std::string experiment;               // empty: none
+  std::string variant;                  // the shopper's group in it ("holdout" too)
+  bool personalize = true;              // false (the holdout): the bestsellers only, no exploration
+  std::string variant_model;            // for_you: only this source, when the snapshot has it
+  bool use_ranker = true;               // for_you: false blends the models instead of the learned ranker
+  bool merchandising = true;            // false: no boost, bury, pin or diversity rules (filters, blocks hold)
 };
 
 // A business rule that moved an item, and how.
@@ -85,6 +93,8 @@ struct RecommendResponse {
   std::string snapshot_id;  // empty before the first training
   int64_t rules_version = 0;
   bool ranked = false;      // the learned ranker ordered the candidates
+  std::string experiment, variant;  // as in the request
+  int64_t served_ms = 0;            // when it was served (the served log's time)
   std::vector<RecommendedItem> items;
 };
 
@@ -122,6 +132,11 @@ class RecommendationService {
   // Events just stored: clicks, carts and purchases that carry a
   // recommendation_id reward the source that showed the item (once each).
   void Observe(std::span<const Event> events) const;
+
+  // What a for_you request (or an experiment variant) may name as its
+  // model: the configured models, category_popular, trending and
+  // "pipeline" (the learned ranker).
+  std::vector<std::string> ForYouModelNames() const;
 
   const Explorer* explorer() const { return explorer_; }
   const ServedLog* served() const { return served_; }

@@ -25,6 +25,7 @@ void WriteLine(const ServedList& list, std::string* out) {
   w.Key("at").String(FormatTimestampMillis(list.at_ms)).Key("scenario").String(list.scenario);
   w.Key("user_id").String(list.user_id).Key("session_id").String(list.session_id);
   w.Key("snapshot").String(list.snapshot).Key("rules_version").Int(list.rules_version);
+  if (!list.experiment.empty()) w.Key("experiment").String(list.experiment).Key("variant").String(list.variant);
   w.Key("items").BeginArray();
   for (size_t i = 0; i < list.items.size(); ++i) {
     const ServedItem& item = list.items[i];
@@ -37,7 +38,7 @@ void WriteLine(const ServedList& list, std::string* out) {
 
 }  // namespace
 
-Status ReadServedLists(const std::string& dir, DatasetBuilder* builder) {
+Status ForEachServedList(const std::string& dir, const std::function<void(const ServedList&)>& visit) {
   std::error_code error;
   if (dir.empty() || !std::filesystem::is_directory(dir, error)) return Status::OK();
   std::vector<std::string> files;
@@ -47,14 +48,14 @@ Status ReadServedLists(const std::string& dir, DatasetBuilder* builder) {
   }
   std::sort(files.begin(), files.end());
   simdjson::dom::parser parser;
-  std::vector<std::string> shown;
+  ServedList list;
   for (const std::string& path : files) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return Status::IOError("cannot read " + path);
     std::string line;
     while (std::getline(in, line)) {
       simdjson::dom::element root;
-      std::string_view id, user, session, at;
+      std::string_view id, user, session, at, text;
       simdjson::dom::array items;
       if (parser.parse(line).get(root) != simdjson::SUCCESS || root["recommendation_id"].get(id) != simdjson::SUCCESS ||
           root["user_id"].get(user) != simdjson::SUCCESS || root["session_id"].get(session) != simdjson::SUCCESS ||
@@ -62,16 +63,40 @@ Status ReadServedLists(const std::string& dir, DatasetBuilder* builder) {
         continue;  // a line cut short by a crash
       }
       const std::optional<int64_t> at_ms = ParseTimestampMillis(at);
-      if (!at_ms || (user.empty() && session.empty())) continue;
-      shown.clear();
+      if (!at_ms) continue;
+      list = ServedList{.recommendation_id = std::string(id), .at_ms = *at_ms, .user_id = std::string(user),
+                        .session_id = std::string(session)};
+      if (root["scenario"].get(text) == simdjson::SUCCESS) list.scenario = std::string(text);
+      if (root["snapshot"].get(text) == simdjson::SUCCESS) list.snapshot = std::string(text);
+      if (root["experiment"].get(text) == simdjson::SUCCESS) list.experiment = std::string(text);
+      if (root["variant"].get(text) == simdjson::SUCCESS) list.variant = std::string(text);
+      int64_t version = 0;
+      if (root["rules_version"].get(version) == simdjson::SUCCESS) list.rules_version = version;
       for (simdjson::dom::element item : items) {
-        std::string_view item_id;
-        if (item["item_id"].get(item_id) == simdjson::SUCCESS) shown.emplace_back(item_id);
+        ServedItem served;
+        if (item["item_id"].get(text) != simdjson::SUCCESS) continue;
+        served.item_id = std::string(text);
+        if (item["source"].get(text) == simdjson::SUCCESS) served.source = std::string(text);
+        bool explored = false;
+        if (item["explored"].get(explored) == simdjson::SUCCESS) served.explored = explored;
+        double propensity = 1;
+        if (item["propensity"].get(propensity) == simdjson::SUCCESS) served.propensity = propensity;
+        list.items.push_back(std::move(served));
       }
-      builder->AddServedList(id, ActorIdOf(user, session), *at_ms, shown);
+      visit(list);
     }
   }
   return Status::OK();
+}
+
+Status ReadServedLists(const std::string& dir, DatasetBuilder* builder) {
+  std::vector<std::string> shown;
+  return ForEachServedList(dir, [&](const ServedList& list) {
+    if (list.user_id.empty() && list.session_id.empty()) return;
+    shown.clear();
+    for (const ServedItem& item : list.items) shown.push_back(item.item_id);
+    builder->AddServedList(list.recommendation_id, ActorIdOf(list.user_id, list.session_id), list.at_ms, shown);
+  });
 }
 
 ServedLog::ServedLog(ServedLogOptions options, const Clock* clock) : options_(std::move(options)), clock_(clock) {}

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,7 +44,8 @@ struct ServedList {
   std::string user_id, session_id;
   std::string snapshot;
   int64_t rules_version = 0;
-  std::vector<ServedItem> items;  // in display order
+  std::string experiment, variant;  // the experiment that served it, if any
+  std::vector<ServedItem> items;    // in display order
 };
 
 struct ServedLogOptions {
@@ -57,9 +59,11 @@ struct ServedLogStats {
   uint64_t recorded = 0, written = 0, dropped = 0;
 };
 
-// Reads every served list in the day files of `dir` (a missing directory
-// has none) into `builder`, for the ranker to learn from. Lines that are
-// not served lists are skipped.
+// Calls `visit` with every served list in the day files of `dir`, oldest
+// day first (a missing directory has none). Lines that are not served
+// lists (cut short by a crash) are skipped.
+Status ForEachServedList(const std::string& dir, const std::function<void(const ServedList&)>& visit);
+// ... into `builder`, for the ranker to learn from.
 Status ReadServedLists(const std::string& dir, DatasetBuilder* builder);
 
 // Thread-safe.

@@ -111,6 +111,7 @@ class WriteBatch {
   std::vector<std::string>& deleted_item_ids() { return deleted_item_ids_; }
   std::vector<User>& users() { return users_; }
   std::vector<Event>& events() { return events_; }
+  const std::vector<Event>& events() const { return events_; }
 
  private:
   std::vector<Op> ops_;

@@ -1,0 +1,355 @@
+#include "experiments/attribution.h"
+
+#include <algorithm>
+
+namespace vitrina {
+namespace {
+
+constexpr uint8_t kClick = 1, kCart = 2, kPurchase = 4;
+constexpr size_t kSeenPerActor = 500;
+constexpr uint64_t kSweepEvery = 4096;
+constexpr int64_t kMillisPerDay = 86400000;
+
+std::string ActorKey(char kind, std::string_view id) {
+  std::string key(1, kind);
+  key.push_back(':');
+  key.append(id);
+  return key;
+}
+
+double LineRevenue(const EventLine& line) { return line.quantity * line.price.value_or(0); }
+
+double OrderRevenue(const Event& event) {
+  double total = 0;
+  for (const EventLine& line : event.lines) total += LineRevenue(line);
+  return total;
+}
+
+int64_t ReceivedAt(const Event& event) { return event.received_ms != 0 ? event.received_ms : event.timestamp_ms; }
+
+bool InPrePeriod(const Experiment& experiment, const Event& event) {
+  return experiment.cuped_days > 0 && event.timestamp_ms < experiment.start_ms &&
+         event.timestamp_ms >= experiment.start_ms - experiment.cuped_days * kMillisPerDay;
+}
+
+}  // namespace
+
+Attributor::Attributor(AttributionOptions options, const ExperimentBook* book)
+    : options_(std::move(options)), book_(book) {}
+
+Attributor::ExperimentState& Attributor::State(const Experiment& experiment) {
+  for (ExperimentState& state : states_) {
+    if (state.id == experiment.id) return state;
+  }
+  ExperimentState& state = states_.emplace_back();
+  state.id = experiment.id;
+  state.unit = experiment.unit;
+  for (const Variant& variant : experiment.variants) {
+    state.groups.push_back(variant.name);
+    state.shares.push_back(variant.share * (1 - experiment.holdout));
+  }
+  if (experiment.holdout > 0) {
+    state.groups.emplace_back(kHoldoutGroup);
+    state.shares.push_back(experiment.holdout);
+  }
+  state.order_values.resize(state.groups.size());
+  // Until its pre-period has been read from the store, no purchase counts
+  // towards it live: the read covers them.
+  state.live_from_ms = INT64_MAX;
+  return state;
+}
+
+void Attributor::OnServed(const ShownList& list) {
+  std::lock_guard lock(mutex_);
+  Served(list);
+}
+
+void Attributor::Served(const ShownList& list) {
+  if (list.recommendation_id.empty() || lists_.contains(list.recommendation_id)) return;
+  FunnelKey key{list.scenario, list.experiment, list.group};
+  auto found = std::find_if(funnels_.begin(), funnels_.end(), [&](const auto& entry) { return entry.first == key; });
+  if (found == funnels_.end()) found = funnels_.insert(funnels_.end(), {std::move(key), Funnel{}});
+  found->second.lists += 1;
+  found->second.impressions += list.items.size();
+
+  ListRecord record{.at_ms = list.at_ms, .funnel = static_cast<uint32_t>(found - funnels_.begin()), .items = list.items};
+  record.credited.assign(list.items.size(), 0);
+  if (!list.experiment.empty() && book_ != nullptr) {
+    const std::shared_ptr<const ExperimentSet> set = book_->current();
+    if (const Experiment* experiment = set->Find(list.experiment)) {
+      ExperimentState& state = State(*experiment);
+      auto group = std::find(state.groups.begin(), state.groups.end(), list.group);
+      std::string unit = UnitId(state.unit, list.user_id, list.session_id);
+      if (group != state.groups.end() && !unit.empty()) {
+        record.state = static_cast<int>(&state - states_.data());
+        record.group = static_cast<int>(group - state.groups.begin());
+        auto [outcome, fresh] = state.units.try_emplace(unit);
+        if (fresh) {
+          outcome->second.group = record.group;
+          outcome->second.first_exposure_ms = list.at_ms;
+        }
+        outcome->second.lists += 1;
+        outcome->second.impressions += static_cast<uint32_t>(list.items.size());
+        record.unit_id = std::move(unit);
+      }
+    }
+  }
+  for (const auto& [kind, id] : {std::pair{'u', &list.user_id}, std::pair{'s', &list.session_id}}) {
+    if (id->empty()) continue;
+    std::vector<Seen>& seen = seen_[ActorKey(kind, *id)];
+    for (const std::string& item : list.items) {
+      seen.push_back({.at_ms = list.at_ms, .item_id = item, .recommendation_id = list.recommendation_id});
+    }
+    const int64_t oldest = list.at_ms - options_.window_ms;
+    size_t drop = 0;
+    while (drop < seen.size() && (seen[drop].at_ms < oldest || seen.size() - drop > kSeenPerActor)) ++drop;
+    seen.erase(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
+  lists_.emplace(list.recommendation_id, std::move(record));
+  order_.push_back(list.recommendation_id);
+  Forget(list.at_ms);
+}
+
+// Lists older than the window can no longer be credited; neither can
+// actors' impressions.
+void Attributor::Forget(int64_t now_ms) {
+  const int64_t oldest = now_ms - options_.window_ms;
+  while (!order_.empty()) {
+    auto it = lists_.find(order_.front());
+    if (it != lists_.end() && it->second.at_ms >= oldest && lists_.size() <= options_.max_lists) break;
+    if (it != lists_.end()) lists_.erase(it);
+    order_.pop_front();
+  }
+  if (++served_since_sweep_ < kSweepEvery) return;
+  served_since_sweep_ = 0;
+  std::erase_if(seen_, [&](const auto& entry) { return entry.second.empty() || entry.second.back().at_ms < oldest; });
+}
+
+void Attributor::Credit(const Event& event, std::string_view item, double revenue, int kind) {
+  const int64_t at = ReceivedAt(event);
+  ListRecord* record = nullptr;
+  size_t position = 0;
+  bool by_id = false;
+  auto locate = [&](std::string_view id) {
+    auto it = lists_.find(std::string(id));
+    if (it == lists_.end() || at < it->second.at_ms || at - it->second.at_ms > options_.window_ms) return false;
+    auto shown = std::find(it->second.items.begin(), it->second.items.end(), item);
+    if (shown == it->second.items.end()) return false;
+    record = &it->second;
+    position = static_cast<size_t>(shown - it->second.items.begin());
+    return true;
+  };
+  if (!event.recommendation_id.empty()) by_id = locate(event.recommendation_id);
+  if (record == nullptr) {
+    const Seen* latest = nullptr;
+    for (const auto& [k, id] : {std::pair{'u', &event.user_id}, std::pair{'s', &event.session_id}}) {
+      if (id->empty()) continue;
+      auto it = seen_.find(ActorKey(k, *id));
+      if (it == seen_.end()) continue;
+      for (auto seen = it->second.rbegin(); seen != it->second.rend(); ++seen) {
+        if (seen->at_ms > at || seen->item_id != item) continue;
+        if (latest == nullptr || seen->at_ms > latest->at_ms) latest = &*seen;
+        break;
+      }
+    }
+    if (latest == nullptr || !locate(latest->recommendation_id)) return;
+  }
+  uint8_t& credited = record->credited[position];
+  if (credited & kind) {
+    ++stats_.duplicates;
+    return;
+  }
+  credited |= static_cast<uint8_t>(kind);
+  ++stats_.credited;
+  if (by_id) ++stats_.by_id;
+  Funnel& funnel = funnels_[record->funnel].second;
+  UnitOutcome* unit = nullptr;
+  if (record->state >= 0) {
+    auto it = states_[static_cast<size_t>(record->state)].units.find(record->unit_id);
+    if (it != states_[static_cast<size_t>(record->state)].units.end()) unit = &it->second;
+  }
+  switch (kind) {
+    case kClick:
+      ++funnel.clicks;
+      if (unit != nullptr) ++unit->clicks;
+      break;
+    case kCart:
+      ++funnel.carts;
+      if (unit != nullptr) ++unit->carts;
+      break;
+    default:
+      ++funnel.purchases;
+      funnel.revenue += revenue;
+      if (unit != nullptr) {
+        ++unit->purchases;
+        unit->attributed_revenue += revenue;
+      }
+  }
+}
+
+void Attributor::CountOrder(const Event& event, double revenue, const ExperimentSet& set) {
+  const int64_t at = ReceivedAt(event);
+  for (ExperimentState& state : states_) {
+    const Experiment* experiment = set.Find(state.id);
+    if (experiment == nullptr) continue;
+    const std::string unit = UnitId(state.unit, event.user_id, event.session_id);
+    if (unit.empty()) continue;
+    if (InPrePeriod(*experiment, event) && at >= state.live_from_ms) state.pre_revenue[unit] += revenue;
+    auto it = state.units.find(unit);
+    if (it == state.units.end() || at < it->second.first_exposure_ms) continue;
+    if (experiment->end_ms() != 0 && at >= experiment->end_ms()) continue;
+    ++it->second.orders;
+    it->second.revenue += revenue;
+    state.order_values[static_cast<size_t>(it->second.group)].Add(revenue);
+  }
+}
+
+void Attributor::Observe(const Event& event, const ExperimentSet& set) {
+  switch (event.type) {
+    case EventType::kClick:
+      if (!event.item_id.empty()) Credit(event, event.item_id, 0, kClick);
+      break;
+    case EventType::kAddToCart:
+      for (const EventLine& line : event.lines) Credit(event, line.item_id, 0, kCart);
+      break;
+    case EventType::kPurchase:
+      for (const EventLine& line : event.lines) Credit(event, line.item_id, LineRevenue(line), kPurchase);
+      CountOrder(event, OrderRevenue(event), set);
+      break;
+    default:
+      break;
+  }
+}
+
+void Attributor::OnEvents(std::span<const Event> events) {
+  const std::shared_ptr<const ExperimentSet> set =
+      book_ != nullptr ? book_->current() : std::make_shared<const ExperimentSet>();
+  std::lock_guard lock(mutex_);
+  for (const Event& event : events) Observe(event, *set);
+}
+
+void Attributor::OnCommitted(const WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
+  std::shared_ptr<const ExperimentSet> set;
+  std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+  for (size_t i = 0; i < batch.ops().size(); ++i) {
+    const WriteBatch::Op& op = batch.ops()[i];
+    if (op.kind != WriteBatch::Kind::kAppendEvent || outcomes[i] != WriteOutcome::kCreated) continue;
+    const Event& event = batch.events()[op.index];
+    if (event.type != EventType::kClick && event.type != EventType::kAddToCart && event.type != EventType::kPurchase) {
+      continue;
+    }
+    if (!lock.owns_lock()) {
+      set = book_ != nullptr ? book_->current() : std::make_shared<const ExperimentSet>();
+      lock.lock();
+    }
+    Observe(event, *set);
+  }
+}
+
+Status Attributor::ScanPrePeriods(const Store& store, const std::vector<const Experiment*>& experiments,
+                                  int64_t before_ms, std::vector<std::unordered_map<std::string, double>>* out,
+                                  const std::function<void(const Event&)>& also) const {
+  out->assign(experiments.size(), {});
+  return store.ScanEvents([&](const Event& event) {
+    if (also) also(event);
+    if (event.type != EventType::kPurchase || ReceivedAt(event) >= before_ms) return true;
+    for (size_t e = 0; e < experiments.size(); ++e) {
+      if (!InPrePeriod(*experiments[e], event)) continue;
+      const std::string unit = UnitId(experiments[e]->unit, event.user_id, event.session_id);
+      if (!unit.empty()) (*out)[e][unit] += OrderRevenue(event);
+    }
+    return true;
+  });
+}
+
+Status Attributor::AddExperiment(const Store& store, const Experiment& experiment, int64_t now_ms) {
+  {
+    std::lock_guard lock(mutex_);
+    State(experiment).live_from_ms = now_ms;
+  }
+  std::vector<std::unordered_map<std::string, double>> pre;
+  VITRINA_RETURN_IF_ERROR(ScanPrePeriods(store, {&experiment}, now_ms, &pre, {}));
+  std::lock_guard lock(mutex_);
+  ExperimentState& state = State(experiment);
+  for (const auto& [unit, revenue] : pre[0]) state.pre_revenue[unit] += revenue;
+  return Status::OK();
+}
+
+Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int64_t now_ms) {
+  const std::shared_ptr<const ExperimentSet> set =
+      book_ != nullptr ? book_->current() : std::make_shared<const ExperimentSet>();
+  std::vector<const Experiment*> experiments;
+  for (const Experiment& experiment : set->experiments()) experiments.push_back(&experiment);
+  std::sort(lists.begin(), lists.end(), [](const auto& a, const auto& b) { return a.at_ms < b.at_ms; });
+  const int64_t since = lists.empty() ? now_ms : lists.front().at_ms;
+  std::vector<Event> events;
+  std::vector<std::unordered_map<std::string, double>> pre;
+  VITRINA_RETURN_IF_ERROR(ScanPrePeriods(store, experiments, now_ms, &pre, [&](const Event& event) {
+    const bool outcome = event.type == EventType::kClick || event.type == EventType::kAddToCart ||
+                         event.type == EventType::kPurchase;
+    if (outcome && ReceivedAt(event) >= since && ReceivedAt(event) < now_ms) events.push_back(event);
+  }));
+  std::stable_sort(events.begin(), events.end(),
+                   [](const Event& a, const Event& b) { return ReceivedAt(a) < ReceivedAt(b); });
+  std::lock_guard lock(mutex_);
+  for (size_t e = 0; e < experiments.size(); ++e) {
+    ExperimentState& state = State(*experiments[e]);
+    state.live_from_ms = now_ms;
+    for (const auto& [unit, revenue] : pre[e]) state.pre_revenue[unit] += revenue;
+  }
+  size_t next = 0;
+  for (const Event& event : events) {
+    while (next < lists.size() && lists[next].at_ms <= ReceivedAt(event)) Served(lists[next++]);
+    Observe(event, *set);
+  }
+  while (next < lists.size()) Served(lists[next++]);
+  return Status::OK();
+}
+
+std::vector<std::pair<FunnelKey, Funnel>> Attributor::Funnels() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::pair<FunnelKey, Funnel>> funnels = funnels_;
+  std::sort(funnels.begin(), funnels.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  return funnels;
+}
+
+ExperimentData Attributor::Data(const Experiment& experiment) const {
+  std::lock_guard lock(mutex_);
+  ExperimentData data;
+  const ExperimentState* found = nullptr;
+  for (const ExperimentState& state : states_) {
+    if (state.id == experiment.id) found = &state;
+  }
+  if (found == nullptr) {  // nobody exposed yet: the groups, empty
+    for (const Variant& variant : experiment.variants) {
+      data.groups.push_back(variant.name);
+      data.shares.push_back(variant.share * (1 - experiment.holdout));
+    }
+    if (experiment.holdout > 0) {
+      data.groups.emplace_back(kHoldoutGroup);
+      data.shares.push_back(experiment.holdout);
+    }
+    data.units.resize(data.groups.size());
+    data.order_values.resize(data.groups.size());
+    return data;
+  }
+  data.groups = found->groups;
+  data.shares = found->shares;
+  data.order_values = found->order_values;
+  data.units.resize(data.groups.size());
+  for (const auto& [unit, outcome] : found->units) {
+    UnitOutcome copy = outcome;
+    if (auto it = found->pre_revenue.find(unit); it != found->pre_revenue.end()) copy.pre_revenue = it->second;
+    data.units[static_cast<size_t>(outcome.group)].push_back(copy);
+  }
+  return data;
+}
+
+AttributionStats Attributor::stats() const {
+  std::lock_guard lock(mutex_);
+  AttributionStats stats = stats_;
+  stats.lists_in_memory = lists_.size();
+  return stats;
+}
+
+}  // namespace vitrina
