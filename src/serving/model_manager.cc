@@ -126,7 +126,12 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
     status_.running = false;
     status_.stage.clear();
     status_.last_error = status.ok() ? "" : status.message();
-    if (status.ok()) status_.last_snapshot = snapshot_id;
+    if (status.ok()) {
+      status_.last_snapshot = snapshot_id;
+      ++status_.succeeded;
+    } else if (snapshot_id.empty()) {
+      ++status_.failed;
+    }
     status_.last_finished_ms = clock_->NowMillis();
   };
   auto track = [&](std::string_view stage, double fraction) {
@@ -156,14 +161,68 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
     return snapshot.status();
   }
   const SnapshotInfo& info = (*snapshot)->info();
+  {
+    std::lock_guard lock(mutex_);
+    status_.last_train_seconds = info.train_seconds;
+  }
   Status saved = SaveSnapshot(**snapshot, options_.dir + "/" + info.id);
-  if (saved.ok()) saved = SetCurrent(*snapshot);
+  if (!saved.ok()) {
+    finish(saved, "");
+    return saved;
+  }
+  if (Status guard = CheckQuality(info); !guard.ok()) {
+    spdlog::warn("{}", guard.message());
+    {
+      std::lock_guard lock(mutex_);
+      ++status_.rejected;
+      status_.last_rejected = info.id;
+      status_.last_rejected_reason = guard.message();
+    }
+    finish(guard, info.id);
+    return guard;
+  }
+  saved = SetCurrent(*snapshot);
   finish(saved, info.id);
   if (!saved.ok()) return saved;
   spdlog::info("trained model snapshot {} in {:.1f} s ({} items, {} interactions)", info.id, info.train_seconds,
                info.items, info.interactions);
   Prune();
   return info;
+}
+
+std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, const SnapshotInfo& serving) {
+  constexpr std::string_view kMetric = "ndcg@10";
+  auto metric = [&](const SnapshotInfo& info, const std::string& model) -> std::optional<double> {
+    auto m = info.metrics.find(model);
+    if (m == info.metrics.end()) return std::nullopt;
+    auto value = m->second.find(std::string(kMetric));
+    if (value == m->second.end()) return std::nullopt;
+    return value->second;
+  };
+  if (auto a = metric(candidate, "pipeline"), b = metric(serving, "pipeline"); a && b) {
+    return QualityComparison{.model = "pipeline", .candidate = *a, .serving = *b};
+  }
+  std::optional<QualityComparison> best;
+  for (const auto& [model, values] : candidate.metrics) {
+    auto a = metric(candidate, model), b = metric(serving, model);
+    if (!a || !b) continue;
+    if (!best || *b > best->serving) best = QualityComparison{.model = model, .candidate = *a, .serving = *b};
+  }
+  return best;
+}
+
+Status ModelManager::CheckQuality(const SnapshotInfo& info) const {
+  if (options_.max_quality_drop >= 1) return Status::OK();
+  std::shared_ptr<const Snapshot> serving = current();
+  if (serving == nullptr) return Status::OK();
+  const std::optional<QualityComparison> quality = CompareQuality(info, serving->info());
+  if (!quality || quality->candidate >= (1 - options_.max_quality_drop) * quality->serving) return Status::OK();
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.4f < %.0f%% of %.4f", quality->candidate,
+                100 * (1 - options_.max_quality_drop), quality->serving);
+  return Status::FailedPrecondition("quality guard: snapshot " + info.id + " not put in service: its " +
+                                    quality->model + " NDCG@10 is " + text + " (serving " + serving->info().id +
+                                    "); it stays on disk (POST /v1/models/" + info.id + "/restore to use it anyway)");
 }
 
 Status ModelManager::SetCurrent(std::shared_ptr<const Snapshot> snapshot) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,7 +29,20 @@ struct ModelManagerOptions {
   size_t keep_snapshots = 5;        // older snapshots are deleted after a successful training
   int training_nice = 19;           // nice value of background training (19: lowest priority)
   std::string served_log_dir;       // served lists (served_log.h) the ranker may learn from; empty: none
+  // Quality guard: a new snapshot whose offline NDCG@10 is below (1 -
+  // max_quality_drop) x the serving snapshot's is saved but not put in
+  // service. 1 turns the guard off.
+  double max_quality_drop = 0.2;
 };
+
+// The offline quality the guard compares: NDCG@10 of the learned ranker
+// when both snapshots have it, else of the best model both have. nullopt
+// when they share no measured model.
+struct QualityComparison {
+  std::string model;
+  double candidate = 0, serving = 0;
+};
+std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, const SnapshotInfo& serving);
 
 struct TrainingStatus {
   bool running = false;
@@ -38,6 +52,10 @@ struct TrainingStatus {
   std::string last_error;   // of the last finished run, empty if it succeeded
   std::string last_snapshot;
   int64_t last_finished_ms = 0;
+  double last_train_seconds = 0;  // of the last run that produced a snapshot
+  uint64_t succeeded = 0, failed = 0, rejected = 0;  // runs since start
+  std::string last_rejected;      // the last snapshot the quality guard kept out of service
+  std::string last_rejected_reason;
 };
 
 // Thread-safe.
@@ -64,7 +82,9 @@ class ModelManager {
   TrainingStatus status() const;
 
   // Trains from the store, saves, and swaps the result in; the previous
-  // snapshot keeps serving throughout. On error nothing changes.
+  // snapshot keeps serving throughout. On error nothing changes. When the
+  // quality guard refuses the new snapshot it stays on disk (restorable)
+  // and the answer is FailedPrecondition saying why.
   Result<SnapshotInfo> TrainNow(const std::function<void(std::string_view, double)>& progress);
 
   // Snapshots on disk, newest first.
@@ -75,6 +95,8 @@ class ModelManager {
  private:
   void Run();
   Status SetCurrent(std::shared_ptr<const Snapshot> snapshot);
+  // FailedPrecondition, saying why, when `info` falls short of the serving snapshot.
+  Status CheckQuality(const SnapshotInfo& info) const;
   void Prune();
 
   const Store* store_;

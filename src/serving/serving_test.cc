@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -305,6 +307,55 @@ TEST_F(ServingTest, SnapshotsPersistListAndRestore) {
   ASSERT_NE(reopened.current(), nullptr);
   EXPECT_EQ(reopened.current()->info().id, first->id);
   EXPECT_EQ(reopened.current()->num_items(), 12u);
+}
+
+TEST_F(ServingTest, QualityGuardKeepsAWorseSnapshotOutOfService) {
+  auto first = manager_->TrainNow(nullptr);
+  ASSERT_TRUE(first.ok());
+  const double before = first->metrics.at("cooccurrence").at("ndcg@10");
+  // Shoppers who now wander at random: the next holdout cannot be predicted.
+  std::mt19937_64 rng(5);
+  WriteBatch batch;
+  for (int u = 0; u < 60; ++u) {
+    const std::string user = "noise" + std::to_string(u);
+    for (int step = 0; step < 4; ++step) {
+      const std::string item = std::string(rng() % 2 ? "m" : "t") + std::to_string(rng() % 6);
+      batch.AppendEvent(Event{.type = EventType::kView, .user_id = user, .item_id = item,
+                              .timestamp_ms = kStart + 60 * kDay - (u % 5) * kDay + step});
+    }
+  }
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
+  clock_.Set(kStart + 61 * kDay);
+  auto second = manager_->TrainNow(nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("quality guard"), std::string::npos) << second.status().message();
+  EXPECT_EQ(manager_->current()->info().id, first->id) << "the better snapshot keeps serving";
+  const TrainingStatus status = manager_->status();
+  EXPECT_EQ(status.rejected, 1u);
+  EXPECT_EQ(status.succeeded, 1u);
+  ASSERT_FALSE(status.last_rejected.empty());
+  auto list = manager_->List();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u) << "the refused snapshot stays on disk";
+  const auto quality = CompareQuality((*list)[0], first.value());
+  ASSERT_TRUE(quality);
+  EXPECT_LT(quality->candidate, 0.8 * quality->serving) << "before " << before;
+  // It can still be put in service by hand.
+  ASSERT_TRUE(manager_->Restore(status.last_rejected).ok());
+  EXPECT_EQ(manager_->current()->info().id, status.last_rejected);
+
+  // With the guard off the same drop is accepted.
+  ModelManagerOptions options{.dir = dir_ + "-unguarded", .max_quality_drop = 1};
+  options.train.models = {"trending", "cooccurrence"};
+  ModelManager unguarded(store_.get(), &clock_, options);
+  ASSERT_TRUE(unguarded.Open().ok());
+  clock_.Set(kStart + 55 * kDay);
+  ASSERT_TRUE(unguarded.TrainNow(nullptr).ok());
+  clock_.Set(kStart + 61 * kDay);
+  EXPECT_TRUE(unguarded.TrainNow(nullptr).ok());
+  std::filesystem::remove_all(dir_ + "-unguarded");
 }
 
 TEST_F(ServingTest, PipelineTrainsLastOnTheSnapshotsModelsAndReloads) {
