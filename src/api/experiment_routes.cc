@@ -1,5 +1,7 @@
 // Handlers for /v1/experiments (A/B tests and their results) and
 // /v1/attribution (what each scenario's recommendations earned).
+#include <spdlog/spdlog.h>
+
 #include "api/service.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -8,11 +10,12 @@
 namespace vitrina {
 namespace {
 
-std::string ExperimentJson(const Experiment& experiment, int64_t now_ms) {
+std::string ExperimentJson(const Experiment& experiment, int64_t now_ms, std::string_view warning = {}) {
   std::string body;
   JsonWriter w(&body);
   w.BeginObject().Key("status").String(experiment.StatusAt(now_ms)).Key("experiment");
   WriteExperimentJson(experiment, &w);
+  if (!warning.empty()) w.Key("warning").String(warning);
   w.EndObject();
   return body;
 }
@@ -32,7 +35,8 @@ void ApiService::ListExperiments(RouteRequest&, Responder respond) {
   std::string body;
   JsonWriter w(&body);
   w.BeginObject().Key("experiments").BeginArray();
-  for (const Experiment& experiment : experiments_->current()->experiments()) {
+  const std::shared_ptr<const ExperimentSet> set = experiments_->current();
+  for (const Experiment& experiment : set->experiments()) {
     w.BeginObject().Key("status").String(experiment.StatusAt(now)).Key("experiment");
     WriteExperimentJson(experiment, &w);
     w.EndObject();
@@ -55,13 +59,16 @@ void ApiService::CreateExperiment(RouteRequest& request, Responder respond) {
   }
   auto created = experiments_->Create(std::move(*experiment));
   if (!created.ok()) return respond(StatusError(created.status()));
+  std::string warning;
   if (attribution_ != nullptr) {
-    // The CUPED covariate: what each shopper bought before the start.
+    // The CUPED covariate: what each shopper bought before the start. The
+    // experiment runs either way; without it CUPED adjusts nothing.
     if (Status status = attribution_->AddExperiment(*store_, *created, now); !status.ok()) {
-      return respond(StatusError(status));
+      warning = "the pre-period purchases could not be read (" + status.message() + "): CUPED will adjust nothing";
+      spdlog::warn("experiment {}: {}", created->id, warning);
     }
   }
-  respond(JsonResponse(201, ExperimentJson(*created, now)));
+  respond(JsonResponse(201, ExperimentJson(*created, now, warning)));
 }
 
 void ApiService::GetExperiment(RouteRequest& request, Responder respond) {
@@ -109,7 +116,7 @@ void ApiService::AttributionRoute(RouteRequest&, Responder respond) {
   w.Key("credited_by_recommendation_id").UInt(stats.by_id).Key("duplicates_ignored").UInt(stats.duplicates);
   w.Key("scenarios").BeginArray();
   for (const auto& [key, funnel] : attribution_->Funnels()) {
-    w.BeginObject().Key("scenario").String(key.scenario);
+    w.BeginObject().Key("scenario").String(key.scenario).Key("snapshot").String(key.snapshot);
     if (!key.experiment.empty()) w.Key("experiment").String(key.experiment).Key("variant").String(key.group);
     WriteFunnel(funnel, &w);
     w.EndObject();

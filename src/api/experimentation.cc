@@ -1,5 +1,7 @@
 #include "api/experimentation.h"
 
+#include <algorithm>
+
 namespace vitrina {
 
 void ApplyExperiment(const ExperimentBook* experiments, int64_t now_ms, RecommendRequest* request) {
@@ -24,6 +26,7 @@ ShownList ImpressionOf(const RecommendRequest& request, const RecommendResponse&
                               .scenario = std::string(ScenarioName(request.scenario)),
                               .user_id = request.user_id,
                               .session_id = request.session_id,
+                              .snapshot = response.snapshot_id,
                               .experiment = response.experiment,
                               .group = response.variant};
   for (const RecommendedItem& item : response.items) impression.items.push_back(item.item_id);
@@ -41,8 +44,8 @@ Result<RecommendResponse> RecommendUnderExperiments(const RecommendationService&
 
 Status RebuildAttribution(const std::string& served_dir, const Store& store, int64_t now_ms, Attributor* attributor) {
   std::vector<ShownList> lists;
-  // Lists past the window can only matter as an experiment's exposures.
-  const int64_t oldest = now_ms - attributor->options().window_ms;
+  // Older lists can only matter as an experiment's exposures.
+  const int64_t oldest = now_ms - std::max(attributor->options().window_ms, attributor->options().tagged_max_age_ms);
   VITRINA_RETURN_IF_ERROR(ForEachServedList(served_dir, [&](const ServedList& list) {
     if (list.experiment.empty() && list.at_ms < oldest) return;
     ShownList impression{.recommendation_id = list.recommendation_id,
@@ -50,6 +53,7 @@ Status RebuildAttribution(const std::string& served_dir, const Store& store, int
                                 .scenario = list.scenario,
                                 .user_id = list.user_id,
                                 .session_id = list.session_id,
+                                .snapshot = list.snapshot,
                                 .experiment = list.experiment,
                                 .group = list.variant};
     for (const ServedItem& item : list.items) impression.items.push_back(item.item_id);

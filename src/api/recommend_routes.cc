@@ -175,6 +175,14 @@ void ApiService::ListModels(RouteRequest& request, Responder respond) {
   w.Key("training").BeginObject().Key("running").Bool(training.running).Key("queued").Bool(training.queued);
   w.Key("stage").String(training.stage).Key("fraction").Double(training.fraction);
   w.Key("last_error").String(training.last_error).Key("last_snapshot").String(training.last_snapshot);
+  w.Key("runs").BeginObject().Key("succeeded").UInt(training.succeeded).Key("failed").UInt(training.failed);
+  w.Key("rejected_by_quality_guard").UInt(training.rejected).EndObject();
+  w.Key("last_rejected");
+  if (training.last_rejected.empty()) {
+    w.Null();
+  } else {
+    w.BeginObject().Key("snapshot").String(training.last_rejected).Key("reason").String(training.last_rejected_reason).EndObject();
+  }
   w.EndObject();
   w.Key("snapshots").BeginArray();
   for (const SnapshotInfo& info : *list) WriteSnapshotInfoJson(info, &w);

@@ -110,6 +110,16 @@ int RunServe(const ServeFlags& flags) {
         attribution.OnCommitted(batch, outcomes);
       });
   Explorer explorer(config.exploration);
+  // The served log keeps what experiments not yet over (or over within the
+  // retention) served, so their results can be rebuilt at the next start.
+  config.served_log.keep_since = [&experiments, &clock, retention = config.served_log.retention_days] {
+    const int64_t horizon = clock.NowMillis() - static_cast<int64_t>(retention) * 86400000;
+    int64_t since = INT64_MAX;
+    for (const Experiment& experiment : experiments.current()->experiments()) {
+      if (experiment.end_ms() == 0 || experiment.end_ms() > horizon) since = std::min(since, experiment.start_ms);
+    }
+    return since;
+  };
   ServedLog served(config.served_log, &clock);
   if (Status status = served.Open(); !status.ok()) {
     spdlog::error("served log: {}", status.message());

@@ -251,6 +251,10 @@ std::vector<ParamImpl> BuildParams() {
       "`serve` retrains in the background this often (0: only on POST /v1/models/train); it also trains at start "
       "when there is no snapshot yet.",
       [](Config& c) -> int64_t& { return c.training.train_interval_s; }));
+  params.push_back(Number("training.max_quality_drop", 0, 1,
+      "Quality guard: a new snapshot whose offline NDCG@10 (the learned ranker's, else the best shared model's) "
+      "falls below (1 - this) x the serving snapshot's is kept on disk but not put in service; 1 turns it off.",
+      [](Config& c) -> double& { return c.training.max_quality_drop; }));
   params.push_back(Integer("training.keep_snapshots", 1, 1000, "Snapshots kept on disk; older ones are deleted.",
       [](Config& c) -> size_t& { return c.training.keep_snapshots; }));
   params.push_back(Integer("training.eval_days", 1, 365,
@@ -296,7 +300,8 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> double& { return c.fresh_items.max_popularity; }));
   params.push_back(Integer("served_log.retention_days", 0, 3650,
       "Every served list (items, sources, exploration propensities) is written to <data_dir>/logs/served-DAY.jsonl "
-      "and kept this many days; 0 writes none.",
+      "and kept this many days, longer while an experiment that served them is not over (its results are rebuilt "
+      "from them at start); 0 writes none, and experiment results then start afresh at every start.",
       [](Config& c) -> int& { return c.served_log.retention_days; }));
   params.push_back(Integer("served_log.memory_lists", 0, 100000000,
       "Recent served lists kept in memory, so that a click carrying a recommendation_id rewards the source that "

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/strings.h"
+
 namespace vitrina {
 namespace {
 
@@ -9,6 +11,7 @@ constexpr uint8_t kClick = 1, kCart = 2, kPurchase = 4;
 constexpr size_t kSeenPerActor = 500;
 constexpr uint64_t kSweepEvery = 4096;
 constexpr int64_t kMillisPerDay = 86400000;
+constexpr int64_t kClockSkewMs = 3600000;
 
 std::string ActorKey(char kind, std::string_view id) {
   std::string key(1, kind);
@@ -60,20 +63,24 @@ Attributor::ExperimentState& Attributor::State(const Experiment& experiment) {
 }
 
 void Attributor::OnServed(const ShownList& list) {
+  ListRecord record{.at_ms = list.at_ms, .items = list.items};
+  record.credited.assign(list.items.size(), 0);
   std::lock_guard lock(mutex_);
-  Served(list);
+  Served(list, std::move(record));
 }
 
-void Attributor::Served(const ShownList& list) {
-  if (list.recommendation_id.empty() || lists_.contains(list.recommendation_id)) return;
-  FunnelKey key{list.scenario, list.experiment, list.group};
-  auto found = std::find_if(funnels_.begin(), funnels_.end(), [&](const auto& entry) { return entry.first == key; });
-  if (found == funnels_.end()) found = funnels_.insert(funnels_.end(), {std::move(key), Funnel{}});
-  found->second.lists += 1;
-  found->second.impressions += list.items.size();
+void Attributor::Served(const ShownList& list, ListRecord record) {
+  if (list.recommendation_id.empty() || by_id_.contains(list.recommendation_id)) return;
+  std::string joined = list.scenario;
+  for (const std::string* part : {&list.snapshot, &list.experiment, &list.group}) joined.append("\x1f").append(*part);
+  auto [slot, fresh_funnel] = funnel_index_.try_emplace(std::move(joined), static_cast<uint32_t>(funnels_.size()));
+  if (fresh_funnel) funnels_.push_back({FunnelKey{list.scenario, list.snapshot, list.experiment, list.group}, Funnel{}});
+  Funnel& funnel = funnels_[slot->second].second;
+  funnel.lists += 1;
+  funnel.impressions += list.items.size();
 
-  ListRecord record{.at_ms = list.at_ms, .funnel = static_cast<uint32_t>(found - funnels_.begin()), .items = list.items};
-  record.credited.assign(list.items.size(), 0);
+  record.sequence = next_sequence_++;
+  record.funnel = slot->second;
   if (!list.experiment.empty() && book_ != nullptr) {
     const std::shared_ptr<const ExperimentSet> set = book_->current();
     if (const Experiment* experiment = set->Find(list.experiment)) {
@@ -94,35 +101,41 @@ void Attributor::Served(const ShownList& list) {
       }
     }
   }
+  const int64_t oldest = list.at_ms - options_.window_ms;
   for (const auto& [kind, id] : {std::pair{'u', &list.user_id}, std::pair{'s', &list.session_id}}) {
-    if (id->empty()) continue;
+    if (id->empty() || options_.window_ms <= 0) continue;
     std::vector<Seen>& seen = seen_[ActorKey(kind, *id)];
     for (const std::string& item : list.items) {
-      seen.push_back({.at_ms = list.at_ms, .item_id = item, .recommendation_id = list.recommendation_id});
+      seen.push_back({.at_ms = list.at_ms, .item_hash = Fnv1a64(item), .sequence = record.sequence});
     }
-    const int64_t oldest = list.at_ms - options_.window_ms;
-    size_t drop = 0;
-    while (drop < seen.size() && (seen[drop].at_ms < oldest || seen.size() - drop > kSeenPerActor)) ++drop;
-    seen.erase(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(drop));
+    // Trimmed in bulk, so a busy shopper's vector is not shifted on every list.
+    if (seen.size() > 2 * kSeenPerActor || (!seen.empty() && seen.front().at_ms < oldest && seen.size() > 64)) {
+      size_t drop = 0;
+      while (drop < seen.size() && (seen[drop].at_ms < oldest || seen.size() - drop > kSeenPerActor)) ++drop;
+      seen.erase(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(drop));
+    }
   }
-  lists_.emplace(list.recommendation_id, std::move(record));
-  order_.push_back(list.recommendation_id);
+  by_id_.emplace(list.recommendation_id, record.sequence);
+  order_.emplace_back(record.sequence, list.recommendation_id);
+  lists_.emplace(record.sequence, std::move(record));
   Forget(list.at_ms);
 }
 
-// Lists older than the window can no longer be credited; neither can
+// Lists older than both windows can no longer be credited; neither can
 // actors' impressions.
 void Attributor::Forget(int64_t now_ms) {
-  const int64_t oldest = now_ms - options_.window_ms;
+  const int64_t oldest = now_ms - std::max(options_.window_ms, options_.tagged_max_age_ms);
   while (!order_.empty()) {
-    auto it = lists_.find(order_.front());
+    auto it = lists_.find(order_.front().first);
     if (it != lists_.end() && it->second.at_ms >= oldest && lists_.size() <= options_.max_lists) break;
     if (it != lists_.end()) lists_.erase(it);
+    by_id_.erase(order_.front().second);
     order_.pop_front();
   }
   if (++served_since_sweep_ < kSweepEvery) return;
   served_since_sweep_ = 0;
-  std::erase_if(seen_, [&](const auto& entry) { return entry.second.empty() || entry.second.back().at_ms < oldest; });
+  const int64_t oldest_seen = now_ms - options_.window_ms;
+  std::erase_if(seen_, [&](const auto& entry) { return entry.second.empty() || entry.second.back().at_ms < oldest_seen; });
 }
 
 void Attributor::Credit(const Event& event, std::string_view item, double revenue, int kind) {
@@ -130,29 +143,33 @@ void Attributor::Credit(const Event& event, std::string_view item, double revenu
   ListRecord* record = nullptr;
   size_t position = 0;
   bool by_id = false;
-  auto locate = [&](std::string_view id) {
-    auto it = lists_.find(std::string(id));
-    if (it == lists_.end() || at < it->second.at_ms || at - it->second.at_ms > options_.window_ms) return false;
+  auto locate = [&](uint64_t sequence, int64_t max_age) {
+    auto it = lists_.find(sequence);
+    if (it == lists_.end() || at < it->second.at_ms || at - it->second.at_ms > max_age) return false;
     auto shown = std::find(it->second.items.begin(), it->second.items.end(), item);
     if (shown == it->second.items.end()) return false;
     record = &it->second;
     position = static_cast<size_t>(shown - it->second.items.begin());
     return true;
   };
-  if (!event.recommendation_id.empty()) by_id = locate(event.recommendation_id);
+  if (!event.recommendation_id.empty()) {
+    auto id = by_id_.find(event.recommendation_id);
+    by_id = id != by_id_.end() && locate(id->second, options_.tagged_max_age_ms);
+  }
   if (record == nullptr) {
+    const uint64_t hash = Fnv1a64(item);
     const Seen* latest = nullptr;
     for (const auto& [k, id] : {std::pair{'u', &event.user_id}, std::pair{'s', &event.session_id}}) {
       if (id->empty()) continue;
       auto it = seen_.find(ActorKey(k, *id));
       if (it == seen_.end()) continue;
       for (auto seen = it->second.rbegin(); seen != it->second.rend(); ++seen) {
-        if (seen->at_ms > at || seen->item_id != item) continue;
+        if (seen->at_ms > at || seen->item_hash != hash) continue;
         if (latest == nullptr || seen->at_ms > latest->at_ms) latest = &*seen;
         break;
       }
     }
-    if (latest == nullptr || !locate(latest->recommendation_id)) return;
+    if (latest == nullptr || !locate(latest->sequence, options_.window_ms)) return;
   }
   uint8_t& credited = record->credited[position];
   if (credited & kind) {
@@ -192,12 +209,22 @@ void Attributor::CountOrder(const Event& event, double revenue, const Experiment
   for (ExperimentState& state : states_) {
     const Experiment* experiment = set.Find(state.id);
     if (experiment == nullptr) continue;
+    const bool pre_period = InPrePeriod(*experiment, event);
+    const bool ended = experiment->end_ms() != 0 && at >= experiment->end_ms();
+    if (ended && !pre_period) continue;
     const std::string unit = UnitId(state.unit, event.user_id, event.session_id);
     if (unit.empty()) continue;
-    if (InPrePeriod(*experiment, event) && at >= state.live_from_ms) state.pre_revenue[unit] += revenue;
+    if (pre_period) {
+      if (at >= state.live_from_ms) state.pre_revenue[unit] += revenue;
+      continue;  // never both covariate and outcome
+    }
     auto it = state.units.find(unit);
-    if (it == state.units.end() || at < it->second.first_exposure_ms) continue;
-    if (experiment->end_ms() != 0 && at >= experiment->end_ms()) continue;
+    // Received after the exposure, and happened after it too (an imported
+    // order from last year is not an outcome; an hour covers clock skew).
+    if (it == state.units.end() || at < it->second.first_exposure_ms ||
+        event.timestamp_ms < it->second.first_exposure_ms - kClockSkewMs) {
+      continue;
+    }
     ++it->second.orders;
     it->second.revenue += revenue;
     state.order_values[static_cast<size_t>(it->second.group)].Add(revenue);
@@ -297,12 +324,17 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
     state.live_from_ms = now_ms;
     for (const auto& [unit, revenue] : pre[e]) state.pre_revenue[unit] += revenue;
   }
+  auto ServeReplayed = [this](const ShownList& list) {
+    ListRecord record{.at_ms = list.at_ms, .items = list.items};
+    record.credited.assign(list.items.size(), 0);
+    Served(list, std::move(record));
+  };
   size_t next = 0;
   for (const Event& event : events) {
-    while (next < lists.size() && lists[next].at_ms <= ReceivedAt(event)) Served(lists[next++]);
+    while (next < lists.size() && lists[next].at_ms <= ReceivedAt(event)) ServeReplayed(lists[next++]);
     Observe(event, *set);
   }
-  while (next < lists.size()) Served(lists[next++]);
+  while (next < lists.size()) ServeReplayed(lists[next++]);
   return Status::OK();
 }
 

@@ -3,12 +3,13 @@
 // first saw it.
 //
 // An event is credited to a served list when it carries that list's
-// recommendation_id and the list showed the item, or else when the same
+// recommendation_id and the list showed the item (while the list is in
+// memory: at most a week and memory_lists lists), or else when the same
 // user or session was shown the item within the window before (the latest
 // such list wins). Each list, item and event type is credited once, so a
 // repeated click, a replayed batch or an event both tagged and in the
 // window count once. Revenue is quantity x unit price of the purchase
-// lines.
+// lines (a line without a price adds none).
 //
 // Times are the server's: a list's serving time and an event's
 // received_ms. The CUPED covariate (a unit's purchases in the days before
@@ -35,8 +36,9 @@
 namespace vitrina {
 
 struct AttributionOptions {
-  int64_t window_ms = 24LL * 3600 * 1000;  // an untagged event counts for lists shown this long before
-  size_t max_lists = 200000;               // recent lists kept in memory (the oldest go first)
+  int64_t window_ms = 24LL * 3600 * 1000;     // an untagged event counts for lists shown this long before
+  size_t max_lists = 200000;                  // recent lists kept in memory (the oldest go first)
+  int64_t tagged_max_age_ms = 7LL * 86400000; // a tagged event counts for lists at most this old
 };
 
 // One served list: what attribution needs of a recommendation response.
@@ -45,7 +47,8 @@ struct ShownList {
   int64_t at_ms = 0;
   std::string scenario;
   std::string user_id, session_id;
-  std::string experiment, group;  // empty when no experiment served it
+  std::string snapshot;            // the models' snapshot
+  std::string experiment, group;   // empty when no experiment served it
   std::vector<std::string> items;  // in display order
 };
 
@@ -57,7 +60,7 @@ struct Funnel {
 };
 
 struct FunnelKey {
-  std::string scenario, experiment, group;
+  std::string scenario, snapshot, experiment, group;
   auto operator<=>(const FunnelKey&) const = default;
 };
 
@@ -118,6 +121,7 @@ class Attributor {
 
  private:
   struct ListRecord {
+    uint64_t sequence = 0;
     int64_t at_ms = 0;
     uint32_t funnel = 0;   // index into funnels_
     int state = -1;        // index into states_; -1: no experiment
@@ -128,7 +132,8 @@ class Attributor {
   };
   struct Seen {  // an item shown to an actor
     int64_t at_ms = 0;
-    std::string item_id, recommendation_id;
+    uint64_t item_hash = 0;
+    uint64_t sequence = 0;  // of the list (by_sequence_)
   };
   struct ExperimentState {
     std::string id;
@@ -142,7 +147,7 @@ class Attributor {
   };
 
   ExperimentState& State(const Experiment& experiment);  // REQUIRES: mutex_ held
-  void Served(const ShownList& list);              // REQUIRES: mutex_ held
+  void Served(const ShownList& list, ListRecord record);  // REQUIRES: mutex_ held
   void Credit(const Event& event, std::string_view item, double revenue, int kind);  // REQUIRES: mutex_ held
   void CountOrder(const Event& event, double revenue, const ExperimentSet& set);     // REQUIRES: mutex_ held
   void Observe(const Event& event, const ExperimentSet& set);                        // REQUIRES: mutex_ held
@@ -157,10 +162,13 @@ class Attributor {
   const ExperimentBook* book_;
 
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, ListRecord> lists_;           // GUARDED_BY(mutex_): by recommendation_id
-  std::deque<std::string> order_;                                // GUARDED_BY(mutex_): ids, oldest first
+  std::unordered_map<uint64_t, ListRecord> lists_;               // GUARDED_BY(mutex_): by sequence
+  std::unordered_map<std::string, uint64_t> by_id_;              // GUARDED_BY(mutex_): recommendation_id -> sequence
+  std::deque<std::pair<uint64_t, std::string>> order_;           // GUARDED_BY(mutex_): oldest first
+  uint64_t next_sequence_ = 1;                                   // GUARDED_BY(mutex_)
   std::unordered_map<std::string, std::vector<Seen>> seen_;      // GUARDED_BY(mutex_): by "u:"/"s:" actor
   std::vector<std::pair<FunnelKey, Funnel>> funnels_;            // GUARDED_BY(mutex_)
+  std::unordered_map<std::string, uint32_t> funnel_index_;       // GUARDED_BY(mutex_): by joined key
   std::vector<ExperimentState> states_;                          // GUARDED_BY(mutex_)
   AttributionStats stats_;                                       // GUARDED_BY(mutex_)
   uint64_t served_since_sweep_ = 0;                              // GUARDED_BY(mutex_)

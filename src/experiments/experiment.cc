@@ -62,6 +62,9 @@ bool ParseSetting(simdjson::dom::element element, const std::string& at, std::st
     if (!ReadBool(value, at + ".ranker", &ranker, error)) return false;
     if (scenario != "for_you") return Fail(error, at + ".ranker", "only for_you has the learned ranker");
     out->ranker = ranker;
+    if (!ranker && out->model == "pipeline") {
+      return Fail(error, at + ".ranker", "false contradicts model \"pipeline\" (the learned ranker)");
+    }
   }
   if (object["rules"].get(value) == simdjson::SUCCESS) {
     bool rules = true;
@@ -88,7 +91,7 @@ bool ParseVariant(simdjson::dom::element element, const std::string& at, const E
   out->share = 1;
   if (object["share"].get(value) == simdjson::SUCCESS) {
     if (!ReadNumber(value, at + ".share", &out->share, error)) return false;
-    if (out->share <= 0) return Fail(error, at + ".share", "must be above 0");
+    if (out->share <= 0 || out->share > 1e6) return Fail(error, at + ".share", "a weight above 0, at most 1000000");
   }
   if (object["settings"].get(value) == simdjson::SUCCESS) {
     simdjson::dom::object settings;
@@ -194,8 +197,13 @@ std::optional<Experiment> Parse(std::string_view json, const std::vector<std::st
   for (Variant& variant : experiment.variants) variant.share /= total;
   experiment.start_ms = now_ms;
   if (has("start") && !ReadTime(value, "start", &experiment.start_ms, error)) return std::nullopt;
+  // Nobody was exposed before now: an earlier start would only shift the pre-period.
+  if (scenarios != nullptr) experiment.start_ms = std::max(experiment.start_ms, now_ms);
   if (has("stop") && !ReadTime(value, "stop", &experiment.stop_ms, error)) return std::nullopt;
   if (experiment.stop_ms != 0 && experiment.stop_ms <= experiment.start_ms) return fail("stop", "must be after start");
+  if (scenarios != nullptr && experiment.stop_ms != 0 && experiment.stop_ms <= now_ms) {
+    return fail("stop", "must be in the future");
+  }
   if (has("cuped_days")) {
     double days = 0;
     if (!ReadNumber(value, "cuped_days", &days, error)) return std::nullopt;

@@ -90,7 +90,8 @@ Assignment Assign(const Experiment& experiment, std::string_view unit_id);
 
 // Parses an experiment as the API takes it and checks it completely:
 // scenario names against `scenarios`, model names against `models`,
-// shares, times. Server-kept fields are ignored.
+// shares, times (a start before `now_ms` becomes `now_ms`). Server-kept
+// fields are ignored.
 std::optional<Experiment> ParseExperiment(std::string_view json, const std::vector<std::string>& scenarios,
                                           const std::vector<std::string>& models, int64_t now_ms,
                                           FieldError* error);

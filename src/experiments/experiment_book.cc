@@ -65,8 +65,12 @@ Status ExperimentBook::Put(const Experiment& experiment) {
 Result<Experiment> ExperimentBook::Create(Experiment experiment) {
   std::lock_guard lock(mutex_);
   const std::shared_ptr<const ExperimentSet> set = current_.load();
-  if (set->experiments().size() >= kMaxExperiments) {
-    return Status::ResourceExhausted("at most " + std::to_string(kMaxExperiments) + " experiments are kept");
+  const int64_t now = clock_->NowMillis();
+  const auto open = std::count_if(set->experiments().begin(), set->experiments().end(),
+                                  [&](const Experiment& e) { return e.end_ms() == 0 || e.end_ms() > now; });
+  if (static_cast<size_t>(open) >= kMaxExperiments) {
+    return Status::ResourceExhausted("at most " + std::to_string(kMaxExperiments) +
+                                     " experiments may be running or scheduled; stop some first");
   }
   if (experiment.id.empty()) {
     for (size_t n = set->experiments().size() + 1;; ++n) {
@@ -85,7 +89,7 @@ Result<Experiment> ExperimentBook::Create(Experiment experiment) {
       }
     }
   }
-  experiment.created_ms = clock_->NowMillis();
+  experiment.created_ms = now;
   experiment.stopped_ms = 0;
   VITRINA_RETURN_IF_ERROR(Put(experiment));
   std::vector<Experiment> experiments = set->experiments();

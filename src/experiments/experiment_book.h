@@ -57,7 +57,8 @@ class ExperimentBook {
 
   // Stores a new experiment (id generated when empty). AlreadyExists when
   // the id is taken; FailedPrecondition when it overlaps another in a
-  // scenario and time; ResourceExhausted beyond kMaxExperiments.
+  // scenario and time; ResourceExhausted beyond kMaxExperiments running
+  // or scheduled ones.
   Result<Experiment> Create(Experiment experiment);
   // Ends the experiment now. NotFound; FailedPrecondition when it has ended.
   Result<Experiment> Stop(std::string_view id);

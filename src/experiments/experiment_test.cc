@@ -72,6 +72,11 @@ TEST(ExperimentTest, BadDefinitionsNameTheField) {
           "variants":[{"name":"a"},{"name":"b"}]})", "stop"},
       {R"({"name":"x","scenarios":["for_you"],"start":"soon","variants":[{"name":"a"},{"name":"b"}]})", "start"},
       {R"({"name":"x","scenarios":["for_you"],"cuped_days":2.5,"variants":[{"name":"a"},{"name":"b"}]})", "cuped_days"},
+      {R"({"name":"x","scenarios":["for_you"],"stop":"2020-01-01T00:00:00Z","variants":[{"name":"a"},{"name":"b"}]})",
+       "stop"},
+      {R"({"name":"x","scenarios":["for_you"],"variants":[{"name":"a","share":1e300},{"name":"b"}]})", "variants[0].share"},
+      {R"({"name":"x","scenarios":["for_you"],"variants":[{"name":"a"},{"name":"b","settings":{"for_you":{"model":"pipeline","ranker":false}}}]})",
+       "variants[1].settings.for_you.ranker"},
   };
   for (const auto& [json, field] : cases) {
     FieldError error;

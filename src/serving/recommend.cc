@@ -725,7 +725,8 @@ class RecommendationService::Run {
         it->second += 1;
       }
     }
-    if (service_.explorer_ != nullptr) {
+    // The holdout's bestsellers are not the bandit's choice: they would skew its trending arm.
+    if (service_.explorer_ != nullptr && request_.personalize) {
       for (const auto& [arm, count] : shown) service_.explorer_->RecordImpressions(scenario, arm, count, now_ms_);
     }
     if (service_.served_ != nullptr) service_.served_->Record(std::move(list));

@@ -212,7 +212,9 @@ void ServedLog::Prune(int64_t now_ms) {
   const std::string today = Day(now_ms);
   if (today == last_pruned_day_) return;
   last_pruned_day_ = today;
-  const std::string oldest = Day(now_ms - static_cast<int64_t>(options_.retention_days) * kMillisPerDay);
+  int64_t keep_from = now_ms - static_cast<int64_t>(options_.retention_days) * kMillisPerDay;
+  if (options_.keep_since) keep_from = std::min(keep_from, options_.keep_since());
+  const std::string oldest = Day(keep_from);
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(options_.dir, error)) {
     const std::string name = entry.path().filename().string();

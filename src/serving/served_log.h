@@ -52,6 +52,10 @@ struct ServedLogOptions {
   std::string dir;                // empty: nothing written to disk
   size_t memory_lists = 200000;   // recent lists kept for rewards
   int retention_days = 7;
+  // Days from this time on are kept whatever the retention: an experiment
+  // still needs its exposures to rebuild its results after a restart.
+  // Empty, or INT64_MAX returned: the retention alone decides.
+  std::function<int64_t()> keep_since;
   size_t max_queued = 100000;
 };
 

@@ -114,7 +114,12 @@ void WriteSnapshotInfoJson(const SnapshotInfo& info, JsonWriter* w) {
     for (const auto& [name, value] : metrics) w->Key(name).Double(value);
     w->EndObject();
   }
-  w->EndObject().EndObject();
+  w->EndObject();
+  if (!info.profile.empty()) {
+    w->Key("profile");
+    WriteDataProfileJson(info.profile, w);
+  }
+  w->EndObject();
 }
 
 Snapshot::Snapshot(SnapshotInfo info, std::vector<ItemMeta> items, std::vector<std::unique_ptr<Recommender>> models)
@@ -151,6 +156,7 @@ Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
   info.items = data.num_items();
   info.actors = data.num_actors();
   info.interactions = data.interactions.size();
+  info.profile = ProfileDataset(data, options.profile_days);
 
   // The pipeline ranks the candidates of the snapshot's other models that
   // it lists, so it is trained after them, on them.
@@ -298,6 +304,10 @@ Result<SnapshotInfo> ReadSnapshotInfo(const std::string& dir) {
         if (value.get(number) == simdjson::SUCCESS) info.metrics[std::string(model)][std::string(name)] = number;
       }
     }
+  }
+  simdjson::dom::element profile;
+  if (root["profile"].get(profile) == simdjson::SUCCESS) {
+    if (std::optional<DataProfile> read = ReadDataProfile(profile)) info.profile = std::move(*read);
   }
   return info;
 }

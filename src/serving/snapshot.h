@@ -19,6 +19,7 @@
 #include "models/content.h"
 #include "models/dataset.h"
 #include "models/recommender.h"
+#include "serving/data_profile.h"
 
 namespace vitrina {
 
@@ -34,6 +35,7 @@ struct SnapshotInfo {
   // model -> "recall@10" etc. Empty when the data was too small to split.
   std::map<std::string, std::map<std::string, double>> metrics;
   std::string evaluation;  // how the metrics were measured, in words
+  DataProfile profile;     // of the training data's last days: the reference for drift
 };
 
 // The manifest's JSON object, also what GET /v1/models lists.
@@ -66,6 +68,7 @@ struct TrainOptions {
   uint64_t seed = 42;
   int eval_days = 7;             // holdout for the snapshot's metrics: the last days...
   size_t max_eval_cases = 5000;  // ...at most this many test shoppers
+  int profile_days = 7;          // the training data's last days profiled for drift
 };
 
 // Measures each model on a holdout (temporal: the last eval_days, or leave
