@@ -1,6 +1,7 @@
 #include "api/router.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/strings.h"
 
@@ -160,7 +161,26 @@ std::optional<HttpResponse> Router::Precheck(const HttpRequest& request) const {
 
 void Router::Dispatch(HttpRequest request, Responder respond) const {
   Match match;
-  if (std::optional<HttpResponse> error = Resolve(request, &match)) {
+  std::optional<HttpResponse> error = Resolve(request, &match);
+  if (observer_) {
+    const Route* route = error ? nullptr : match.route;
+    std::string_view scenario;
+    if (route != nullptr && route->pattern.find("{scenario}") != std::string::npos && !match.params.empty()) {
+      scenario = match.params[0];
+    }
+    respond = [this, route, scenario = std::string(scenario), method = request.method,
+               start = std::chrono::steady_clock::now(), respond = std::move(respond)](HttpResponse response) {
+      const RequestRecord record{
+          .method = method,
+          .route = route != nullptr ? std::string_view(route->pattern) : std::string_view("unmatched"),
+          .scenario = scenario,
+          .status = response.status,
+          .seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
+      observer_(record);
+      respond(std::move(response));
+    };
+  }
+  if (error) {
     AddCorsHeaders(request.origin, &*error);
     respond(std::move(*error));
     return;

@@ -41,6 +41,16 @@ struct RouteRequest {
 
 using RouteHandler = std::function<void(RouteRequest& request, Responder respond)>;
 
+// One answered request, for metrics.
+struct RequestRecord {
+  HttpMethod method = HttpMethod::kGet;
+  std::string_view route;     // the matched pattern ("/v1/items/{id}"), or "unmatched"
+  std::string_view scenario;  // the {scenario} of the path, if the route has one
+  int status = 0;
+  double seconds = 0;         // from dispatch to the response
+};
+using RequestObserver = std::function<void(const RequestRecord& record)>;
+
 struct Route {
   HttpMethod method;
   std::string pattern;  // "/v1/items/{id}"
@@ -73,6 +83,10 @@ class Router {
 
   const std::vector<Route>& routes() const { return routes_; }
 
+  // Called with every answered request (from the thread that answers).
+  // Set before serving starts.
+  void SetObserver(RequestObserver observer) { observer_ = std::move(observer); }
+
  private:
   struct Match {
     const Route* route = nullptr;
@@ -92,6 +106,7 @@ class Router {
   CorsOptions cors_;
   std::vector<Route> routes_;
   std::vector<std::vector<std::string>> segments_;  // split patterns, parallel to routes_
+  RequestObserver observer_;
 };
 
 }  // namespace vitrina

@@ -154,6 +154,8 @@ ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, Api
       synonyms_(parts.synonyms),
       experiments_(parts.experiments),
       attribution_(parts.attribution),
+      metrics_(parts.metrics),
+      drift_(parts.drift),
       started_ms_(clock->NowMillis()) {}
 
 void ApiService::RegisterRoutes(Router* router) {
@@ -166,6 +168,7 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kGet,    "/v1",                     Scope::kOpen,   "this list of routes",
               [this, router](RouteRequest& r, Responder respond) { Index(router, r, std::move(respond)); });
   router->Add(M::kGet,    "/v1/stats",               Scope::kAdmin,  "counts of items, users and events", bind(&ApiService::Stats));
+  router->Add(M::kGet,    "/metrics",                Scope::kAdmin,  "Prometheus metrics: requests, latencies, ingest, models, online CTR and conversion, drift", bind(&ApiService::Metrics));
   router->Add(M::kPost,   "/v1/items",               Scope::kAdmin,  "upsert items (one or a batch of up to 10,000)", bind(&ApiService::PostItems));
   router->Add(M::kGet,    "/v1/items/{id}",          Scope::kAdmin,  "get an item", bind(&ApiService::GetItem));
   router->Add(M::kDelete, "/v1/items/{id}",          Scope::kAdmin,  "delete an item", bind(&ApiService::DeleteItem));
@@ -227,9 +230,30 @@ void ApiService::Health(RouteRequest&, Responder respond) {
   w.BeginObject()
       .Key("status").String("ok")
       .Key("version").String(VITRINA_VERSION)
-      .Key("uptime_seconds").Int((clock_->NowMillis() - started_ms_) / 1000)
-      .EndObject();
+      .Key("uptime_seconds").Int((clock_->NowMillis() - started_ms_) / 1000);
+  // Flags: the server answers, but something needs a person's eye.
+  w.Key("flags").BeginArray();
+  std::optional<DriftReport> drift;
+  if (drift_ != nullptr) drift = drift_->Report();
+  if (drift && drift->alert) w.String("data_drift");
+  w.EndArray();
+  if (drift) {
+    w.Key("drift").BeginObject().Key("alert").Bool(drift->alert).Key("judged").Bool(drift->judged);
+    w.Key("reference_snapshot").String(drift->snapshot).Key("interactions_last_day").UInt(drift->interactions);
+    w.Key("psi").BeginObject();
+    for (const DriftFeature& feature : drift->features) w.Key(feature.name).Double(feature.psi);
+    w.EndObject().EndObject();
+  }
+  w.EndObject();
   respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::Metrics(RouteRequest&, Responder respond) {
+  if (metrics_ == nullptr) return respond(ErrorResponse(503, "unavailable", "metrics are not enabled"));
+  HttpResponse response;
+  response.body = metrics_->Render();
+  response.content_type = std::string(kMetricsContentType);
+  respond(std::move(response));
 }
 
 void ApiService::Stats(RouteRequest&, Responder respond) {

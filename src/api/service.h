@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "api/router.h"
+#include "api/server_metrics.h"
 #include "common/clock.h"
 #include "experiments/attribution.h"
 #include "experiments/experiment_book.h"
@@ -37,6 +38,8 @@ struct ApiParts {
   SynonymBook* synonyms = nullptr;
   ExperimentBook* experiments = nullptr;
   Attributor* attribution = nullptr;
+  const ServerMetrics* metrics = nullptr;
+  const DriftMonitor* drift = nullptr;
 };
 
 // Handlers for every route. Reads go straight to the Store; writes go
@@ -53,6 +56,7 @@ class ApiService {
   void Index(const Router* router, RouteRequest& request, Responder respond);
   void Health(RouteRequest& request, Responder respond);
   void Stats(RouteRequest& request, Responder respond);
+  void Metrics(RouteRequest& request, Responder respond);
   void PostItems(RouteRequest& request, Responder respond);
   void GetItem(RouteRequest& request, Responder respond);
   void DeleteItem(RouteRequest& request, Responder respond);
@@ -110,6 +114,8 @@ class ApiService {
   SynonymBook* synonyms_;
   ExperimentBook* experiments_;
   Attributor* attribution_;
+  const ServerMetrics* metrics_;
+  const DriftMonitor* drift_;
   const int64_t started_ms_;
 };
 

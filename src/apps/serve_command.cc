@@ -9,6 +9,7 @@
 
 #include "api/experimentation.h"
 #include "api/http_server.h"
+#include "api/server_metrics.h"
 #include "api/service.h"
 #include "apps/commands.h"
 #include "ingest/ingestor.h"
@@ -102,12 +103,18 @@ int RunServe(const ServeFlags& flags) {
   spdlog::info("attribution: {} served lists of the last {} h replayed in {:.0f} ms", attribution.stats().lists_in_memory,
                config.attribution.window_ms / 3600000,
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - attribution_start).count());
-  // Every stored write reaches the search index and attribution before its
-  // response is sent.
+  DriftMonitor drift(store.get(), models.get(), &clock, config.drift);
+  ServerMetrics metrics({.clock = &clock, .store = store.get(), .models = models.get(), .attribution = &attribution,
+                         .search = &search, .drift = &drift});
+  // Every stored write reaches the search index, attribution, drift and the
+  // metrics before its response is sent.
   auto ingestor = std::make_unique<Ingestor>(
-      store.get(), config.ingest, [&search, &attribution](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
+      store.get(), config.ingest,
+      [&search, &attribution, &drift, &metrics](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
         search.Apply(batch, outcomes);
         attribution.OnCommitted(batch, outcomes);
+        drift.OnCommitted(batch, outcomes);
+        metrics.ObserveCommitted(batch, outcomes);
       });
   Explorer explorer(config.exploration);
   // The served log keeps what experiments not yet over (or over within the
@@ -130,9 +137,11 @@ int RunServe(const ServeFlags& flags) {
   RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules, &explorer, &served,
                                     &fresh);
   Router router(config.auth, config.cors);
+  router.SetObserver([&metrics](const RequestRecord& record) { metrics.ObserveRequest(record); });
   ApiService service(store.get(), ingestor.get(), &clock, config.api,
                      {.models = models.get(), .recommender = &recommender, .rules = &rules, .search = &search,
-                      .synonyms = &synonyms, .experiments = &experiments, .attribution = &attribution});
+                      .synonyms = &synonyms, .experiments = &experiments, .attribution = &attribution,
+                      .metrics = &metrics, .drift = &drift});
   service.RegisterRoutes(&router);
   auto server = std::make_unique<HttpServer>(config.server, &router);
   if (Status status = server->Start(); !status.ok()) {

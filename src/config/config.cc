@@ -317,6 +317,15 @@ std::vector<ParamImpl> BuildParams() {
       "Recent served lists kept in memory for attribution; the oldest are forgotten first.",
       [](Config& c) -> size_t& { return c.attribution.max_lists; }));
 
+  params.push_back(Number("drift.threshold", 0, 100,
+      "Data drift: a population stability index above this, between the serving snapshot's training data and the "
+      "last day, on prices, categories, interactions per shopper or the share of new shoppers, raises the "
+      "data_drift flag in /health and vitrina_drift_alert in /metrics (0.1: a moderate shift, 0.25: a large one).",
+      [](Config& c) -> double& { return c.drift.threshold; }));
+  params.push_back(Integer("drift.min_interactions", 0, 1000000000,
+      "Drift is judged only when the last day has at least this many interactions.",
+      [](Config& c) -> uint64_t& { return c.drift.min_interactions; }));
+
   params.push_back(Number("models.trending.half_life_days", 0, 3650,
       "trending: popularity halves every this many days before the latest event (0: no decay).",
       [](Config& c) -> double& { return c.models.trending.half_life_days; }));

@@ -40,6 +40,7 @@ struct Config {
   ServedLogOptions served_log;          // dir follows data_dir
   AttributionOptions attribution;      // window_ms follows attribution_window_hours
   double attribution_window_hours = 24;
+  DriftOptions drift;
 };
 
 // One declared parameter.

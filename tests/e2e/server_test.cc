@@ -321,8 +321,8 @@ TEST_F(ServerTest, HttpEdgeCases) {
       "HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n"
       "HEAD /v1/users/u/events?limit=%zz HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /v1/nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-  // Two bodies: GET /health ({"status":...}) and the 404 ({"error":{...}}).
-  EXPECT_EQ(std::count(out.begin(), out.end(), '{'), 1 + 2) << out;
+  // Two bodies: GET /health ({"status":..., "drift":{..., "psi":{...}}}) and the 404 ({"error":{...}}).
+  EXPECT_EQ(std::count(out.begin(), out.end(), '{'), 3 + 2) << out;
   size_t first = out.find("HTTP/1.1 200");
   size_t head = out.find("HTTP/1.1 200", first + 1);
   size_t bad = out.find("HTTP/1.1 400", head);
