@@ -233,4 +233,22 @@ simdjson::dom::element JsonBodies::Parse(const HttpResult& result) {
   return parsed.value();
 }
 
+std::string TrainAndWait(Server& server, const std::string& previous) {
+  HttpResult started = server.Request("POST", "/v1/models/train");
+  EXPECT_EQ(started.status, 202) << started.body;
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    HttpResult models = server.Request("GET", "/v1/models");
+    simdjson::dom::parser parser;
+    auto doc = parser.parse(models.body);
+    std::string_view current;
+    bool running = bool(doc["training"]["running"]) || bool(doc["training"]["queued"]);
+    if (!running && doc["current"].get(current) == simdjson::SUCCESS && current != previous) {
+      return std::string(current);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "training did not finish: " << server.Request("GET", "/v1/models").body;
+  return "";
+}
+
 }  // namespace vitrina::e2e

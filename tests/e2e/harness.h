@@ -81,4 +81,8 @@ class Server {
   int port_ = 0;
 };
 
+// Starts a training run through the API and waits until a snapshot other
+// than `previous` is current; returns its id ("" after a test failure).
+std::string TrainAndWait(Server& server, const std::string& previous);
+
 }  // namespace vitrina::e2e

@@ -50,25 +50,6 @@ class RecommendTest : public ::testing::Test {
 
   simdjson::dom::element Json(const HttpResult& result) { return json_.Parse(result); }
 
-  // Starts a training run and waits until `previous` is no longer current.
-  std::string TrainAndWait(const std::string& previous) {
-    HttpResult started = server_->Request("POST", "/v1/models/train");
-    EXPECT_EQ(started.status, 202) << started.body;
-    for (int attempt = 0; attempt < 300; ++attempt) {
-      HttpResult models = server_->Request("GET", "/v1/models");
-      simdjson::dom::parser parser;
-      auto doc = parser.parse(models.body);
-      std::string_view current;
-      bool running = bool(doc["training"]["running"]) || bool(doc["training"]["queued"]);
-      if (!running && doc["current"].get(current) == simdjson::SUCCESS && current != previous) {
-        return std::string(current);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "training did not finish: " << server_->Request("GET", "/v1/models").body;
-    return "";
-  }
-
   std::vector<std::string> Ids(simdjson::dom::element response) {
     std::vector<std::string> ids;
     for (auto item : response["items"].get_array()) ids.emplace_back(std::string_view(item["item_id"]));
@@ -83,7 +64,7 @@ class RecommendTest : public ::testing::Test {
 TEST_F(RecommendTest, EveryScenarioWithReasonsAndRealTimeUpdates) {
   HttpResult early = server_->Request("GET", "/v1/recommendations/trending");
   EXPECT_EQ(early.status, 503) << early.body;  // nothing trained yet
-  std::string snapshot = TrainAndWait("");
+  std::string snapshot = TrainAndWait(*server_, "");
   ASSERT_FALSE(snapshot.empty());
 
   // The public key may read recommendations.
@@ -166,7 +147,7 @@ TEST_F(RecommendTest, EveryScenarioWithReasonsAndRealTimeUpdates) {
 }
 
 TEST_F(RecommendTest, BadRequestsNameTheField) {
-  ASSERT_FALSE(TrainAndWait("").empty());
+  ASSERT_FALSE(TrainAndWait(*server_, "").empty());
   auto expect_error = [&](const std::string& target, int status, std::string_view field) {
     HttpResult result = server_->Request("GET", target, "", kPublicKey);
     EXPECT_EQ(result.status, status) << target << ": " << result.body;
@@ -194,7 +175,7 @@ TEST_F(RecommendTest, BadRequestsNameTheField) {
 }
 
 TEST_F(RecommendTest, SnapshotSwapUnderLoadFailsNoRequestAndRestoreWorks) {
-  std::string first = TrainAndWait("");
+  std::string first = TrainAndWait(*server_, "");
   ASSERT_FALSE(first.empty());
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0};
@@ -211,8 +192,8 @@ TEST_F(RecommendTest, SnapshotSwapUnderLoadFailsNoRequestAndRestoreWorks) {
       }
     });
   }
-  std::string second = TrainAndWait(first);
-  std::string third = TrainAndWait(second);
+  std::string second = TrainAndWait(*server_, first);
+  std::string third = TrainAndWait(*server_, second);
   stop = true;
   for (auto& client : clients) client.join();
   EXPECT_EQ(failed.load(), 0);
@@ -240,7 +221,7 @@ TEST_F(RecommendTest, ExplorationLogsWhatWasServedAndLearnsFromClicks) {
   server_ = std::make_unique<Server>(dir_.path(), std::vector<std::string>{"--training.interval_s", "0",
                                                                           "--exploration.shares", "trending=0.5"});
   ASSERT_TRUE(server_->Start()) << server_->log();
-  ASSERT_FALSE(TrainAndWait("").empty());
+  ASSERT_FALSE(TrainAndWait(*server_, "").empty());
   std::string explored_list, explored_item, explored_source;
   int explored = 0, shown = 0;
   for (int request = 0; request < 40; ++request) {
