@@ -44,6 +44,7 @@ Command AddServeCommand(CLI::App* app);
 Command AddImportCommand(CLI::App* app);
 Command AddConfigCommand(CLI::App* app);
 Command AddBenchCommand(CLI::App* app);
+Command AddSimulateCommand(CLI::App* app);
 Command AddEvaluateCommand(CLI::App* app);
 Command AddTrainCommand(CLI::App* app);
 // `vitrina bench search-quality` and `search-latency`, under `bench`.

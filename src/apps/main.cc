@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
       vitrina::AddTrainCommand(&app),
       vitrina::AddEvaluateCommand(&app),
       vitrina::AddBenchCommand(&app),
+      vitrina::AddSimulateCommand(&app),
   };
   try {
     app.parse(argc, argv);

@@ -108,6 +108,11 @@ TEST(ExperimentTest, AssignmentIsStableAndFollowsTheShares) {
   EXPECT_NEAR(counts["holdout"] / double(kUnits), 0.10, 0.006);
   EXPECT_NEAR(counts["control"] / double(kUnits), 0.45, 0.006);
   EXPECT_NEAR(counts["ranker"] / double(kUnits), 0.45, 0.006);
+  // Shops often number their customers: consecutive numeric ids split as evenly.
+  counts.clear();
+  for (int i = 0; i < kUnits; ++i) ++counts[std::string(Assign(*experiment, "u:" + std::to_string(12346 + i)).group_name())];
+  EXPECT_NEAR(counts["holdout"] / double(kUnits), 0.10, 0.006);
+  EXPECT_NEAR(counts["control"] / double(kUnits), 0.45, 0.006);
 
   // Another salt reshuffles: about half the units change group between two
   // 50/50 experiments, as independent splits should.

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include "harness.h"
 
@@ -196,6 +198,55 @@ TEST_F(ExperimentsTest, BadDefinitionsAndRequestsNameTheField) {
   EXPECT_EQ(server_->Request("GET", "/v1/experiments/nope/results").status, 404);
   EXPECT_EQ(server_->Request("POST", "/v1/experiments/nope/stop").status, 404);
   EXPECT_EQ(server_->Request("POST", "/v1/experiments", std::string(kExperiment), kPublicKey).status, 403);
+}
+
+}  // namespace
+}  // namespace vitrina::e2e
+
+namespace vitrina::e2e {
+namespace {
+
+// `vitrina simulate` on the bundled sample: the replay serves, attributes
+// and reports an A/B result in the server's JSON.
+TEST(SimulateTest, ReplaysTheDemoSampleIntoAnAbResult) {
+  TempDir dir("simulate");
+  const std::string output = dir.path() + "/results.json";
+  CommandResult result = RunVitrina({"simulate", "--dataset", std::string(VITRINA_SOURCE_DIR) +
+                                     "/demo/online_retail_sample.csv.zst", "--format", "online-retail",
+                                     "--test-days", "30", "--holdout", "0.2", "--output", output});
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  EXPECT_NE(result.out.find("0 requests failed"), std::string::npos) << result.out;
+  std::ifstream in(output);
+  std::stringstream text;
+  text << in.rdbuf();
+  simdjson::dom::parser parser;
+  simdjson::dom::element body;
+  ASSERT_EQ(parser.parse(text.str()).get(body), simdjson::SUCCESS) << text.str();
+  EXPECT_EQ(std::string_view(body["experiment"]), "simulated");
+  uint64_t users = 0, clicks = 0, purchases = 0;
+  std::vector<std::string> names;
+  for (auto group : body["groups"].get_array()) {
+    names.emplace_back(std::string_view(group["name"]));
+    users += uint64_t(group["users"]);
+    clicks += uint64_t(group["clicks"]);
+    purchases += uint64_t(group["purchases"]);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"control", "treatment", "holdout"}));
+  EXPECT_GT(users, 150u);
+  EXPECT_GT(clicks, 20u);
+  // Every simulated click buys its item (tagged); real orders add lines
+  // that a list showed within the window.
+  EXPECT_GE(purchases, clicks);
+
+  CommandResult missing = RunVitrina({"simulate", "--dataset", dir.path() + "/nope.csv"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.out.find("nope.csv"), std::string::npos) << missing.out;
+  CommandResult bad = RunVitrina({"simulate", "--dataset", output, "--format", "s3rec"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  CommandResult model = RunVitrina({"simulate", "--dataset", std::string(VITRINA_SOURCE_DIR) +
+                                    "/demo/online_retail_sample.csv.zst", "--treatment", "gpt"});
+  EXPECT_EQ(model.exit_code, 2) << model.out;
+  EXPECT_NE(model.out.find("variants[1].settings.for_you.model"), std::string::npos) << model.out;
 }
 
 }  // namespace
