@@ -66,14 +66,15 @@ Status Write(Store* store, Attributor* attributor, WriteBatch* batch) {
 }
 
 void PrintResults(const ExperimentResults& results) {
-  std::printf("\n%-12s %7s %9s %8s %8s %10s %12s %10s %10s\n", "group", "users", "shown", "clicks", "CTR", "p(CTR)",
-              "attr. rev.", "rev/user", "p(rev)");
+  std::printf("\n%-10s %6s %8s %7s %7s %8s %11s %8s %9s %8s\n", "group", "users", "shown", "clicks", "CTR", "p(CTR)",
+              "attr.rev/u", "p(attr)", "rev/user", "p(rev)");
   for (const GroupResult& group : results.groups) {
     auto p = [](const MetricResult& m) { return m.vs_control ? m.vs_control->p_value : NAN; };
-    std::printf("%-12s %7llu %9llu %8llu %7.2f%% %10.4f %12.2f %10.2f %10.4f\n", group.name.c_str(),
+    std::printf("%-10s %6llu %8llu %7llu %6.2f%% %8.4f %11.2f %8.4f %9.2f %8.4f\n", group.name.c_str(),
                 static_cast<unsigned long long>(group.units), static_cast<unsigned long long>(group.impressions),
                 static_cast<unsigned long long>(group.clicks), 100 * group.ctr.estimate.value, p(group.ctr),
-                group.attributed_revenue, group.revenue_per_user.estimate.value, p(group.revenue_per_user));
+                group.attributed_revenue_per_user.estimate.value, p(group.attributed_revenue_per_user),
+                group.revenue_per_user.estimate.value, p(group.revenue_per_user));
   }
   std::printf("\nsample ratio p = %.3f%s; CUPED variance reduction %.1f%%; %s\n", results.sample_ratio.p_value,
               results.sample_ratio_mismatch ? " (MISMATCH)" : "", 100 * results.cuped_variance_reduction,

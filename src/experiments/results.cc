@@ -44,7 +44,7 @@ ExperimentResults ComputeResults(const Experiment& experiment, const ExperimentD
 
   uint64_t total_units = 0;
   for (const auto& units : data.units) total_units += units.size();
-  std::vector<stats::Moments> revenue(groups), adjusted(groups), converted(groups);
+  std::vector<stats::Moments> revenue(groups), adjusted(groups), attributed(groups);
   stats::Moments all_raw, all_adjusted;
   for (size_t g = 0; g < groups; ++g) {
     GroupResult result;
@@ -65,7 +65,7 @@ ExperimentResults ComputeResults(const Experiment& experiment, const ExperimentD
       result.revenue += unit.revenue;
       result.attributed_revenue += unit.attributed_revenue;
       revenue[g].Add(unit.revenue);
-      converted[g].Add(unit.orders > 0 ? 1 : 0);
+      attributed[g].Add(unit.attributed_revenue);
       x.push_back(unit.pre_revenue);
       y.push_back(unit.revenue);
     }
@@ -77,6 +77,7 @@ ExperimentResults ComputeResults(const Experiment& experiment, const ExperimentD
     result.conversion.estimate = stats::Rate(result.converted, result.units);
     result.revenue_per_user.estimate = stats::Mean(revenue[g]);
     result.revenue_per_user_cuped.estimate = stats::Mean(adjusted[g]);
+    result.attributed_revenue_per_user.estimate = stats::Mean(attributed[g]);
     result.average_order_value.estimate = stats::Mean(data.order_values[g]);
     results.groups.push_back(std::move(result));
   }
@@ -92,6 +93,7 @@ ExperimentResults ComputeResults(const Experiment& experiment, const ExperimentD
     group.conversion.vs_control = stats::CompareRates(control.converted, control.units, group.converted, group.units);
     group.revenue_per_user.vs_control = stats::CompareMeans(revenue[0], revenue[g]);
     group.revenue_per_user_cuped.vs_control = stats::CompareMeans(adjusted[0], adjusted[g]);
+    group.attributed_revenue_per_user.vs_control = stats::CompareMeans(attributed[0], attributed[g]);
     group.average_order_value.vs_control = stats::CompareMeans(data.order_values[0], data.order_values[g]);
   }
 
@@ -152,6 +154,7 @@ void WriteResultsJson(const Experiment& experiment, const ExperimentResults& res
     WriteMetric("conversion", group.conversion, results.enough_data, w);
     WriteMetric("revenue_per_user", group.revenue_per_user, results.enough_data, w);
     WriteMetric("revenue_per_user_cuped", group.revenue_per_user_cuped, results.enough_data, w);
+    WriteMetric("attributed_revenue_per_user", group.attributed_revenue_per_user, results.enough_data, w);
     WriteMetric("average_order_value", group.average_order_value, results.enough_data, w);
     w->EndObject().EndObject();
   }

@@ -34,6 +34,7 @@ struct GroupResult {
   MetricResult conversion;           // units with an order / units
   MetricResult revenue_per_user;     // revenue / units
   MetricResult revenue_per_user_cuped;
+  MetricResult attributed_revenue_per_user;  // of purchase lines attributed to the group's lists
   MetricResult average_order_value;  // revenue / orders
 };
 
