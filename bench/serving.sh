@@ -11,8 +11,8 @@
 #      MODELS (training.models; default the defaults, e.g.
 #        "trending,category_popular,cooccurrence,als,content,pipeline" for the learned ranker),
 #      SKIP_ALS=1: skip the ALS training-speed section
-#      EXPERIMENT=1: each round also runs for_you with an A/B test serving it (a 45/45/10 split of
-#        bestsellers, the default order and a holdout): assignment and attribution on every request
+#      EXPERIMENT=1: each round also runs for_you with an A/A test serving it (two variants both
+#        served the default way): the cost of assignment and experiment bookkeeping on every request
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/vitrina-serving}
@@ -87,10 +87,9 @@ for round in 1 2 3; do
   for_you_round "$WORK/round.paths"
   if [[ -n ${EXPERIMENT:-} ]]; then
     curl -sf -X POST -H "Authorization: Bearer $VITRINA_ADMIN_KEY" "http://127.0.0.1:$PORT/v1/experiments" -d \
-      '{"id":"bench'$round'","name":"bench","scenarios":["for_you"],"holdout":0.1,
-        "variants":[{"name":"control","settings":{"for_you":{"model":"trending"}}},{"name":"default"}]}' > /dev/null
+      '{"id":"bench'$round'","name":"bench","scenarios":["for_you"],"variants":[{"name":"a"},{"name":"b"}]}' > /dev/null
     tail -n +$(( (round + 3) * RATE * DURATION + 1 )) "$WORK/shop/for_you.paths" > "$WORK/round.paths"
-    echo "  with an experiment serving for_you:"
+    echo "  with an A/A experiment serving for_you:"
     for_you_round "$WORK/round.paths"
     curl -sf -X POST -H "Authorization: Bearer $VITRINA_ADMIN_KEY" "http://127.0.0.1:$PORT/v1/experiments/bench$round/stop" > /dev/null
   fi

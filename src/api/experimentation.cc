@@ -22,13 +22,13 @@ void ApplyExperiment(const ExperimentBook* experiments, int64_t now_ms, Recommen
 
 ShownList ImpressionOf(const RecommendRequest& request, const RecommendResponse& response) {
   ShownList impression{.recommendation_id = response.recommendation_id,
-                              .at_ms = response.served_ms,
-                              .scenario = std::string(ScenarioName(request.scenario)),
-                              .user_id = request.user_id,
-                              .session_id = request.session_id,
-                              .snapshot = response.snapshot_id,
-                              .experiment = response.experiment,
-                              .group = response.variant};
+                        .at_ms = response.served_ms,
+                        .scenario = std::string(ScenarioName(request.scenario)),
+                        .user_id = request.user_id,
+                        .session_id = request.session_id,
+                        .snapshot = response.snapshot_id,
+                        .experiment = response.experiment,
+                        .group = response.variant};
   for (const RecommendedItem& item : response.items) impression.items.push_back(item.item_id);
   return impression;
 }
@@ -49,13 +49,13 @@ Status RebuildAttribution(const std::string& served_dir, const Store& store, int
   VITRINA_RETURN_IF_ERROR(ForEachServedList(served_dir, [&](const ServedList& list) {
     if (list.experiment.empty() && list.at_ms < oldest) return;
     ShownList impression{.recommendation_id = list.recommendation_id,
-                                .at_ms = list.at_ms,
-                                .scenario = list.scenario,
-                                .user_id = list.user_id,
-                                .session_id = list.session_id,
-                                .snapshot = list.snapshot,
-                                .experiment = list.experiment,
-                                .group = list.variant};
+                         .at_ms = list.at_ms,
+                         .scenario = list.scenario,
+                         .user_id = list.user_id,
+                         .session_id = list.session_id,
+                         .snapshot = list.snapshot,
+                         .experiment = list.experiment,
+                         .group = list.variant};
     for (const ServedItem& item : list.items) impression.items.push_back(item.item_id);
     lists.push_back(std::move(impression));
   }));

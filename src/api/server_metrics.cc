@@ -113,13 +113,7 @@ void ServerMetrics::Collect(MetricsWriter& w) const {
     // Summed over snapshots: a label per snapshot would grow without end.
     std::map<std::tuple<std::string, std::string, std::string>, Funnel> funnels;
     for (const auto& [key, funnel] : sources_.attribution->Funnels()) {
-      Funnel& sum = funnels[{key.scenario, key.experiment, key.group}];
-      sum.lists += funnel.lists;
-      sum.impressions += funnel.impressions;
-      sum.clicks += funnel.clicks;
-      sum.carts += funnel.carts;
-      sum.purchases += funnel.purchases;
-      sum.revenue += funnel.revenue;
+      funnels[{key.scenario, key.experiment, key.group}] += funnel;
     }
     auto family = [&](std::string_view name, std::string_view type, std::string_view help, auto value) {
       w.BeginFamily(name, type, help);

@@ -47,14 +47,7 @@ Attributor::ExperimentState& Attributor::State(const Experiment& experiment) {
   ExperimentState& state = states_.emplace_back();
   state.id = experiment.id;
   state.unit = experiment.unit;
-  for (const Variant& variant : experiment.variants) {
-    state.groups.push_back(variant.name);
-    state.shares.push_back(variant.share * (1 - experiment.holdout));
-  }
-  if (experiment.holdout > 0) {
-    state.groups.emplace_back(kHoldoutGroup);
-    state.shares.push_back(experiment.holdout);
-  }
+  ListGroups(experiment, &state.groups, &state.shares);
   state.order_values.resize(state.groups.size());
   // Until its pre-period has been read from the store, no purchase counts
   // towards it live: the read covers them.
@@ -353,14 +346,7 @@ ExperimentData Attributor::Data(const Experiment& experiment) const {
     if (state.id == experiment.id) found = &state;
   }
   if (found == nullptr) {  // nobody exposed yet: the groups, empty
-    for (const Variant& variant : experiment.variants) {
-      data.groups.push_back(variant.name);
-      data.shares.push_back(variant.share * (1 - experiment.holdout));
-    }
-    if (experiment.holdout > 0) {
-      data.groups.emplace_back(kHoldoutGroup);
-      data.shares.push_back(experiment.holdout);
-    }
+    ListGroups(experiment, &data.groups, &data.shares);
     data.units.resize(data.groups.size());
     data.order_values.resize(data.groups.size());
     return data;

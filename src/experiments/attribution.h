@@ -57,6 +57,16 @@ struct ShownList {
 struct Funnel {
   uint64_t lists = 0, impressions = 0, clicks = 0, carts = 0, purchases = 0;
   double revenue = 0;
+
+  Funnel& operator+=(const Funnel& other) {
+    lists += other.lists;
+    impressions += other.impressions;
+    clicks += other.clicks;
+    carts += other.carts;
+    purchases += other.purchases;
+    revenue += other.revenue;
+    return *this;
+  }
 };
 
 struct FunnelKey {

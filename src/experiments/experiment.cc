@@ -247,6 +247,17 @@ const VariantSetting* Assignment::setting(std::string_view scenario) const {
   return it == variant->settings.end() ? nullptr : &it->second;
 }
 
+void ListGroups(const Experiment& experiment, std::vector<std::string>* names, std::vector<double>* shares) {
+  for (const Variant& variant : experiment.variants) {
+    names->push_back(variant.name);
+    shares->push_back(variant.share * (1 - experiment.holdout));
+  }
+  if (experiment.holdout > 0) {
+    names->emplace_back(kHoldoutGroup);
+    shares->push_back(experiment.holdout);
+  }
+}
+
 std::string UnitId(ExperimentUnit unit, std::string_view user_id, std::string_view session_id) {
   if (unit == ExperimentUnit::kUser && !user_id.empty()) return "u:" + std::string(user_id);
   if (!session_id.empty()) return "s:" + std::string(session_id);

@@ -79,6 +79,10 @@ struct Assignment {
   const VariantSetting* setting(std::string_view scenario) const;
 };
 
+// The groups results are reported by: the variants, then the holdout when
+// it has a share; and each one's expected share of all units.
+void ListGroups(const Experiment& experiment, std::vector<std::string>* names, std::vector<double>* shares);
+
 // The unit id an event or request counts for under `unit`: the user id
 // ("u:" prefixed), else the session id ("s:"). Empty when it has neither.
 std::string UnitId(ExperimentUnit unit, std::string_view user_id, std::string_view session_id);
