@@ -604,6 +604,7 @@ Command AddBenchCommand(CLI::App* app) {
   score->config.Register(score_command);
 
   std::vector<Command> search = AddSearchBenchCommands(command);
+  search.push_back(AddAttributionBenchCommand(command));
 
   return {command, [generate, shop, load, score, gen, gen_shop, http_load, score_command, search] {
             for (const Command& sub : search) {

@@ -49,5 +49,10 @@ Command AddEvaluateCommand(CLI::App* app);
 Command AddTrainCommand(CLI::App* app);
 // `vitrina bench search-quality` and `search-latency`, under `bench`.
 std::vector<Command> AddSearchBenchCommands(CLI::App* bench);
+// `vitrina bench attribution`: attribution's speed and memory per list.
+Command AddAttributionBenchCommand(CLI::App* bench);
+
+// Resident memory of this process, bytes (benchmarks).
+size_t ResidentBytes();
 
 }  // namespace vitrina

@@ -40,14 +40,6 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// Resident memory of this process, bytes.
-size_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  size_t pages = 0, resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-}
-
 // The content words of a title: normalized, not stop words, letters only,
 // 3 letters or more. What a query set's judgments compare.
 std::vector<std::string> ContentWords(std::string_view title) {
@@ -689,6 +681,13 @@ int RunSearchLatency(const LatencyFlags& flags) {
 }
 
 }  // namespace
+
+size_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
 
 std::vector<Command> AddSearchBenchCommands(CLI::App* bench) {
   auto quality = std::make_shared<QualityFlags>();

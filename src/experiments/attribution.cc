@@ -9,16 +9,20 @@ namespace {
 
 constexpr uint8_t kClick = 1, kCart = 2, kPurchase = 4;
 constexpr size_t kSeenPerActor = 500;
-constexpr uint64_t kSweepEvery = 4096;
+constexpr size_t kMinSweep = 4096;
 constexpr int64_t kMillisPerDay = 86400000;
 constexpr int64_t kClockSkewMs = 3600000;
 
-std::string ActorKey(char kind, std::string_view id) {
-  std::string key(1, kind);
-  key.push_back(':');
-  key.append(id);
-  return key;
+// Hashed keys: 64 bits make a collision between two of a day's shoppers
+// (or funnels) vanishingly rare, and save a string per entry.
+uint64_t Combine(uint64_t seed, std::string_view part) {
+  uint64_t x = seed ^ (Fnv1a64(part) + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  return x ^ (x >> 29);
 }
+
+uint64_t ActorKey(char kind, std::string_view id) { return Combine(static_cast<uint64_t>(kind), id); }
 
 double LineRevenue(const EventLine& line) { return line.quantity * line.price.value_or(0); }
 
@@ -56,17 +60,25 @@ Attributor::ExperimentState& Attributor::State(const Experiment& experiment) {
 }
 
 void Attributor::OnServed(const ShownList& list) {
-  ListRecord record{.at_ms = list.at_ms, .items = list.items};
-  record.credited.assign(list.items.size(), 0);
   std::lock_guard lock(mutex_);
-  Served(list, std::move(record));
+  Served(list);
 }
 
-void Attributor::Served(const ShownList& list, ListRecord record) {
-  if (list.recommendation_id.empty() || by_id_.contains(list.recommendation_id)) return;
-  std::string joined = list.scenario;
-  for (const std::string* part : {&list.snapshot, &list.experiment, &list.group}) joined.append("\x1f").append(*part);
-  auto [slot, fresh_funnel] = funnel_index_.try_emplace(std::move(joined), static_cast<uint32_t>(funnels_.size()));
+uint32_t Attributor::Intern(const std::string& item_id) {
+  return item_index_.try_emplace(item_id, static_cast<uint32_t>(item_index_.size())).first->second & kItemMask;
+}
+
+void Attributor::Served(const ShownList& list) {
+  const uint64_t id_hash = Fnv1a64(list.recommendation_id);
+  if (list.recommendation_id.empty() || by_id_.contains(id_hash)) return;
+  ListRecord record{.at_ms = list.at_ms};
+  record.items.reserve(list.items.size());
+  for (const std::string& item : list.items) record.items.push_back(Intern(item));
+  uint64_t funnel_key = 0;
+  for (const std::string* part : {&list.scenario, &list.snapshot, &list.experiment, &list.group}) {
+    funnel_key = Combine(funnel_key, *part);
+  }
+  auto [slot, fresh_funnel] = funnel_index_.try_emplace(funnel_key, static_cast<uint32_t>(funnels_.size()));
   if (fresh_funnel) funnels_.push_back({FunnelKey{list.scenario, list.snapshot, list.experiment, list.group}, Funnel{}});
   Funnel& funnel = funnels_[slot->second].second;
   funnel.lists += 1;
@@ -98,18 +110,18 @@ void Attributor::Served(const ShownList& list, ListRecord record) {
   for (const auto& [kind, id] : {std::pair{'u', &list.user_id}, std::pair{'s', &list.session_id}}) {
     if (id->empty() || options_.window_ms <= 0) continue;
     std::vector<Seen>& seen = seen_[ActorKey(kind, *id)];
-    for (const std::string& item : list.items) {
-      seen.push_back({.at_ms = list.at_ms, .item_hash = Fnv1a64(item), .sequence = record.sequence});
-    }
+    const auto at_s = static_cast<uint32_t>(list.at_ms / 1000);
+    for (uint32_t item : record.items) seen.push_back({.sequence = record.sequence, .item = item, .at_s = at_s});
     // Trimmed in bulk, so a busy shopper's vector is not shifted on every list.
-    if (seen.size() > 2 * kSeenPerActor || (!seen.empty() && seen.front().at_ms < oldest && seen.size() > 64)) {
+    const int64_t oldest_s = oldest / 1000;
+    if (seen.size() > 2 * kSeenPerActor || (!seen.empty() && seen.front().at_s < oldest_s && seen.size() > 64)) {
       size_t drop = 0;
-      while (drop < seen.size() && (seen[drop].at_ms < oldest || seen.size() - drop > kSeenPerActor)) ++drop;
+      while (drop < seen.size() && (seen[drop].at_s < oldest_s || seen.size() - drop > kSeenPerActor)) ++drop;
       seen.erase(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(drop));
     }
   }
-  by_id_.emplace(list.recommendation_id, record.sequence);
-  order_.emplace_back(record.sequence, list.recommendation_id);
+  by_id_.emplace(id_hash, record.sequence);
+  order_.emplace_back(record.sequence, id_hash);
   lists_.emplace(record.sequence, std::move(record));
   Forget(list.at_ms);
 }
@@ -125,10 +137,14 @@ void Attributor::Forget(int64_t now_ms) {
     by_id_.erase(order_.front().second);
     order_.pop_front();
   }
-  if (++served_since_sweep_ < kSweepEvery) return;
-  served_since_sweep_ = 0;
+  // Shoppers whose impressions all left the window: swept when the map has
+  // doubled since the last sweep, so the cost per list stays constant.
+  if (seen_.size() < 2 * seen_after_sweep_) return;
   const int64_t oldest_seen = now_ms - options_.window_ms;
-  std::erase_if(seen_, [&](const auto& entry) { return entry.second.empty() || entry.second.back().at_ms < oldest_seen; });
+  std::erase_if(seen_, [&](const auto& entry) {
+    return entry.second.empty() || entry.second.back().at_s < oldest_seen / 1000;
+  });
+  seen_after_sweep_ = std::max<size_t>(seen_.size(), kMinSweep);
 }
 
 void Attributor::Credit(const Event& event, std::string_view item, double revenue, int kind) {
@@ -136,40 +152,45 @@ void Attributor::Credit(const Event& event, std::string_view item, double revenu
   ListRecord* record = nullptr;
   size_t position = 0;
   bool by_id = false;
+  auto interned = item_index_.find(std::string(item));
+  if (interned == item_index_.end()) return;  // never shown
+  const uint32_t index = interned->second;
   auto locate = [&](uint64_t sequence, int64_t max_age) {
     auto it = lists_.find(sequence);
     if (it == lists_.end() || at < it->second.at_ms || at - it->second.at_ms > max_age) return false;
-    auto shown = std::find(it->second.items.begin(), it->second.items.end(), item);
+    auto shown = std::find_if(it->second.items.begin(), it->second.items.end(),
+                              [&](uint32_t packed) { return (packed & kItemMask) == index; });
     if (shown == it->second.items.end()) return false;
     record = &it->second;
     position = static_cast<size_t>(shown - it->second.items.begin());
     return true;
   };
   if (!event.recommendation_id.empty()) {
-    auto id = by_id_.find(event.recommendation_id);
+    auto id = by_id_.find(Fnv1a64(event.recommendation_id));
     by_id = id != by_id_.end() && locate(id->second, options_.tagged_max_age_ms);
   }
   if (record == nullptr) {
-    const uint64_t hash = Fnv1a64(item);
+    const int64_t at_s = at / 1000;
     const Seen* latest = nullptr;
     for (const auto& [k, id] : {std::pair{'u', &event.user_id}, std::pair{'s', &event.session_id}}) {
       if (id->empty()) continue;
       auto it = seen_.find(ActorKey(k, *id));
       if (it == seen_.end()) continue;
       for (auto seen = it->second.rbegin(); seen != it->second.rend(); ++seen) {
-        if (seen->at_ms > at || seen->item_hash != hash) continue;
-        if (latest == nullptr || seen->at_ms > latest->at_ms) latest = &*seen;
+        if (seen->at_s > at_s || seen->item != index) continue;
+        if (latest == nullptr || seen->sequence > latest->sequence) latest = &*seen;
         break;
       }
     }
     if (latest == nullptr || !locate(latest->sequence, options_.window_ms)) return;
   }
-  uint8_t& credited = record->credited[position];
-  if (credited & kind) {
+  uint32_t& packed = record->items[position];
+  const uint32_t bit = static_cast<uint32_t>(kind) << kItemBits;
+  if (packed & bit) {
     ++stats_.duplicates;
     return;
   }
-  credited |= static_cast<uint8_t>(kind);
+  packed |= bit;
   ++stats_.credited;
   if (by_id) ++stats_.by_id;
   Funnel& funnel = funnels_[record->funnel].second;
@@ -317,17 +338,12 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
     state.live_from_ms = now_ms;
     for (const auto& [unit, revenue] : pre[e]) state.pre_revenue[unit] += revenue;
   }
-  auto ServeReplayed = [this](const ShownList& list) {
-    ListRecord record{.at_ms = list.at_ms, .items = list.items};
-    record.credited.assign(list.items.size(), 0);
-    Served(list, std::move(record));
-  };
   size_t next = 0;
   for (const Event& event : events) {
-    while (next < lists.size() && lists[next].at_ms <= ReceivedAt(event)) ServeReplayed(lists[next++]);
+    while (next < lists.size() && lists[next].at_ms <= ReceivedAt(event)) Served(lists[next++]);
     Observe(event, *set);
   }
-  while (next < lists.size()) ServeReplayed(lists[next++]);
+  while (next < lists.size()) Served(lists[next++]);
   return Status::OK();
 }
 

@@ -130,20 +130,24 @@ class Attributor {
   const AttributionOptions& options() const { return options_; }
 
  private:
+  // Kept compact: a busy shop serves millions of lists a day. An item is
+  // its interned index (low 29 bits) with a bit per event kind already
+  // credited above it.
+  static constexpr uint32_t kItemBits = 29;
+  static constexpr uint32_t kItemMask = (1u << kItemBits) - 1;
   struct ListRecord {
     uint64_t sequence = 0;
     int64_t at_ms = 0;
     uint32_t funnel = 0;   // index into funnels_
     int state = -1;        // index into states_; -1: no experiment
     int group = -1;
-    std::string unit_id;
-    std::vector<std::string> items;
-    std::vector<uint8_t> credited;  // per item: a bit per event kind already credited
+    std::string unit_id;   // experiment lists only
+    std::vector<uint32_t> items;
   };
   struct Seen {  // an item shown to an actor
-    int64_t at_ms = 0;
-    uint64_t item_hash = 0;
-    uint64_t sequence = 0;  // of the list (by_sequence_)
+    uint64_t sequence = 0;  // of the list
+    uint32_t item = 0;      // interned
+    uint32_t at_s = 0;      // seconds since the epoch
   };
   struct ExperimentState {
     std::string id;
@@ -157,7 +161,8 @@ class Attributor {
   };
 
   ExperimentState& State(const Experiment& experiment);  // REQUIRES: mutex_ held
-  void Served(const ShownList& list, ListRecord record);  // REQUIRES: mutex_ held
+  void Served(const ShownList& list);                    // REQUIRES: mutex_ held
+  uint32_t Intern(const std::string& item_id);            // REQUIRES: mutex_ held
   void Credit(const Event& event, std::string_view item, double revenue, int kind);  // REQUIRES: mutex_ held
   void CountOrder(const Event& event, double revenue, const ExperimentSet& set);     // REQUIRES: mutex_ held
   void Observe(const Event& event, const ExperimentSet& set);                        // REQUIRES: mutex_ held
@@ -173,15 +178,16 @@ class Attributor {
 
   mutable std::mutex mutex_;
   std::unordered_map<uint64_t, ListRecord> lists_;               // GUARDED_BY(mutex_): by sequence
-  std::unordered_map<std::string, uint64_t> by_id_;              // GUARDED_BY(mutex_): recommendation_id -> sequence
-  std::deque<std::pair<uint64_t, std::string>> order_;           // GUARDED_BY(mutex_): oldest first
+  std::unordered_map<uint64_t, uint64_t> by_id_;                 // GUARDED_BY(mutex_): hashed recommendation_id -> sequence
+  std::deque<std::pair<uint64_t, uint64_t>> order_;              // GUARDED_BY(mutex_): (sequence, hashed id), oldest first
+  std::unordered_map<std::string, uint32_t> item_index_;         // GUARDED_BY(mutex_): item id -> interned index
   uint64_t next_sequence_ = 1;                                   // GUARDED_BY(mutex_)
-  std::unordered_map<std::string, std::vector<Seen>> seen_;      // GUARDED_BY(mutex_): by "u:"/"s:" actor
+  std::unordered_map<uint64_t, std::vector<Seen>> seen_;         // GUARDED_BY(mutex_): by hashed user or session
   std::vector<std::pair<FunnelKey, Funnel>> funnels_;            // GUARDED_BY(mutex_)
-  std::unordered_map<std::string, uint32_t> funnel_index_;       // GUARDED_BY(mutex_): by joined key
+  std::unordered_map<uint64_t, uint32_t> funnel_index_;          // GUARDED_BY(mutex_): by hashed key
   std::vector<ExperimentState> states_;                          // GUARDED_BY(mutex_)
   AttributionStats stats_;                                       // GUARDED_BY(mutex_)
-  uint64_t served_since_sweep_ = 0;                              // GUARDED_BY(mutex_)
+  size_t seen_after_sweep_ = 4096;                               // GUARDED_BY(mutex_): seen_'s size after the last sweep
 };
 
 }  // namespace vitrina
