@@ -314,7 +314,8 @@ std::vector<ParamImpl> BuildParams() {
       "within the same instant.",
       [](Config& c) -> double& { return c.attribution_window_hours; }));
   params.push_back(Integer("attribution.memory_lists", 1000, 100000000,
-      "Recent served lists kept in memory for attribution; the oldest are forgotten first.",
+      "Recent served lists kept in memory for attribution (about 0.7 KB each; rebuilt at start from the served log "
+      "at about 100,000 lists/s); the oldest are forgotten first.",
       [](Config& c) -> size_t& { return c.attribution.max_lists; }));
 
   params.push_back(Number("drift.threshold", 0, 100,
