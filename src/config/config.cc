@@ -315,7 +315,7 @@ std::vector<ParamImpl> BuildParams() {
       [](Config& c) -> double& { return c.attribution_window_hours; }));
   params.push_back(Integer("attribution.memory_lists", 1000, 100000000,
       "Recent served lists kept in memory for attribution (about 0.7 KB each; rebuilt at start from the served log "
-      "at about 100,000 lists/s); the oldest are forgotten first.",
+      "in about 2 s per 200,000); the oldest are forgotten first.",
       [](Config& c) -> size_t& { return c.attribution.max_lists; }));
 
   params.push_back(Number("drift.threshold", 0, 100,
