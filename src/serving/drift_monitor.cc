@@ -99,6 +99,19 @@ void DriftMonitor::OnCommitted(const WriteBatch& batch, const std::vector<WriteO
 }
 
 DriftReport DriftMonitor::Report() const {
+  const int64_t now = clock_->NowMillis();
+  std::shared_ptr<const Snapshot> snapshot = models_->current();
+  const std::string snapshot_id = snapshot != nullptr ? snapshot->info().id : std::string();
+  std::lock_guard lock(report_mutex_);
+  if (now - report_ms_ >= kReportMaxAgeMs || now < report_ms_ || snapshot_id != report_snapshot_) {
+    report_ = Compute();
+    report_ms_ = now;
+    report_snapshot_ = snapshot_id;
+  }
+  return report_;
+}
+
+DriftReport DriftMonitor::Compute() const {
   DriftReport report;
   std::shared_ptr<const Snapshot> snapshot = models_->current();
   ProfileCounts counts;

@@ -49,6 +49,8 @@ class DriftMonitor {
 
   // The events of a stored write that were new (the ingestor's commit hook).
   void OnCommitted(const WriteBatch& batch, const std::vector<WriteOutcome>& outcomes);
+  // Computed at most every few seconds: /health and /metrics ask often, and
+  // a day of shoppers takes a while to go through.
   DriftReport Report() const;
 
  private:
@@ -65,6 +67,9 @@ class DriftMonitor {
     bool fresh = false;         // no activity before the window
   };
 
+  static constexpr int64_t kReportMaxAgeMs = 5000;
+
+  DriftReport Compute() const;
   void Roll(int64_t now_ms);  // REQUIRES: mutex_ held
   bool IsNewShopper(const Event& event, int64_t now_ms) const;
 
@@ -77,6 +82,11 @@ class DriftMonitor {
   std::deque<Hour> hours_;                              // GUARDED_BY(mutex_): oldest first
   std::unordered_map<std::string, Shopper> shoppers_;   // GUARDED_BY(mutex_): active in the window
   uint64_t sample_state_ = 0x9e3779b97f4a7c15ULL;       // GUARDED_BY(mutex_)
+
+  mutable std::mutex report_mutex_;
+  mutable DriftReport report_;              // GUARDED_BY(report_mutex_)
+  mutable int64_t report_ms_ = INT64_MIN;   // GUARDED_BY(report_mutex_): when report_ was computed
+  mutable std::string report_snapshot_;     // GUARDED_BY(report_mutex_): the reference it used
 };
 
 }  // namespace vitrina
