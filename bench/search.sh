@@ -17,18 +17,8 @@ RATE=${RATE:-300}
 DURATION=${DURATION:-20}
 ITEMS=${ITEMS:-100000}
 DATA=../shared/data/online_retail/online_retail.csv.zst
-VITRINA=build/vitrina
-export VITRINA_ADMIN_KEY=bench-admin-key-0123456789
-export VITRINA_PUBLIC_KEY=bench-public-key-0123456789
-
-cmake --build build --target vitrina > /dev/null
-rm -rf "$WORK" && mkdir -p "$WORK"
-rss() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/$1/status"; }
-
-echo "# Vitrina search benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-echo
+source bench/common.sh
+bench_start search
 
 echo "## Quality on Online Retail"
 if [[ -f $DATA ]]; then

@@ -20,18 +20,8 @@ DURATION=${DURATION:-20}
 RATE=${RATE:-500}
 MODEL_FLAGS=()
 [[ -n ${MODELS:-} ]] && MODEL_FLAGS=(--training.models "$MODELS")
-VITRINA=build/vitrina
-export VITRINA_ADMIN_KEY=bench-admin-key-0123456789
-export VITRINA_PUBLIC_KEY=bench-public-key-0123456789
-
-cmake --build build --target vitrina > /dev/null
-rm -rf "$WORK" && mkdir -p "$WORK"
-rss() { awk '/VmRSS/ {printf "%.0f MB", $2 / 1024}' "/proc/$1/status"; }
-
-echo "# Vitrina serving benchmarks, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/{print $2}') GiB"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-echo
+source bench/common.sh
+bench_start serving
 
 echo "## Synthetic shop"
 $VITRINA bench gen --out "$WORK/shop" --items 50000 --users 200000 --seed 42 --requests 200000

@@ -321,6 +321,8 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
       book_ != nullptr ? book_->current() : std::make_shared<const ExperimentSet>();
   std::vector<const Experiment*> experiments;
   for (const Experiment& experiment : set->experiments()) experiments.push_back(&experiment);
+  // Nothing served and no experiment: the store's events need no reading.
+  if (lists.empty() && experiments.empty()) return Status::OK();
   std::sort(lists.begin(), lists.end(), [](const auto& a, const auto& b) { return a.at_ms < b.at_ms; });
   const int64_t since = lists.empty() ? now_ms : lists.front().at_ms;
   std::vector<Event> events;
