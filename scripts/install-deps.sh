@@ -24,6 +24,15 @@ PACKAGES=(
 if [[ "${VITRINA_BENCH_DEPS:-0}" == 1 ]]; then
   PACKAGES+=(wrk hyperfine zstd)
 fi
+# The browser tests drive Debian's Chromium (playwright-core cannot download
+# a browser here).
+if [[ "${VITRINA_TEST_DEPS:-0}" == 1 ]]; then
+  PACKAGES+=(chromium)
+fi
+# web/ builds with Node.js and npm: the machine's own when it has them.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -32,7 +41,24 @@ for pkg in "${PACKAGES[@]}"; do
   fi
 done
 
+# The npm packages of web/ (esbuild, TypeScript, playwright-core), exactly
+# as package-lock.json pins them; skipped when node_modules already matches.
+install_npm() {
+  local web
+  web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
+  if cmp -s "$web/package-lock.json" "$web/node_modules/.vitrina-installed-lock" 2>/dev/null; then
+    return 0
+  fi
+  echo "vitrina: installing the npm packages of web/ (npm ci)" >&2
+  if ! (cd "$web" && npm ci --no-audit --no-fund --loglevel=error); then
+    echo "vitrina: npm ci failed in web/ (is the npm registry reachable?)" >&2
+    exit 1
+  fi
+  cp "$web/package-lock.json" "$web/node_modules/.vitrina-installed-lock"
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
+  install_npm
   exit 0
 fi
 
@@ -67,3 +93,5 @@ for pkg in "${missing[@]}"; do
     exit 1
   fi
 done
+
+install_npm

@@ -2,9 +2,14 @@
 // /v1/attribution (what each scenario's recommendations earned).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
+#include <map>
+
 #include "api/service.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
+#include "common/time_util.h"
 #include "experiments/results.h"
 
 namespace vitrina {
@@ -122,6 +127,58 @@ void ApiService::AttributionRoute(RouteRequest&, Responder respond) {
     w.EndObject();
   }
   w.EndArray().EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+void ApiService::AttributionTimeline(RouteRequest& request, Responder respond) {
+  if (attribution_ == nullptr) return respond(ErrorResponse(503, "unavailable", "attribution is not enabled"));
+  constexpr int64_t kHourMs = 3600000;
+  const auto kept = static_cast<size_t>(std::max<int64_t>(1, attribution_->options().timeline_hours));
+  size_t hours = std::min<size_t>(48, kept);
+  if (auto error = ParseCountQuery(request.http, "hours", 1, kept, &hours)) return respond(std::move(*error));
+  const int64_t last = clock_->NowMillis() / kHourMs * kHourMs;
+  const int64_t first = last - static_cast<int64_t>(hours - 1) * kHourMs;
+  const std::vector<TimelineHour> timeline = attribution_->Timeline(first);
+  // Dense columns, an entry per hour (zero when nothing happened), for charts.
+  auto slot = [&](int64_t start_ms) { return static_cast<size_t>((start_ms - first) / kHourMs); };
+  std::vector<std::array<uint64_t, kEventTypeCount>> events(hours);
+  std::map<std::string, std::vector<Funnel>> scenarios;
+  for (const TimelineHour& hour : timeline) {
+    if (hour.start_ms > last) continue;  // a clock step backwards
+    events[slot(hour.start_ms)] = hour.events;
+    for (const auto& [name, funnel] : hour.scenarios) {
+      std::vector<Funnel>& column = scenarios[name];
+      column.resize(hours);
+      column[slot(hour.start_ms)] = funnel;
+    }
+  }
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("step_seconds").Int(3600).Key("hours").BeginArray();
+  for (size_t h = 0; h < hours; ++h) w.String(FormatTimestampMillis(first + static_cast<int64_t>(h) * kHourMs));
+  w.EndArray().Key("events").BeginObject();
+  for (size_t type = 0; type < kEventTypeCount; ++type) {
+    w.Key(EventTypeName(static_cast<EventType>(type))).BeginArray();
+    for (size_t h = 0; h < hours; ++h) w.UInt(events[h][type]);
+    w.EndArray();
+  }
+  w.EndObject().Key("scenarios").BeginObject();
+  for (const auto& [name, column] : scenarios) {
+    w.Key(name).BeginObject();
+    auto write = [&](std::string_view key, auto value) {
+      w.Key(key).BeginArray();
+      for (const Funnel& funnel : column) w.Double(static_cast<double>(value(funnel)));
+      w.EndArray();
+    };
+    write("lists", [](const Funnel& f) { return f.lists; });
+    write("impressions", [](const Funnel& f) { return f.impressions; });
+    write("clicks", [](const Funnel& f) { return f.clicks; });
+    write("add_to_carts", [](const Funnel& f) { return f.carts; });
+    write("purchases", [](const Funnel& f) { return f.purchases; });
+    write("revenue", [](const Funnel& f) { return f.revenue; });
+    w.EndObject();
+  }
+  w.EndObject().EndObject();
   respond(JsonResponse(200, std::move(body)));
 }
 

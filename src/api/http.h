@@ -27,6 +27,7 @@ struct HttpRequest {
   std::string authorization;
   std::string origin;              // Origin (browsers)
   std::string actor;               // X-Vitrina-Actor: who makes a change, for audit logs
+  std::string if_none_match;       // If-None-Match (conditional GET of the web pages)
 
   // First value of a query parameter, or nullptr.
   const std::string* Query(std::string_view name) const;

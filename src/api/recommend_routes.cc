@@ -136,6 +136,67 @@ void ApiService::Recommendations(RouteRequest& request, Responder respond) {
   respond(std::move(response));
 }
 
+// The rule in the body against the rules in force, for one shopper: the list
+// they get now, and the list they would get with the rule saved (replacing
+// the rule of the same id, or added). Nothing is saved, logged or explored.
+void ApiService::PreviewRule(RouteRequest& request, Responder respond) {
+  if (recommender_ == nullptr || rules_ == nullptr) {
+    return respond(ErrorResponse(503, "unavailable", "recommendations and rules must be enabled"));
+  }
+  RecommendRequest query;
+  const std::string* scenario_name = request.http.Query("scenario");
+  std::optional<Scenario> scenario = ParseScenario(scenario_name != nullptr ? *scenario_name : "for_you");
+  if (!scenario) {
+    return respond(ErrorResponse(400, "invalid_request",
+                                 "scenario: no scenario '" + PrintableAscii(*scenario_name, 40) +
+                                     "' (for_you, similar, bought_together, cart, upsell, trending, recently_viewed)",
+                                 "scenario"));
+  }
+  query.scenario = *scenario;
+  if (auto error = ParseRecommendQuery(request.http, &query)) return respond(std::move(*error));
+  RuleError rule_error;
+  std::optional<Rule> rule = rules_->Parse(request.http.body, &rule_error);
+  if (!rule) {
+    const std::string message =
+        rule_error.field.empty() ? rule_error.message : rule_error.field + ": " + rule_error.message;
+    return respond(ErrorResponse(400, "invalid_rule", message, rule_error.field));
+  }
+  const std::shared_ptr<const RuleSet> current = rules_->current();
+  std::vector<Rule> rules;
+  bool replaced = false;
+  for (const CompiledRule& compiled : current->rules()) {
+    if (!rule->id.empty() && compiled.rule.id == rule->id) {
+      rules.push_back(*rule);
+      replaced = true;
+    } else {
+      rules.push_back(compiled.rule);
+    }
+  }
+  if (!replaced) {
+    if (rule->id.empty()) rule->id = "(new rule)";
+    rules.push_back(*rule);
+  }
+  query.dry_run = true;
+  query.rules = current;
+  auto before = recommender_->Recommend(query);
+  if (!before.ok()) return respond(StatusError(before.status()));
+  query.rules = std::make_shared<const RuleSet>(current->version() + 1, std::move(rules));
+  auto after = recommender_->Recommend(query);
+  if (!after.ok()) return respond(StatusError(after.status()));
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("scenario").String(ScenarioName(query.scenario)).Key("rule");
+  WriteRuleJson(*rule, &w);
+  w.Key("replaces").Bool(replaced);
+  for (const auto& [name, list] : {std::pair{"before", &*before}, std::pair{"after", &*after}}) {
+    w.Key(name).BeginArray();
+    for (const RecommendedItem& item : list->items) WriteRecommendedItem(item, false, &w);
+    w.EndArray();
+  }
+  w.EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
 void ApiService::Exploration(RouteRequest& request, Responder respond) {
   if (recommender_ == nullptr || recommender_->explorer() == nullptr) {
     return respond(ErrorResponse(503, "unavailable", "exploration is not enabled"));

@@ -1,9 +1,14 @@
 #include "api/service.h"
 
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
 #include <type_traits>
 
 #include "common/json_writer.h"
 #include "common/strings.h"
+#include "common/time_util.h"
 #include "schema/json.h"
 
 namespace vitrina {
@@ -171,9 +176,11 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kGet,    "/metrics",                Scope::kAdmin,  "Prometheus metrics: requests, latencies, ingest, models, online CTR and conversion, drift", bind(&ApiService::Metrics));
   router->Add(M::kPost,   "/v1/items",               Scope::kAdmin,  "upsert items (one or a batch of up to 10,000)", bind(&ApiService::PostItems));
   router->Add(M::kGet,    "/v1/items/{id}",          Scope::kAdmin,  "get an item", bind(&ApiService::GetItem));
+  router->Add(M::kGet,    "/v1/catalog/{id}",        Scope::kPublic, "what a shop page shows of an item: title, description, category, brand, price, in stock (never attributes or stock counts)", bind(&ApiService::CatalogItem));
   router->Add(M::kDelete, "/v1/items/{id}",          Scope::kAdmin,  "delete an item", bind(&ApiService::DeleteItem));
   router->Add(M::kPost,   "/v1/users",               Scope::kAdmin,  "upsert users (one or a batch of up to 10,000)", bind(&ApiService::PostUsers));
   router->Add(M::kGet,    "/v1/users/{id}",          Scope::kAdmin,  "get a user", bind(&ApiService::GetUser));
+  router->Add(M::kGet,    "/v1/users/{id}/profile",  Scope::kAdmin,  "facts about a shopper from their latest events: orders, spend, lifecycle, favourite categories and brands", bind(&ApiService::UserProfile));
   router->Add(M::kGet,    "/v1/users/{id}/events",   Scope::kAdmin,  "a user's recent events, newest first",
               [this](RouteRequest& r, Responder respond) { ActorEvents(ActorKind::kUser, r, std::move(respond)); });
   router->Add(M::kGet,    "/v1/sessions/{id}/events", Scope::kAdmin, "a session's recent events, newest first",
@@ -189,6 +196,7 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kGet,    "/v1/rules",               Scope::kAdmin,  "business rules in force, with the rule set's version", bind(&ApiService::ListRules));
   router->Add(M::kPost,   "/v1/rules",               Scope::kAdmin,  "create a business rule", bind(&ApiService::CreateRule));
   router->Add(M::kPost,   "/v1/rules/validate",      Scope::kAdmin,  "check a rule without saving it", bind(&ApiService::ValidateRule));
+  router->Add(M::kPost,   "/v1/rules/preview",       Scope::kAdmin,  "a shopper's recommendations now and with the rule in the body saved (nothing is saved)", bind(&ApiService::PreviewRule));
   router->Add(M::kGet,    "/v1/rules/audit",         Scope::kAdmin,  "who changed which rule when, newest first", bind(&ApiService::RulesAudit));
   router->Add(M::kGet,    "/v1/rules/{id}",          Scope::kAdmin,  "get a business rule", bind(&ApiService::GetRule));
   router->Add(M::kPut,    "/v1/rules/{id}",          Scope::kAdmin,  "replace a business rule", bind(&ApiService::ReplaceRule));
@@ -205,6 +213,7 @@ void ApiService::RegisterRoutes(Router* router) {
   router->Add(M::kPost,   "/v1/experiments/{id}/stop", Scope::kAdmin, "end an A/B test now", bind(&ApiService::StopExperiment));
   router->Add(M::kGet,    "/v1/experiments/{id}/results", Scope::kAdmin, "per group: CTR, conversion, revenue per user, AOV with 95% intervals, p-values, CUPED, sample ratio check", bind(&ApiService::ExperimentResultsRoute));
   router->Add(M::kGet,    "/v1/attribution",         Scope::kAdmin,  "attributed clicks, carts, purchases and revenue per scenario and experiment group", bind(&ApiService::AttributionRoute));
+  router->Add(M::kGet,    "/v1/attribution/timeline", Scope::kAdmin, "per hour: events by type, and each scenario's lists, impressions and attributed clicks, carts, purchases and revenue", bind(&ApiService::AttributionTimeline));
   // clang-format on
 }
 
@@ -381,6 +390,31 @@ void ApiService::GetItem(RouteRequest& request, Responder respond) {
   respond(JsonResponse(200, std::move(body)));
 }
 
+// What a shop page may show of an item (the public key may read it):
+// never its attributes (margins, costs), its stock count or inactive items.
+void ApiService::CatalogItem(RouteRequest& request, Responder respond) {
+  if (!CheckIdParam(request.params[0], options_.limits, respond)) return;
+  auto item = store_->GetItem(request.params[0]);
+  if (!item.ok() && !item.status().IsNotFound()) return respond(StoreError(item.status()));
+  if (!item.ok() || !item->active) {
+    return respond(ErrorResponse(404, "not_found", "no item '" + PrintableAscii(request.params[0], 64) + "' for sale",
+                                 "id"));
+  }
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("id").String(item->id).Key("title").String(item->title);
+  w.Key("description").String(item->description).Key("brand").String(item->brand);
+  w.Key("category").BeginArray();
+  for (const std::string& level : item->category) w.String(level);
+  w.EndArray().Key("price");
+  item->price ? w.Double(*item->price) : w.Null();
+  w.Key("currency").String(item->currency).Key("in_stock").Bool(!item->stock || *item->stock > 0);
+  w.EndObject();
+  HttpResponse response = JsonResponse(200, std::move(body));
+  response.headers.emplace_back("Cache-Control", "max-age=60");
+  respond(std::move(response));
+}
+
 void ApiService::DeleteItem(RouteRequest& request, Responder respond) {
   if (!CheckIdParam(request.params[0], options_.limits, respond)) return;
   WriteBatch batch;
@@ -435,6 +469,111 @@ void ApiService::ActorEvents(ActorKind kind, RouteRequest& request, Responder re
   w.Key("events").BeginArray();
   for (const Event& event : events) WriteEventJson(event, &w);
   w.EndArray().EndObject();
+  respond(JsonResponse(200, std::move(body)));
+}
+
+// Facts about one shopper from their latest events (at most
+// max_recent_events): what they did, bought and like, and how recently.
+void ApiService::UserProfile(RouteRequest& request, Responder respond) {
+  if (!CheckIdParam(request.params[0], options_.limits, respond)) return;
+  std::vector<Event> events;
+  Status status = store_->GetRecentEvents(ActorKind::kUser, request.params[0], options_.max_recent_events, &events);
+  if (!status.ok()) return respond(StoreError(status));
+  const int64_t now = clock_->NowMillis();
+  std::array<uint64_t, kEventTypeCount> by_type{};
+  uint64_t orders = 0;
+  double spend = 0;
+  int64_t first = 0, last = 0, last_order = 0;
+  std::map<std::string, double> item_weight;  // views 1, carts 3, purchases 5
+  std::map<std::string, uint64_t> devices;
+  std::vector<double> prices;                 // unit prices of bought lines
+  for (const Event& event : events) {  // newest first
+    ++by_type[static_cast<size_t>(event.type)];
+    if (last == 0) last = event.timestamp_ms;
+    first = event.timestamp_ms;
+    if (!event.context.device.empty()) ++devices[event.context.device];
+    double weight = 1;
+    if (event.type == EventType::kAddToCart) weight = 3;
+    if (event.type == EventType::kPurchase) {
+      weight = 5;
+      ++orders;
+      if (last_order == 0) last_order = event.timestamp_ms;
+      for (const EventLine& line : event.lines) {
+        if (!line.price) continue;
+        spend += line.quantity * *line.price;
+        prices.push_back(*line.price);
+      }
+    }
+    if (event.type == EventType::kView || event.type == EventType::kClick || event.type == EventType::kAddToCart ||
+        event.type == EventType::kPurchase) {
+      if (!event.item_id.empty()) item_weight[event.item_id] += weight;
+      for (const EventLine& line : event.lines) item_weight[line.item_id] += weight;
+    }
+  }
+  // Categories and brands by the weight of the items behind them; the
+  // heaviest 200 items are looked up.
+  std::vector<std::pair<double, std::string>> heaviest;
+  for (auto& [id, weight] : item_weight) heaviest.emplace_back(weight, id);
+  std::sort(heaviest.begin(), heaviest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (heaviest.size() > 200) heaviest.resize(200);
+  std::map<std::string, double> categories, brands;
+  for (const auto& [weight, id] : heaviest) {
+    auto item = store_->GetItem(id);
+    if (!item.ok()) continue;
+    if (!item->category.empty()) categories[Join(item->category, " > ")] += weight;
+    if (!item->brand.empty()) brands[item->brand] += weight;
+  }
+  auto top = [](const std::map<std::string, double>& weights, size_t n) {
+    std::vector<std::pair<std::string, double>> out(weights.begin(), weights.end());
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    if (out.size() > n) out.resize(n);
+    return out;
+  };
+  std::sort(prices.begin(), prices.end());
+  const double days_since = last == 0 ? NAN : double(now - last) / 86400000.0;
+  // Lifecycle by recency, as a marketer's segment would put it.
+  std::string_view lifecycle = "unknown";
+  if (last != 0) {
+    if (orders <= 1 && now - first < 30LL * 86400000) {
+      lifecycle = "new";
+    } else if (days_since <= 30) {
+      lifecycle = "active";
+    } else if (days_since <= 90) {
+      lifecycle = "lapsing";
+    } else {
+      lifecycle = "lapsed";
+    }
+  }
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("user_id").String(request.params[0]).Key("events_read").UInt(events.size());
+  w.Key("complete").Bool(events.size() < options_.max_recent_events);
+  w.Key("first_seen");
+  first == 0 ? w.Null() : w.String(FormatTimestampMillis(first));
+  w.Key("last_seen");
+  last == 0 ? w.Null() : w.String(FormatTimestampMillis(last));
+  w.Key("days_since_last_seen").Double(days_since);
+  w.Key("last_order");
+  last_order == 0 ? w.Null() : w.String(FormatTimestampMillis(last_order));
+  w.Key("lifecycle").String(lifecycle);
+  w.Key("orders").UInt(orders).Key("spend").Double(spend);
+  w.Key("average_order_value").Double(orders == 0 ? NAN : spend / double(orders));
+  w.Key("median_unit_price").Double(prices.empty() ? NAN : prices[prices.size() / 2]);
+  w.Key("events").BeginObject();
+  for (size_t type = 0; type < kEventTypeCount; ++type) {
+    if (by_type[type] > 0) w.Key(EventTypeName(static_cast<EventType>(type))).UInt(by_type[type]);
+  }
+  w.EndObject();
+  for (const auto& [key, weights] : {std::pair{"top_categories", &categories}, std::pair{"top_brands", &brands}}) {
+    w.Key(key).BeginArray();
+    for (const auto& [name, weight] : top(*weights, 5)) {
+      w.BeginObject().Key("name").String(name).Key("weight").Double(weight).EndObject();
+    }
+    w.EndArray();
+  }
+  w.Key("devices").BeginObject();
+  for (const auto& [device, count] : devices) w.Key(device).UInt(count);
+  w.EndObject().EndObject();
   respond(JsonResponse(200, std::move(body)));
 }
 

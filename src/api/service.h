@@ -59,9 +59,11 @@ class ApiService {
   void Metrics(RouteRequest& request, Responder respond);
   void PostItems(RouteRequest& request, Responder respond);
   void GetItem(RouteRequest& request, Responder respond);
+  void CatalogItem(RouteRequest& request, Responder respond);
   void DeleteItem(RouteRequest& request, Responder respond);
   void PostUsers(RouteRequest& request, Responder respond);
   void GetUser(RouteRequest& request, Responder respond);
+  void UserProfile(RouteRequest& request, Responder respond);
   void PostEvents(RouteRequest& request, Responder respond);
   void ActorEvents(ActorKind kind, RouteRequest& request, Responder respond);
   // recommend_routes.cc
@@ -78,6 +80,7 @@ class ApiService {
   void DeleteRule(RouteRequest& request, Responder respond);
   void ValidateRule(RouteRequest& request, Responder respond);
   void RulesAudit(RouteRequest& request, Responder respond);
+  void PreviewRule(RouteRequest& request, Responder respond);
   // search_routes.cc
   void Search(RouteRequest& request, Responder respond);
   void Suggest(RouteRequest& request, Responder respond);
@@ -92,6 +95,7 @@ class ApiService {
   void StopExperiment(RouteRequest& request, Responder respond);
   void ExperimentResultsRoute(RouteRequest& request, Responder respond);
   void AttributionRoute(RouteRequest& request, Responder respond);
+  void AttributionTimeline(RouteRequest& request, Responder respond);
 
   static constexpr size_t kMaxSearchResults = 100;
 

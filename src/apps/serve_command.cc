@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/server_metrics.h"
 #include "api/service.h"
+#include "api/web_routes.h"
 #include "apps/commands.h"
 #include "ingest/ingestor.h"
 #include "storage/rocksdb_store.h"
@@ -143,6 +144,7 @@ int RunServe(const ServeFlags& flags) {
                       .synonyms = &synonyms, .experiments = &experiments, .attribution = &attribution,
                       .metrics = &metrics, .drift = &drift});
   service.RegisterRoutes(&router);
+  RegisterWebRoutes(&router, config.web, config.auth.public_key);
   auto server = std::make_unique<HttpServer>(config.server, &router);
   if (Status status = server->Start(); !status.ok()) {
     spdlog::error("{}", status.message());

@@ -318,6 +318,14 @@ std::vector<ParamImpl> BuildParams() {
       "in about 2 s per 200,000); the oldest are forgotten first.",
       [](Config& c) -> size_t& { return c.attribution.max_lists; }));
 
+  params.push_back(Boolean("web.dashboard",
+      "Serve the dashboard at /dashboard (the page carries no data: it asks for the admin key and calls the API).",
+      [](Config& c) -> bool& { return c.web.dashboard; }));
+  params.push_back(Boolean("web.demo",
+      "Serve the demo storefront at /demo over the catalog; it is handed the public key, which is meant for shop "
+      "pages anyway.",
+      [](Config& c) -> bool& { return c.web.demo; }));
+
   params.push_back(Number("drift.threshold", 0, 100,
       "Data drift: a population stability index above this, between the serving snapshot's training data and the "
       "last day, on prices, categories, interactions per shopper or the share of new shoppers, raises the "

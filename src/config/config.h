@@ -13,6 +13,7 @@
 #include "api/http_server.h"
 #include "api/router.h"
 #include "api/service.h"
+#include "api/web_routes.h"
 #include "common/status.h"
 #include "ingest/ingestor.h"
 #include "models/recommender.h"
@@ -41,6 +42,7 @@ struct Config {
   AttributionOptions attribution;      // window_ms follows attribution_window_hours
   double attribution_window_hours = 24;
   DriftOptions drift;
+  WebOptions web;
 };
 
 // One declared parameter.

@@ -12,6 +12,7 @@ constexpr size_t kSeenPerActor = 500;
 constexpr size_t kMinSweep = 4096;
 constexpr int64_t kMillisPerDay = 86400000;
 constexpr int64_t kClockSkewMs = 3600000;
+constexpr int64_t kHourMs = 3600000;
 
 // Hashed keys: 64 bits make a collision between two of a day's shoppers
 // (or funnels) vanishingly rare, and save a string per entry.
@@ -79,10 +80,21 @@ void Attributor::Served(const ShownList& list) {
     funnel_key = Combine(funnel_key, *part);
   }
   auto [slot, fresh_funnel] = funnel_index_.try_emplace(funnel_key, static_cast<uint32_t>(funnels_.size()));
-  if (fresh_funnel) funnels_.push_back({FunnelKey{list.scenario, list.snapshot, list.experiment, list.group}, Funnel{}});
+  if (fresh_funnel) {
+    funnels_.push_back({FunnelKey{list.scenario, list.snapshot, list.experiment, list.group}, Funnel{}});
+    auto name = std::find(scenario_names_.begin(), scenario_names_.end(), list.scenario);
+    if (name == scenario_names_.end()) name = scenario_names_.insert(name, list.scenario);
+    funnel_scenario_.push_back(static_cast<uint32_t>(name - scenario_names_.begin()));
+  }
   Funnel& funnel = funnels_[slot->second].second;
   funnel.lists += 1;
   funnel.impressions += list.items.size();
+  if (Hour* hour = HourOf(list.at_ms)) {
+    const uint32_t scenario = funnel_scenario_[slot->second];
+    if (hour->scenarios.size() <= scenario) hour->scenarios.resize(scenario + 1);
+    hour->scenarios[scenario].lists += 1;
+    hour->scenarios[scenario].impressions += list.items.size();
+  }
 
   record.sequence = next_sequence_++;
   record.funnel = slot->second;
@@ -194,6 +206,13 @@ void Attributor::Credit(const Event& event, std::string_view item, double revenu
   ++stats_.credited;
   if (by_id) ++stats_.by_id;
   Funnel& funnel = funnels_[record->funnel].second;
+  Funnel ignored;
+  Funnel* in_hour = &ignored;
+  if (Hour* hour = HourOf(record->at_ms)) {
+    const uint32_t scenario = funnel_scenario_[record->funnel];
+    if (hour->scenarios.size() <= scenario) hour->scenarios.resize(scenario + 1);
+    in_hour = &hour->scenarios[scenario];
+  }
   UnitOutcome* unit = nullptr;
   if (record->state >= 0) {
     auto it = states_[static_cast<size_t>(record->state)].units.find(record->unit_id);
@@ -202,15 +221,19 @@ void Attributor::Credit(const Event& event, std::string_view item, double revenu
   switch (kind) {
     case kClick:
       ++funnel.clicks;
+      ++in_hour->clicks;
       if (unit != nullptr) ++unit->clicks;
       break;
     case kCart:
       ++funnel.carts;
+      ++in_hour->carts;
       if (unit != nullptr) ++unit->carts;
       break;
     default:
       ++funnel.purchases;
       funnel.revenue += revenue;
+      ++in_hour->purchases;
+      in_hour->revenue += revenue;
       if (unit != nullptr) {
         ++unit->purchases;
         unit->attributed_revenue += revenue;
@@ -266,7 +289,10 @@ void Attributor::OnEvents(std::span<const Event> events) {
   const std::shared_ptr<const ExperimentSet> set =
       book_ != nullptr ? book_->current() : std::make_shared<const ExperimentSet>();
   std::lock_guard lock(mutex_);
-  for (const Event& event : events) Observe(event, *set);
+  for (const Event& event : events) {
+    CountEvent(event);
+    Observe(event, *set);
+  }
 }
 
 void Attributor::OnCommitted(const WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
@@ -276,13 +302,11 @@ void Attributor::OnCommitted(const WriteBatch& batch, const std::vector<WriteOut
     const WriteBatch::Op& op = batch.ops()[i];
     if (op.kind != WriteBatch::Kind::kAppendEvent || outcomes[i] != WriteOutcome::kCreated) continue;
     const Event& event = batch.events()[op.index];
-    if (event.type != EventType::kClick && event.type != EventType::kAddToCart && event.type != EventType::kPurchase) {
-      continue;
-    }
     if (!lock.owns_lock()) {
       set = book_ != nullptr ? book_->current() : std::make_shared<const ExperimentSet>();
       lock.lock();
     }
+    CountEvent(event);
     Observe(event, *set);
   }
 }
@@ -321,16 +345,21 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
       book_ != nullptr ? book_->current() : std::make_shared<const ExperimentSet>();
   std::vector<const Experiment*> experiments;
   for (const Experiment& experiment : set->experiments()) experiments.push_back(&experiment);
-  // Nothing served and no experiment: the store's events need no reading.
-  if (lists.empty() && experiments.empty()) return Status::OK();
+  // An empty store: nothing to read.
+  if (lists.empty() && experiments.empty() && store.Counts().events == 0) return Status::OK();
   std::sort(lists.begin(), lists.end(), [](const auto& a, const auto& b) { return a.at_ms < b.at_ms; });
   const int64_t since = lists.empty() ? now_ms : lists.front().at_ms;
+  // The timeline's event counts of the kept hours come back from the store too.
+  const int64_t timeline_since = (now_ms / kHourMs - options_.timeline_hours + 1) * kHourMs;
   std::vector<Event> events;
+  std::vector<std::pair<int64_t, EventType>> counted;
   std::vector<std::unordered_map<std::string, double>> pre;
   VITRINA_RETURN_IF_ERROR(ScanPrePeriods(store, experiments, now_ms, &pre, [&](const Event& event) {
+    const int64_t at = ReceivedAt(event);
+    if (at >= timeline_since && at < now_ms) counted.emplace_back(at, event.type);
     const bool outcome = event.type == EventType::kClick || event.type == EventType::kAddToCart ||
                          event.type == EventType::kPurchase;
-    if (outcome && ReceivedAt(event) >= since && ReceivedAt(event) < now_ms) events.push_back(event);
+    if (outcome && at >= since && at < now_ms) events.push_back(event);
   }));
   std::stable_sort(events.begin(), events.end(),
                    [](const Event& a, const Event& b) { return ReceivedAt(a) < ReceivedAt(b); });
@@ -340,6 +369,9 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
     state.live_from_ms = now_ms;
     for (const auto& [unit, revenue] : pre[e]) state.pre_revenue[unit] += revenue;
   }
+  for (const auto& [at, type] : counted) {
+    if (Hour* hour = HourOf(at)) ++hour->events[static_cast<size_t>(type)];
+  }
   size_t next = 0;
   for (const Event& event : events) {
     while (next < lists.size() && lists[next].at_ms <= ReceivedAt(event)) Served(lists[next++]);
@@ -347,6 +379,36 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
   }
   while (next < lists.size()) Served(lists[next++]);
   return Status::OK();
+}
+
+Attributor::Hour* Attributor::HourOf(int64_t at_ms) {
+  if (options_.timeline_hours <= 0) return nullptr;
+  const int64_t start = at_ms / kHourMs * kHourMs;
+  if (!hours_.empty() && start < hours_.rbegin()->first - (options_.timeline_hours - 1) * kHourMs) return nullptr;
+  auto [it, fresh] = hours_.try_emplace(start);
+  if (fresh) {
+    const int64_t oldest = hours_.rbegin()->first - (options_.timeline_hours - 1) * kHourMs;
+    while (hours_.begin()->first < oldest) hours_.erase(hours_.begin());
+  }
+  return &it->second;
+}
+
+void Attributor::CountEvent(const Event& event) {
+  if (Hour* hour = HourOf(ReceivedAt(event))) ++hour->events[static_cast<size_t>(event.type)];
+}
+
+std::vector<TimelineHour> Attributor::Timeline(int64_t since_ms) const {
+  std::lock_guard lock(mutex_);
+  std::vector<TimelineHour> out;
+  for (auto it = hours_.lower_bound(since_ms); it != hours_.end(); ++it) {
+    TimelineHour& hour = out.emplace_back();
+    hour.start_ms = it->first;
+    hour.events = it->second.events;
+    for (size_t s = 0; s < it->second.scenarios.size(); ++s) {
+      if (it->second.scenarios[s].lists > 0) hour.scenarios.emplace_back(scenario_names_[s], it->second.scenarios[s]);
+    }
+  }
+  return out;
 }
 
 std::vector<std::pair<FunnelKey, Funnel>> Attributor::Funnels() const {

@@ -17,10 +17,12 @@
 // history counts.
 #pragma once
 
+#include <array>
 #include <compare>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <span>
 #include <string>
@@ -39,6 +41,7 @@ struct AttributionOptions {
   int64_t window_ms = 24LL * 3600 * 1000;     // an untagged event counts for lists shown this long before
   size_t max_lists = 200000;                  // recent lists kept in memory (the oldest go first)
   int64_t tagged_max_age_ms = 7LL * 86400000; // a tagged event counts for lists at most this old
+  int64_t timeline_hours = 14 * 24;           // hours of the timeline (the dashboard's charts) kept
 };
 
 // One served list: what attribution needs of a recommendation response.
@@ -93,6 +96,15 @@ struct ExperimentData {
   std::vector<stats::Moments> order_values;      // by group: each order's revenue
 };
 
+// One hour of the timeline: each scenario's funnel over the lists served in
+// it (their later clicks, carts and purchases count in the hour the list was
+// shown), and the events stored in it by type.
+struct TimelineHour {
+  int64_t start_ms = 0;
+  std::vector<std::pair<std::string, Funnel>> scenarios;  // by name, those with lists
+  std::array<uint64_t, kEventTypeCount> events{};        // by EventType
+};
+
 struct AttributionStats {
   uint64_t lists_in_memory = 0;
   uint64_t credited = 0;     // events (per item) credited to a list
@@ -124,6 +136,9 @@ class Attributor {
   Status Rebuild(const Store& store, std::vector<ShownList> lists, int64_t now_ms);
 
   std::vector<std::pair<FunnelKey, Funnel>> Funnels() const;
+  // The hours starting at or after `since_ms` that saw lists or events,
+  // oldest first (at most options().timeline_hours of them are kept).
+  std::vector<TimelineHour> Timeline(int64_t since_ms) const;
   // The units of `experiment` and their outcomes so far.
   ExperimentData Data(const Experiment& experiment) const;
   AttributionStats stats() const;
@@ -149,6 +164,10 @@ class Attributor {
     uint32_t item = 0;      // interned
     uint32_t at_s = 0;      // seconds since the epoch
   };
+  struct Hour {
+    std::vector<Funnel> scenarios;  // by index into scenario_names_
+    std::array<uint64_t, kEventTypeCount> events{};
+  };
   struct ExperimentState {
     std::string id;
     ExperimentUnit unit = ExperimentUnit::kUser;
@@ -167,6 +186,9 @@ class Attributor {
   void CountOrder(const Event& event, double revenue, const ExperimentSet& set);     // REQUIRES: mutex_ held
   void Observe(const Event& event, const ExperimentSet& set);                        // REQUIRES: mutex_ held
   void Forget(int64_t now_ms);                                                      // REQUIRES: mutex_ held
+  // The timeline's hour holding `at_ms`; nullptr when it is older than the kept hours.
+  Hour* HourOf(int64_t at_ms);                                                      // REQUIRES: mutex_ held
+  void CountEvent(const Event& event);                                              // REQUIRES: mutex_ held
   // The pre-period purchases of the experiments in `set` received before
   // `before_ms`, read from the store, by state index then unit.
   Status ScanPrePeriods(const Store& store, const std::vector<const Experiment*>& experiments, int64_t before_ms,
@@ -185,6 +207,9 @@ class Attributor {
   std::unordered_map<uint64_t, std::vector<Seen>> seen_;         // GUARDED_BY(mutex_): by hashed user or session
   std::vector<std::pair<FunnelKey, Funnel>> funnels_;            // GUARDED_BY(mutex_)
   std::unordered_map<uint64_t, uint32_t> funnel_index_;          // GUARDED_BY(mutex_): by hashed key
+  std::vector<uint32_t> funnel_scenario_;                        // GUARDED_BY(mutex_): parallel to funnels_
+  std::vector<std::string> scenario_names_;                      // GUARDED_BY(mutex_)
+  std::map<int64_t, Hour> hours_;                                // GUARDED_BY(mutex_): by the hour's start
   std::vector<ExperimentState> states_;                          // GUARDED_BY(mutex_)
   AttributionStats stats_;                                       // GUARDED_BY(mutex_)
   size_t seen_after_sweep_ = 4096;                               // GUARDED_BY(mutex_): seen_'s size after the last sweep

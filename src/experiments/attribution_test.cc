@@ -191,6 +191,72 @@ TEST_F(AttributionTest, RebuildFromTheStoreAndTheListsEqualsLiveCounting) {
   EXPECT_EQ(fa.clicks, fb.clicks);
   EXPECT_EQ(fa.purchases, fb.purchases);
   EXPECT_DOUBLE_EQ(fa.revenue, fb.revenue);
+  // The timeline too (from the start: the store's older purchase is in the
+  // rebuilt one only, as it never reached the live attributor).
+  const std::vector<TimelineHour> ta = live.Timeline(kStart), tb = rebuilt.Timeline(kStart);
+  ASSERT_EQ(ta.size(), 7u);  // 400 minutes
+  ASSERT_EQ(ta.size(), tb.size());
+  for (size_t h = 0; h < ta.size(); ++h) {
+    EXPECT_EQ(ta[h].start_ms, tb[h].start_ms);
+    EXPECT_EQ(ta[h].events, tb[h].events) << "hour " << h;
+    ASSERT_EQ(ta[h].scenarios.size(), 1u);
+    ASSERT_EQ(tb[h].scenarios.size(), 1u);
+    EXPECT_EQ(ta[h].scenarios[0].second.clicks, tb[h].scenarios[0].second.clicks) << "hour " << h;
+    EXPECT_EQ(ta[h].scenarios[0].second.impressions, tb[h].scenarios[0].second.impressions) << "hour " << h;
+    EXPECT_DOUBLE_EQ(ta[h].scenarios[0].second.revenue, tb[h].scenarios[0].second.revenue) << "hour " << h;
+  }
+}
+
+TEST_F(AttributionTest, TimelineCountsEventsByHourAndCreditsTheHourTheListWasShown) {
+  const int64_t hour0 = kStart / kHour * kHour;
+  Attributor attributor({.window_ms = 6 * kHour, .timeline_hours = 3}, &book_);
+  attributor.OnServed(List("r1", hour0 + 10 * kMinute, "alice", {"x", "y"}));
+  ShownList similar = List("r2", hour0 + 20 * kMinute, "bob", {"z"});
+  similar.scenario = "similar";
+  attributor.OnServed(similar);
+  attributor.OnEvents(std::vector<Event>{
+      Click("alice", "x", hour0 + 30 * kMinute, "r1"),
+      Click("alice", "y", hour0 + kHour + 5 * kMinute),  // next hour: credited to r1's hour
+      Purchase("alice", {{.item_id = "x", .quantity = 2, .price = 4.0}}, hour0 + kHour + 10 * kMinute),
+  });
+  attributor.OnServed(List("r3", hour0 + kHour + 20 * kMinute, "alice", {"q"}));
+  std::vector<TimelineHour> timeline = attributor.Timeline(0);
+  ASSERT_EQ(timeline.size(), 2u);
+  EXPECT_EQ(timeline[0].start_ms, hour0);
+  ASSERT_EQ(timeline[0].scenarios.size(), 2u);
+  const auto& [name0, for_you0] = timeline[0].scenarios[0];
+  EXPECT_EQ(name0, "for_you");
+  EXPECT_EQ(for_you0.lists, 1u);
+  EXPECT_EQ(for_you0.impressions, 2u);
+  EXPECT_EQ(for_you0.clicks, 2u);
+  EXPECT_EQ(for_you0.purchases, 1u);
+  EXPECT_DOUBLE_EQ(for_you0.revenue, 8.0);
+  EXPECT_EQ(timeline[0].scenarios[1].first, "similar");
+  EXPECT_EQ(timeline[0].scenarios[1].second.impressions, 1u);
+  EXPECT_EQ(timeline[0].events[static_cast<size_t>(EventType::kClick)], 1u);
+  EXPECT_EQ(timeline[1].events[static_cast<size_t>(EventType::kClick)], 1u);
+  EXPECT_EQ(timeline[1].events[static_cast<size_t>(EventType::kPurchase)], 1u);
+  ASSERT_EQ(timeline[1].scenarios.size(), 1u);
+  EXPECT_EQ(timeline[1].scenarios[0].second.lists, 1u);
+  EXPECT_EQ(timeline[1].scenarios[0].second.clicks, 0u);
+  EXPECT_EQ(attributor.Timeline(hour0 + kHour).size(), 1u);
+
+  // Three hours are kept: a list four hours on drops the first hour, and
+  // credit for its lists is no longer kept per hour.
+  attributor.OnServed(List("r4", hour0 + 3 * kHour, "carol", {"w"}));
+  timeline = attributor.Timeline(0);
+  ASSERT_EQ(timeline.size(), 2u);
+  EXPECT_EQ(timeline[0].start_ms, hour0 + kHour);
+  EXPECT_EQ(timeline[1].start_ms, hour0 + 3 * kHour);
+  attributor.OnEvents(std::vector<Event>{Click("bob", "z", hour0 + 3 * kHour + kMinute, "r2")});
+  uint64_t clicks = 0;
+  for (const auto& [key, funnel] : attributor.Funnels()) clicks += funnel.clicks;
+  EXPECT_EQ(clicks, 3u);  // the overall funnels still count it
+  timeline = attributor.Timeline(0);
+  EXPECT_EQ(timeline.back().events[static_cast<size_t>(EventType::kClick)], 1u);
+  for (const TimelineHour& hour : timeline) {
+    for (const auto& [name, funnel] : hour.scenarios) EXPECT_EQ(funnel.clicks, 0u) << name;
+  }
 }
 
 // Results on synthetic units: the wiring of the statistics.

@@ -162,8 +162,8 @@ class RecommendationService::Run {
     response_.variant = request_.variant;
     if (snapshot_ != nullptr) response_.snapshot_id = snapshot_->info().id;
     VITRINA_RETURN_IF_ERROR(CheckRequest());
-    if (service_.rules_ != nullptr) {
-      rule_set_ = service_.rules_->current();
+    if (request_.rules != nullptr || service_.rules_ != nullptr) {
+      rule_set_ = request_.rules != nullptr ? request_.rules : service_.rules_->current();
       response_.rules_version = rule_set_->version();
       std::vector<const CompiledRule*> rules = rule_set_->InEffect(ScenarioName(request_.scenario), now_ms_);
       if (!request_.merchandising) {
@@ -572,7 +572,8 @@ class RecommendationService::Run {
   void Explore(std::vector<Chosen>* chosen, std::vector<Chosen>* reserve) {
     Explorer* explorer = service_.explorer_;
     const std::string_view scenario = ScenarioName(request_.scenario);
-    const double share = explorer != nullptr && request_.personalize && request_.scenario != Scenario::kRecentlyViewed
+    const double share = explorer != nullptr && request_.personalize && !request_.dry_run &&
+                                 request_.scenario != Scenario::kRecentlyViewed
                              ? explorer->ShareFor(scenario)
                              : 0;
     if (share <= 0 || chosen->empty()) return;
@@ -702,7 +703,7 @@ class RecommendationService::Run {
 
   // Impressions per source for the bandit, and the list for the served log.
   void LogServed() {
-    if (service_.explorer_ == nullptr && service_.served_ == nullptr) return;
+    if ((service_.explorer_ == nullptr && service_.served_ == nullptr) || request_.dry_run) return;
     const std::string_view scenario = ScenarioName(request_.scenario);
     ServedList list{.recommendation_id = response_.recommendation_id,
                     .at_ms = now_ms_,

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -55,6 +56,10 @@ struct RecommendRequest {
   std::string variant_model;            // for_you: only this source, when the snapshot has it
   bool use_ranker = true;               // for_you: false blends the models instead of the learned ranker
   bool merchandising = true;            // false: no boost, bury, pin or diversity rules (filters, blocks hold)
+  // A preview (the dashboard's rule editor): not logged as served, no
+  // exploration, and `rules`, when set, in place of the rules in force.
+  bool dry_run = false;
+  std::shared_ptr<const RuleSet> rules;
 };
 
 // A business rule that moved an item, and how.

@@ -222,6 +222,57 @@ TEST_F(RulesTest, BadRulesAreRefusedWithTheFieldAndColumn) {
   EXPECT_EQ(int64_t(Json(server_->Request("GET", "/v1/rules"))["version"]), 0);
 }
 
+TEST_F(RulesTest, PreviewShowsTheListBeforeAndAfterWithoutSavingOrLogging) {
+  auto recorded = [&] { return uint64_t(Json(server_->Request("GET", "/v1/exploration"))["served_log"]["recorded"]); };
+  const std::vector<std::string> shown = Trending("&user_id=u3");
+  const uint64_t recorded_before = recorded();
+  auto ids = [&](simdjson::dom::element list) {
+    std::vector<std::string> out;
+    for (auto item : list.get_array()) out.emplace_back(std::string_view(item["item_id"]));
+    return out;
+  };
+  // A new pin: tent 5 first for this shopper, only in the preview.
+  HttpResult preview = server_->Request("POST", "/v1/rules/preview?scenario=trending&user_id=u3&n=6",
+                                        R"({"kind":"pin","items":["t5"],"position":1})");
+  ASSERT_EQ(preview.status, 200) << preview.body;
+  auto body = Json(preview);
+  EXPECT_FALSE(bool(body["replaces"]));
+  const std::vector<std::string> before = ids(body["before"]), after = ids(body["after"]);
+  ASSERT_EQ(before.size(), 6u);
+  EXPECT_EQ(before, std::vector<std::string>(shown.begin(), shown.begin() + 6));
+  EXPECT_EQ(after[0], "t5");
+  EXPECT_EQ(std::string_view(body["after"].at(0)["rules"].at(0)["effect"]), "pinned at 1");
+  EXPECT_EQ(std::vector<std::string>(after.begin() + 1, after.end()),
+            std::vector<std::string>(before.begin(), before.end() - 1));
+  EXPECT_EQ(recorded(), recorded_before);  // previews are not logged as served
+  // Nothing was saved.
+  EXPECT_EQ(Json(server_->Request("GET", "/v1/rules"))["rules"].get_array().size(), 0u);
+  EXPECT_EQ(Trending()[0], before[0]);
+
+  // Editing a saved rule previews the edit in its place: a filter to tents
+  // becomes a filter to mugs.
+  const std::string id = Create(R"({"kind":"filter","expression":"category == \"Tents\"","scenarios":["trending"]})");
+  preview = server_->Request("POST", "/v1/rules/preview?scenario=trending&n=6",
+                             R"({"id":")" + id + R"(","kind":"filter","expression":"category == \"Mugs\""})");
+  ASSERT_EQ(preview.status, 200) << preview.body;
+  body = Json(preview);
+  EXPECT_TRUE(bool(body["replaces"]));
+  for (const std::string& item : ids(body["before"])) EXPECT_EQ(item[0], 't') << item;
+  for (const std::string& item : ids(body["after"])) EXPECT_EQ(item[0], 'm') << item;
+  EXPECT_EQ(Trending()[0][0], 't');  // the saved rule still holds
+
+  // Bad input names the field; nothing is served or logged by previews.
+  preview = server_->Request("POST", "/v1/rules/preview?scenario=trending", R"({"kind":"boost","expression":"price <","weight":2})");
+  EXPECT_EQ(preview.status, 400);
+  EXPECT_EQ(std::string_view(Json(preview)["error"]["field"]), "expression");
+  preview = server_->Request("POST", "/v1/rules/preview?scenario=nope", R"({"kind":"pin","items":["t5"]})");
+  EXPECT_EQ(preview.status, 400);
+  EXPECT_EQ(std::string_view(Json(preview)["error"]["field"]), "scenario");
+  preview = server_->Request("POST", "/v1/rules/preview?scenario=for_you", R"({"kind":"pin","items":["t5"]})");
+  EXPECT_EQ(preview.status, 400) << preview.body;  // for_you needs a shopper
+  EXPECT_EQ(server_->Request("POST", "/v1/rules/preview", R"({"kind":"pin","items":["t5"]})", kPublicKey).status, 403);
+}
+
 TEST_F(RulesTest, ChangesUnderLoadFailNoRequestAndTakeEffectAtOnce) {
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0};
