@@ -44,6 +44,9 @@ cat <<INFO
 
 Vitrina is serving the demo store at $BASE   (Ctrl-C stops it)
 
+  the demo store   $BASE/demo        (browse it: "Picked for you" follows you)
+  the dashboard    $BASE/dashboard   (admin key: $ADMIN)
+
   health      $BASE/health
   routes      $BASE/v1
   stats       curl -H 'Authorization: Bearer $ADMIN' $BASE/v1/stats

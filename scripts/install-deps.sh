@@ -26,7 +26,7 @@ if [[ "${VITRINA_BENCH_DEPS:-0}" == 1 ]]; then
 fi
 # The browser tests drive Debian's Chromium (playwright-core cannot download
 # a browser here).
-if [[ "${VITRINA_TEST_DEPS:-0}" == 1 ]]; then
+if [[ "${VITRINA_TEST_DEPS:-0}" == 1 || "${VITRINA_BENCH_DEPS:-0}" == 1 ]]; then
   PACKAGES+=(chromium)
 fi
 # web/ builds with Node.js and npm: the machine's own when it has them.
@@ -44,7 +44,14 @@ done
 # The npm packages of web/ (esbuild, TypeScript, playwright-core), exactly
 # as package-lock.json pins them; skipped when node_modules already matches.
 install_npm() {
-  local web
+  local web major
+  # playwright-core and Node's test runner as used here need Node.js 20 or
+  # later; Debian 12's own nodejs package is 18.
+  major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if (( major < 20 )); then
+    echo "vitrina: Node.js 20 or later is needed for web/ (found $(node --version 2>/dev/null || echo none))" >&2
+    exit 1
+  fi
   web="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
   if cmp -s "$web/package-lock.json" "$web/node_modules/.vitrina-installed-lock" 2>/dev/null; then
     return 0

@@ -176,6 +176,8 @@ void ApiService::PreviewRule(RouteRequest& request, Responder respond) {
     if (rule->id.empty()) rule->id = "(new rule)";
     rules.push_back(*rule);
   }
+  // The shopper's list as they would get it, under their experiment group too.
+  ApplyExperiment(experiments_, clock_->NowMillis(), &query);
   query.dry_run = true;
   query.rules = current;
   auto before = recommender_->Recommend(query);
@@ -188,6 +190,9 @@ void ApiService::PreviewRule(RouteRequest& request, Responder respond) {
   w.BeginObject().Key("scenario").String(ScenarioName(query.scenario)).Key("rule");
   WriteRuleJson(*rule, &w);
   w.Key("replaces").Bool(replaced);
+  if (!query.experiment.empty()) {
+    w.Key("experiment").BeginObject().Key("id").String(query.experiment).Key("variant").String(query.variant).EndObject();
+  }
   for (const auto& [name, list] : {std::pair{"before", &*before}, std::pair{"after", &*after}}) {
     w.Key(name).BeginArray();
     for (const RecommendedItem& item : list->items) WriteRecommendedItem(item, false, &w);

@@ -95,7 +95,7 @@ int RunServe(const ServeFlags& flags) {
     spdlog::error("experiments: {}", status.message());
     return kExitFailure;
   }
-  Attributor attribution(config.attribution, &experiments);
+  Attributor attribution(config.attribution, &experiments, &clock);
   const auto attribution_start = std::chrono::steady_clock::now();
   if (Status status = RebuildAttribution(config.served_log.dir, *store, clock.NowMillis(), &attribution); !status.ok()) {
     spdlog::error("attribution: {}", status.message());

@@ -42,8 +42,8 @@ bool InPrePeriod(const Experiment& experiment, const Event& event) {
 
 }  // namespace
 
-Attributor::Attributor(AttributionOptions options, const ExperimentBook* book)
-    : options_(std::move(options)), book_(book) {}
+Attributor::Attributor(AttributionOptions options, const ExperimentBook* book, const Clock* clock)
+    : options_(std::move(options)), book_(book), clock_(clock) {}
 
 Attributor::ExperimentState& Attributor::State(const Experiment& experiment) {
   for (ExperimentState& state : states_) {
@@ -352,11 +352,11 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
   // The timeline's event counts of the kept hours come back from the store too.
   const int64_t timeline_since = (now_ms / kHourMs - options_.timeline_hours + 1) * kHourMs;
   std::vector<Event> events;
-  std::vector<std::pair<int64_t, EventType>> counted;
+  std::map<int64_t, std::array<uint64_t, kEventTypeCount>> counted;  // by hour
   std::vector<std::unordered_map<std::string, double>> pre;
   VITRINA_RETURN_IF_ERROR(ScanPrePeriods(store, experiments, now_ms, &pre, [&](const Event& event) {
     const int64_t at = ReceivedAt(event);
-    if (at >= timeline_since && at < now_ms) counted.emplace_back(at, event.type);
+    if (at >= timeline_since && at < now_ms) ++counted[at / kHourMs * kHourMs][static_cast<size_t>(event.type)];
     const bool outcome = event.type == EventType::kClick || event.type == EventType::kAddToCart ||
                          event.type == EventType::kPurchase;
     if (outcome && at >= since && at < now_ms) events.push_back(event);
@@ -369,8 +369,10 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
     state.live_from_ms = now_ms;
     for (const auto& [unit, revenue] : pre[e]) state.pre_revenue[unit] += revenue;
   }
-  for (const auto& [at, type] : counted) {
-    if (Hour* hour = HourOf(at)) ++hour->events[static_cast<size_t>(type)];
+  for (const auto& [start, counts] : counted) {
+    if (Hour* hour = HourOf(start)) {
+      for (size_t type = 0; type < kEventTypeCount; ++type) hour->events[type] += counts[type];
+    }
   }
   size_t next = 0;
   for (const Event& event : events) {
@@ -384,10 +386,18 @@ Status Attributor::Rebuild(const Store& store, std::vector<ShownList> lists, int
 Attributor::Hour* Attributor::HourOf(int64_t at_ms) {
   if (options_.timeline_hours <= 0) return nullptr;
   const int64_t start = at_ms / kHourMs * kHourMs;
-  if (!hours_.empty() && start < hours_.rbegin()->first - (options_.timeline_hours - 1) * kHourMs) return nullptr;
+  int64_t newest = start;
+  if (clock_ != nullptr) {
+    newest = clock_->NowMillis() / kHourMs * kHourMs;
+    if (start > newest + kHourMs) return nullptr;  // ahead of the clock
+    newest = std::max(newest, start);
+  } else if (!hours_.empty()) {
+    newest = std::max(newest, hours_.rbegin()->first);
+  }
+  const int64_t oldest = newest - (options_.timeline_hours - 1) * kHourMs;
+  if (start < oldest) return nullptr;
   auto [it, fresh] = hours_.try_emplace(start);
   if (fresh) {
-    const int64_t oldest = hours_.rbegin()->first - (options_.timeline_hours - 1) * kHourMs;
     while (hours_.begin()->first < oldest) hours_.erase(hours_.begin());
   }
   return &it->second;

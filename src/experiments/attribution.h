@@ -30,6 +30,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "experiments/experiment_book.h"
 #include "experiments/stats.h"
 #include "schema/types.h"
@@ -115,8 +116,12 @@ struct AttributionStats {
 // Thread-safe.
 class Attributor {
  public:
-  // `book` must outlive the attributor.
-  Attributor(AttributionOptions options, const ExperimentBook* book);
+  // `book` must outlive the attributor, and `clock` when given. With a
+  // clock the timeline keeps the hours up to its present (a list or event
+  // stamped over an hour ahead of it is left out of the timeline, so a
+  // clock that jumped ahead cannot push the real hours out); without one,
+  // the hours up to the newest seen.
+  Attributor(AttributionOptions options, const ExperimentBook* book, const Clock* clock = nullptr);
 
   // A list just served (in time order with the events, roughly).
   void OnServed(const ShownList& list);
@@ -197,6 +202,7 @@ class Attributor {
 
   const AttributionOptions options_;
   const ExperimentBook* book_;
+  const Clock* clock_;
 
   mutable std::mutex mutex_;
   std::unordered_map<uint64_t, ListRecord> lists_;               // GUARDED_BY(mutex_): by sequence

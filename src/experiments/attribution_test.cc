@@ -259,6 +259,32 @@ TEST_F(AttributionTest, TimelineCountsEventsByHourAndCreditsTheHourTheListWasSho
   }
 }
 
+TEST_F(AttributionTest, TimelineFollowsTheClockNotAStrayTimestamp) {
+  const int64_t hour0 = kStart / kHour * kHour;
+  ManualClock clock(hour0 + 10 * kMinute);
+  Attributor attributor({.window_ms = kHour, .timeline_hours = 24}, &book_, &clock);
+  attributor.OnServed(List("r1", hour0 + 5 * kMinute, "alice", {"x"}));
+  // A list and an event from a clock that jumped 30 days ahead are left out
+  // of the timeline, and the real hour stays.
+  attributor.OnServed(List("r2", hour0 + 30 * kDay, "bob", {"y"}));
+  attributor.OnEvents(std::vector<Event>{Click("bob", "y", hour0 + 30 * kDay + kMinute)});
+  std::vector<TimelineHour> timeline = attributor.Timeline(0);
+  ASSERT_EQ(timeline.size(), 1u);
+  EXPECT_EQ(timeline[0].start_ms, hour0);
+  EXPECT_EQ(timeline[0].scenarios.at(0).second.lists, 1u);
+  EXPECT_EQ(timeline[0].events[static_cast<size_t>(EventType::kClick)], 0u);
+  // Within the hour ahead is fine (the clock is read before the work).
+  attributor.OnEvents(std::vector<Event>{Click("alice", "x", hour0 + kHour + 30 * kMinute)});
+  EXPECT_EQ(attributor.Timeline(0).size(), 2u);
+  // A day later by the clock, the oldest hour is gone.
+  clock.Set(hour0 + 24 * kHour);
+  attributor.OnEvents(std::vector<Event>{Click("carol", "z", hour0 + 24 * kHour)});
+  timeline = attributor.Timeline(0);
+  ASSERT_EQ(timeline.size(), 2u);
+  EXPECT_EQ(timeline[0].start_ms, hour0 + kHour);
+  EXPECT_EQ(timeline[1].start_ms, hour0 + 24 * kHour);
+}
+
 // Results on synthetic units: the wiring of the statistics.
 ExperimentData Simulate(uint64_t seed, double conversion_a, double conversion_b, size_t units_per_group) {
   std::mt19937_64 rng(seed);

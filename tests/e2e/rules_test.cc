@@ -265,6 +265,13 @@ TEST_F(RulesTest, PreviewShowsTheListBeforeAndAfterWithoutSavingOrLogging) {
   preview = server_->Request("POST", "/v1/rules/preview?scenario=trending", R"({"kind":"boost","expression":"price <","weight":2})");
   EXPECT_EQ(preview.status, 400);
   EXPECT_EQ(std::string_view(Json(preview)["error"]["field"]), "expression");
+  preview = server_->Request("POST", "/v1/rules/preview?scenario=trending", R"({"kind":"pin","items":)");
+  EXPECT_EQ(preview.status, 400);
+  EXPECT_EQ(std::string_view(Json(preview)["error"]["code"]), "invalid_rule");
+  EXPECT_EQ(server_->Request("POST", "/v1/rules/preview?scenario=trending", "").status, 400);
+  preview = server_->Request("POST", "/v1/rules/preview?scenario=trending&n=0", R"({"kind":"pin","items":["t5"]})");
+  EXPECT_EQ(preview.status, 400);
+  EXPECT_EQ(std::string_view(Json(preview)["error"]["field"]), "n");
   preview = server_->Request("POST", "/v1/rules/preview?scenario=nope", R"({"kind":"pin","items":["t5"]})");
   EXPECT_EQ(preview.status, 400);
   EXPECT_EQ(std::string_view(Json(preview)["error"]["field"]), "scenario");

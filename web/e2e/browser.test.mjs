@@ -2,7 +2,7 @@
 // real engine with the demo store. Screenshots go to $VITRINA_SCREENSHOTS
 // (build/screenshots under CTest).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -16,10 +16,15 @@ let browser;
 let context;
 const problems = [];  // console errors and uncaught exceptions of every page
 
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
 before(async () => {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: \`make test\` installs Debian's chromium (or set CHROMIUM)`);
+  }
   engine = await startEngine();
   browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    executablePath: chromiumPath,
     // A closed network: no background connections, no component updates.
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
@@ -202,7 +207,9 @@ test('the dashboard: start an experiment, see its intervals, stop it', { timeout
   await dash.waitForSelector('#new-experiment');
   await dash.fill('#new-experiment input[name=id]', 'bad id!');
   await dash.click('#new-experiment button[type=submit]');
-  // The browser's own pattern check stops it; then a real one.
+  // The form's own check stops it: nothing was created.
+  assert.ok(await dash.$eval('#new-experiment input[name=id]', (input) => !input.checkValidity()));
+  assert.deepEqual((await engine.api('GET', '/v1/experiments')).body.experiments, []);
   await dash.fill('#new-experiment input[name=id]', 'browser-ab');
   await dash.click('#new-experiment button[type=submit]');
   await dash.waitForSelector('#results h2:has-text("browser-ab")');

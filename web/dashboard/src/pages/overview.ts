@@ -12,9 +12,9 @@ interface Timeline {
 }
 
 const ranges = [
-  { id: '24h', hours: 24, bucket: 1, title: 'last 24 hours, per hour' },
-  { id: '7d', hours: 168, bucket: 6, title: 'last 7 days, per 6 hours' },
-  { id: '14d', hours: 336, bucket: 24, title: 'last 14 days, per day' },
+  { id: '24h', hours: 24, bucket: 1, title: 'the last 24 hours, per hour' },
+  { id: '7d', hours: 168, bucket: 6, title: 'the last 7 days, per 6 hours (the last one so far)' },
+  { id: '14d', hours: 336, bucket: 24, title: 'the last 14 days, per day (today so far)' },
 ];
 
 // Sums consecutive hours into buckets of `size`.
@@ -24,6 +24,24 @@ export function bucketSums(values: number[], size: number): number[] {
     out.push(values.slice(i, i + size).reduce((a, b) => a + b, 0));
   }
   return out;
+}
+
+// Drops leading hours until the first starts a bucket (the server's clock
+// decides the hours; the browser's only how many to ask for).
+export function alignToBuckets(timeline: Timeline, bucket: number): Timeline {
+  let skip = 0;
+  while (skip < timeline.hours.length && new Date(timeline.hours[skip]).getUTCHours() % bucket !== 0) ++skip;
+  if (skip === 0 || skip === timeline.hours.length) return timeline;
+  const cut = <T>(values: T[]) => values.slice(skip);
+  const scenarios: Timeline['scenarios'] = {};
+  for (const [name, columns] of Object.entries(timeline.scenarios)) {
+    scenarios[name] = Object.fromEntries(Object.entries(columns).map(([k, v]) => [k, cut(v)])) as Timeline['scenarios'][string];
+  }
+  return {
+    hours: cut(timeline.hours),
+    events: Object.fromEntries(Object.entries(timeline.events).map(([k, v]) => [k, cut(v)])),
+    scenarios,
+  };
 }
 
 function ratio(top: number[], bottom: number[]): (number | null)[] {
@@ -39,10 +57,15 @@ function label(iso: string, bucket: number): string {
 
 export async function overviewPage(api: Api, root: HTMLElement, query: URLSearchParams): Promise<void> {
   const range = ranges.find((r) => r.id === query.get('range')) ?? ranges[0];
-  const [stats, timeline] = await Promise.all([
+  // Whole UTC buckets (days from midnight, 6-hour blocks from 00, 06, ...):
+  // the full ones before and the current one so far.
+  const currentHour = new Date().getUTCHours();
+  const hours = range.hours - range.bucket + (currentHour % range.bucket) + 1;
+  const [stats, fetched] = await Promise.all([
     api.get('/v1/stats'),
-    api.get<Timeline>('/v1/attribution/timeline?hours=' + range.hours),
+    api.get<Timeline>('/v1/attribution/timeline?hours=' + hours),
   ]);
+  const timeline = alignToBuckets(fetched, range.bucket);
   const card = (title: string, value: string) => h('div', { class: 'stat' }, h('span', null, title), h('b', null, value));
   root.appendChild(h('h1', null, 'Overview'));
   root.appendChild(h('div', { class: 'stats' },
@@ -59,8 +82,10 @@ export async function overviewPage(api: Api, root: HTMLElement, query: URLSearch
 
   const labels: string[] = [];
   for (let i = 0; i < timeline.hours.length; i += range.bucket) labels.push(label(timeline.hours[i], range.bucket));
-  const eventSeries: Series[] = ['view', 'click', 'add_to_cart', 'purchase', 'search']
-    .map((type) => ({ name: type, values: bucketSums(timeline.events[type] ?? [], range.bucket) }));
+  // Every event type that occurred in the period.
+  const eventSeries: Series[] = Object.keys(timeline.events)
+    .filter((type) => timeline.events[type].some((n) => n > 0))
+    .map((type) => ({ name: type, values: bucketSums(timeline.events[type], range.bucket) }));
   const scenarios = Object.keys(timeline.scenarios).sort();
   const per = (key: 'lists' | 'impressions' | 'clicks' | 'add_to_carts' | 'purchases' | 'revenue') =>
     scenarios.map((name) => bucketSums(timeline.scenarios[name][key], range.bucket));
