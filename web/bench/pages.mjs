@@ -28,6 +28,8 @@ try {
   // Signed in once: the key lives in the tab's sessionStorage.
   await context.addInitScript((key) => sessionStorage.setItem('vitrina.admin_key', key), ADMIN_KEY);
   const pages = [
+    // What a new tab and one request cost alone: the floor under every page.
+    ['baseline: /health (no script)', '/health', 'body'],
     ['demo: home', '/demo', '#for-you .vitrina-item'],
     ['demo: product', '/demo#/item/85123A', '#similar .vitrina-item'],
     ['demo: search', '/demo#/search?q=lantern', '#results li'],
