@@ -28,6 +28,7 @@ struct HttpRequest {
   std::string origin;              // Origin (browsers)
   std::string actor;               // X-Vitrina-Actor: who makes a change, for audit logs
   std::string if_none_match;       // If-None-Match (conditional GET of the web pages)
+  std::string accept_encoding;     // Accept-Encoding (gzip for the web pages)
 
   // First value of a query parameter, or nullptr.
   const std::string* Query(std::string_view name) const;

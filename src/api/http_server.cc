@@ -216,6 +216,7 @@ class Session : public std::enable_shared_from_this<Session> {
     request.origin = std::string(raw[http::field::origin]);
     request.actor = std::string(raw["X-Vitrina-Actor"]);
     request.if_none_match = std::string(raw[http::field::if_none_match]);
+    request.accept_encoding = std::string(raw[http::field::accept_encoding]);
     request.body = std::move(raw.body());
     deadline_ms_.store(0, std::memory_order_relaxed);  // the handler may take its time
     // Exactly one answer per request: whoever sets this first writes.

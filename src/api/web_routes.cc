@@ -1,8 +1,10 @@
 #include "api/web_routes.h"
 
+#include <algorithm>
 #include <string_view>
 
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "web/web_assets.h"
 
 namespace vitrina {
@@ -19,19 +21,37 @@ void AddPageHeaders(HttpResponse* response) {
   response->headers.emplace_back("Referrer-Policy", "same-origin");
 }
 
+// Whether the client takes gzip ("gzip", "gzip;q=0.8", not "gzip;q=0").
+bool AcceptsGzip(std::string_view accept_encoding) {
+  for (std::string_view part : Split(accept_encoding, ",")) {
+    part = TrimWhitespace(part);
+    const size_t semicolon = part.find(';');
+    if (AsciiLower(TrimWhitespace(part.substr(0, semicolon))) != "gzip") continue;
+    if (semicolon == std::string_view::npos) return true;
+    std::string params = AsciiLower(part.substr(semicolon + 1));
+    params.erase(std::remove(params.begin(), params.end(), ' '), params.end());
+    return !(params == "q=0" || params == "q=0.0" || params == "q=0.00" || params == "q=0.000");
+  }
+  return false;
+}
+
 HttpResponse AssetResponse(const WebAsset& asset, const HttpRequest& request) {
   HttpResponse response;
   response.content_type = std::string(asset.content_type);
+  const bool gzip = !asset.gzip_body.empty() && AcceptsGzip(request.accept_encoding);
+  const std::string_view etag = gzip ? asset.gzip_etag : asset.etag;
   // Revalidated on every load (a new build changes the tag), answered 304
   // when unchanged.
   response.headers.emplace_back("Cache-Control", "no-cache");
-  response.headers.emplace_back("ETag", std::string(asset.etag));
+  response.headers.emplace_back("ETag", std::string(etag));
+  response.headers.emplace_back("Vary", "Accept-Encoding");
   AddPageHeaders(&response);
-  if (request.if_none_match == asset.etag) {
+  if (request.if_none_match == etag) {
     response.status = 304;
     return response;
   }
-  response.body = std::string(asset.body);
+  if (gzip) response.headers.emplace_back("Content-Encoding", "gzip");
+  response.body = std::string(gzip ? asset.gzip_body : asset.body);
   return response;
 }
 

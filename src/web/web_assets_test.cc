@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace vitrina {
@@ -32,6 +33,23 @@ TEST(WebAssetsTest, SortedForLookupAndTyped) {
   EXPECT_EQ(html.find("https://"), std::string::npos);
   // The tracker bundle defines the global a plain <script> uses.
   EXPECT_NE(FindWebAsset("/tracker/vitrina.js")->body.find("Vitrina"), std::string_view::npos);
+}
+
+TEST(WebAssetsTest, EachFileHasAGzipCopyOfItself) {
+  for (const WebAsset& asset : WebAssets()) {
+    const std::string_view gz = asset.gzip_body;
+    ASSERT_GT(gz.size(), 18u) << asset.path;
+    EXPECT_EQ(static_cast<unsigned char>(gz[0]), 0x1f) << asset.path;  // gzip's magic
+    EXPECT_EQ(static_cast<unsigned char>(gz[1]), 0x8b) << asset.path;
+    // The trailer's last 4 bytes: the uncompressed size (little-endian).
+    uint32_t size = 0;
+    for (int i = 0; i < 4; ++i) size |= uint32_t(static_cast<unsigned char>(gz[gz.size() - 4 + i])) << (8 * i);
+    EXPECT_EQ(size, asset.body.size()) << asset.path;
+    EXPECT_NE(asset.gzip_etag, asset.etag);
+  }
+  // Scripts compress well: the point of sending them so.
+  const WebAsset* app = FindWebAsset("/dashboard/app.js");
+  EXPECT_LT(app->gzip_body.size() * 2, app->body.size());
 }
 
 }  // namespace

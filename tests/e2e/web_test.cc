@@ -34,6 +34,22 @@ TEST(WebPagesTest, PagesAreServedWithoutAKeyWithTheirSecurityHeadersAndRevalidat
   EXPECT_TRUE(again.body.empty());
   EXPECT_EQ(server.Request("GET", "/dashboard/app.js", "", "", {{"If-None-Match", "\"other\""}}).status, 200);
 
+  // Browsers that take gzip get it, under its own tag.
+  HttpResult zipped = server.Request("GET", "/dashboard/app.js", "", "", {{"Accept-Encoding", "br, gzip, deflate"}});
+  ASSERT_EQ(zipped.status, 200);
+  EXPECT_EQ(zipped.headers["content-encoding"], "gzip");
+  EXPECT_EQ(zipped.headers["vary"], "Accept-Encoding");
+  ASSERT_GT(zipped.body.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(zipped.body[0]), 0x1f);
+  EXPECT_LT(zipped.body.size() * 2, script.body.size());
+  EXPECT_NE(zipped.headers["etag"], etag);
+  EXPECT_EQ(server.Request("GET", "/dashboard/app.js", "", "",
+                           {{"Accept-Encoding", "gzip"}, {"If-None-Match", zipped.headers["etag"]}}).status,
+            304);
+  HttpResult refused = server.Request("GET", "/dashboard/app.js", "", "", {{"Accept-Encoding", "gzip;q=0, br"}});
+  EXPECT_EQ(refused.headers.count("content-encoding"), 0u);
+  EXPECT_EQ(refused.body, script.body);
+
   EXPECT_EQ(server.Request("GET", "/demo", "", "").status, 200);
   HttpResult config = server.Request("GET", "/demo/config.js", "", "");
   ASSERT_EQ(config.status, 200);

@@ -153,6 +153,7 @@ test('the dashboard: sign in, and the overview draws its charts', { timeout: 600
   await dash.click('button[type=submit]');
   await dash.waitForSelector('.login .error:has-text("not the admin key")');
   await dash.fill('#admin-key', ADMIN_KEY);
+  await dash.fill('#actor', 'marketer-anna');
   await dash.click('button[type=submit]');
   await dash.waitForSelector('main[data-page=overview] figure svg');
   const charts = await dash.$$eval('main figure', (figures) => figures.map((f) => ({
@@ -258,6 +259,9 @@ test('the dashboard: a rule is checked as typed, previewed, saved, and in force 
   await dash.screenshot({ path: join(shots, 'dashboard-rule-preview.png'), fullPage: true });
   await dash.click('#save-rule');
   await dash.waitForSelector(`#rules tr:has-text("Pin from the browser test")`);
+  // Saved, the editor shows the rule again with its history.
+  await dash.waitForSelector('#rule-history tbody tr:has-text("create")');
+  assert.match(await dash.textContent('#rule-history tbody tr'), /marketer-anna/, 'the audit log names who saved it');
 
   await demo.goto(engine.url + '/demo#/');
   await demo.reload();

@@ -16,6 +16,8 @@ export class Api {
   constructor(
     private readonly key: string,
     private readonly base = '',
+    // Who makes changes, for the audit log (X-Vitrina-Actor).
+    private readonly actor = '',
   ) {}
 
   async get<T = any>(path: string): Promise<T> {
@@ -37,6 +39,7 @@ export class Api {
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { Authorization: 'Bearer ' + this.key };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (this.actor) headers['X-Vitrina-Actor'] = this.actor;
     let response: Response;
     try {
       response = await fetch(this.base + path, {

@@ -21,15 +21,18 @@ const pages: { id: string; title: string; page: Page }[] = [
 ];
 
 const KEY = 'vitrina.admin_key';
+const ACTOR = 'vitrina.actor';
 const app = document.getElementById('app') as HTMLElement;
 
 function login(message = ''): void {
   const input = h('input', { type: 'password', id: 'admin-key', autocomplete: 'current-password', placeholder: 'admin key' });
+  const name = h('input', { id: 'actor', value: sessionStorage.getItem(ACTOR) ?? '', placeholder: 'e.g. alice', maxlength: 100 });
   const error = h('p', { class: 'error', role: 'alert' }, message);
   const form = h('form', { class: 'login card' },
     h('h1', null, 'Vitrina'),
     h('p', null, 'The dashboard calls the API with the admin key. It is kept in this browser tab only.'),
     h('label', null, 'Admin key ', input),
+    h('label', null, 'Your name, for the rules\' audit log (optional) ', name),
     h('button', { type: 'submit' }, 'Sign in'),
     error);
   form.addEventListener('submit', async (event) => {
@@ -38,6 +41,7 @@ function login(message = ''): void {
     try {
       await new Api(key).get('/v1/stats');
       sessionStorage.setItem(KEY, key);
+      sessionStorage.setItem(ACTOR, name.value.trim());
       route();
     } catch (e) {
       error.textContent = e instanceof ApiError && (e.status === 401 || e.status === 403)
@@ -53,7 +57,7 @@ let generation = 0;
 async function route(): Promise<void> {
   const key = sessionStorage.getItem(KEY);
   if (!key) return login();
-  const api = new Api(key);
+  const api = new Api(key, '', sessionStorage.getItem(ACTOR) ?? '');
   const { path, query } = parseHash(location.hash);
   const current = pages.find((p) => p.id === path[0]) ?? pages[0];
   const content = h('main', { id: 'content', 'data-page': current.id });

@@ -195,6 +195,17 @@ function editor(api: Api, original: Rule | null): HTMLElement {
       }
     },
   }, original ? 'Save changes' : 'Create rule');
+  // Who changed this rule when (the audit log), newest first.
+  const history = h('div', { class: 'card', id: 'rule-history' });
+  if (original) {
+    void api.get('/v1/rules/audit' + query({ rule_id: original.id, limit: 20 })).then((audit) => {
+      mount(history, h('h2', null, 'History'), h('table', { class: 'table compact' },
+        h('thead', null, h('tr', null, ['When', 'Who', 'What', 'Rule set version'].map((t) => h('th', null, t)))),
+        h('tbody', null, audit.entries.map((entry: any) => h('tr', null,
+          h('td', null, (entry.at ?? '').slice(0, 19).replace('T', ' ')), h('td', null, entry.actor),
+          h('td', null, entry.action), h('td', null, String(entry.version)))))));
+    }, (e) => mount(history, h('p', { class: 'error' }, e instanceof Error ? e.message : String(e))));
+  }
   return h('div', { class: 'editor' },
     form,
     h('div', { class: 'card' },
@@ -205,7 +216,8 @@ function editor(api: Api, original: Rule | null): HTMLElement {
       h('label', null, h('span', null, 'Item (or cart items, comma-separated)'), anchor),
       h('button', { type: 'button', id: 'preview-button', onclick: () => void preview() }, 'Preview'),
       previewBox),
-    h('p', null, save));
+    h('p', null, save),
+    original ? history : null);
 }
 
 // Before and after side by side; items that moved, came in or went out are marked.
