@@ -252,8 +252,9 @@ std::vector<ParamImpl> BuildParams() {
       "when there is no snapshot yet.",
       [](Config& c) -> int64_t& { return c.training.train_interval_s; }));
   params.push_back(Number("training.max_quality_drop", 0, 1,
-      "Quality guard: a new snapshot whose offline NDCG@10 (the learned ranker's, else the best shared model's) "
-      "falls below (1 - this) x the serving snapshot's is kept on disk but not put in service; 1 turns it off.",
+      "Quality guard: a new snapshot whose offline NDCG@10 (the learned ranker's, else its best model's among those "
+      "both have) falls below (1 - this) x the serving snapshot's is kept on disk but not put in service; 1 turns it "
+      "off.",
       [](Config& c) -> double& { return c.training.max_quality_drop; }));
   params.push_back(Integer("training.keep_snapshots", 1, 1000, "Snapshots kept on disk; older ones are deleted.",
       [](Config& c) -> size_t& { return c.training.keep_snapshots; }));

@@ -131,7 +131,9 @@ TEST_F(DriftTest, ALikeDayIsCalmAShiftedDayRaisesTheAlert) {
   EXPECT_EQ(report.interactions, 300u) << "yesterday has left the window";
   EXPECT_TRUE(report.alert);
   for (const DriftFeature& feature : report.features) {
-    if (feature.name == "price" || feature.name == "category") EXPECT_GT(feature.psi, 1.0) << feature.name;
+    if (feature.name == "price" || feature.name == "category") {
+      EXPECT_GT(feature.psi, 1.0) << feature.name;
+    }
   }
 }
 

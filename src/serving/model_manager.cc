@@ -200,13 +200,23 @@ std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, c
     return value->second;
   };
   if (auto a = metric(candidate, "pipeline"), b = metric(serving, "pipeline"); a && b) {
-    return QualityComparison{.model = "pipeline", .candidate = *a, .serving = *b};
+    return QualityComparison{.model = "pipeline", .serving_model = "pipeline", .candidate = *a, .serving = *b};
   }
+  // Best against best: a model that fell behind another is no loss when the
+  // snapshot's best still holds (the models' blend serves, not one model).
   std::optional<QualityComparison> best;
   for (const auto& [model, values] : candidate.metrics) {
     auto a = metric(candidate, model), b = metric(serving, model);
     if (!a || !b) continue;
-    if (!best || *b > best->serving) best = QualityComparison{.model = model, .candidate = *a, .serving = *b};
+    if (!best) best = QualityComparison{};
+    if (best->model.empty() || *a > best->candidate) {
+      best->model = model;
+      best->candidate = *a;
+    }
+    if (best->serving_model.empty() || *b > best->serving) {
+      best->serving_model = model;
+      best->serving = *b;
+    }
   }
   return best;
 }
@@ -220,8 +230,11 @@ Status ModelManager::CheckQuality(const SnapshotInfo& info) const {
   char text[64];
   std::snprintf(text, sizeof(text), "%.4f < %.0f%% of %.4f", quality->candidate,
                 100 * (1 - options_.max_quality_drop), quality->serving);
-  return Status::FailedPrecondition("quality guard: snapshot " + info.id + " not put in service: its " +
-                                    quality->model + " NDCG@10 is " + text + " (serving " + serving->info().id +
+  const std::string models = quality->model == quality->serving_model
+                                 ? quality->model
+                                 : quality->model + " against " + quality->serving_model;
+  return Status::FailedPrecondition("quality guard: snapshot " + info.id + " not put in service: its best NDCG@10 (" +
+                                    models + ") is " + text + " (serving " + serving->info().id +
                                     "); it stays on disk (POST /v1/models/" + info.id + "/restore to use it anyway)");
 }
 

@@ -36,10 +36,12 @@ struct ModelManagerOptions {
 };
 
 // The offline quality the guard compares: NDCG@10 of the learned ranker
-// when both snapshots have it, else of the best model both have. nullopt
-// when they share no measured model.
+// when both snapshots have it, else each snapshot's best among the models
+// both have (which model leads may change between trainings). nullopt when
+// they share no measured model.
 struct QualityComparison {
-  std::string model;
+  std::string model;          // the candidate's
+  std::string serving_model;  // the serving snapshot's
   double candidate = 0, serving = 0;
 };
 std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, const SnapshotInfo& serving);

@@ -309,6 +309,34 @@ TEST_F(ServingTest, SnapshotsPersistListAndRestore) {
   EXPECT_EQ(reopened.current()->num_items(), 12u);
 }
 
+TEST(QualityGuardTest, ComparesTheRankerElseEachSnapshotsBestModel) {
+  auto info = [](std::map<std::string, double> ndcg) {
+    SnapshotInfo out;
+    for (const auto& [model, value] : ndcg) out.metrics[model]["ndcg@10"] = value;
+    return out;
+  };
+  // The leader changed (trending faded, content rose): best against best.
+  auto quality = CompareQuality(info({{"trending", 0.002}, {"content", 0.103}, {"als", 0.04}}),
+                                info({{"trending", 0.078}, {"content", 0.06}, {"als", 0.05}}));
+  ASSERT_TRUE(quality);
+  EXPECT_EQ(quality->model, "content");
+  EXPECT_EQ(quality->serving_model, "trending");
+  EXPECT_DOUBLE_EQ(quality->candidate, 0.103);
+  EXPECT_DOUBLE_EQ(quality->serving, 0.078);
+  // Only the models both have count.
+  quality = CompareQuality(info({{"sasrec", 0.5}, {"als", 0.01}}), info({{"als", 0.04}, {"ease", 0.09}}));
+  ASSERT_TRUE(quality);
+  EXPECT_EQ(quality->model, "als");
+  EXPECT_EQ(quality->serving_model, "als");
+  EXPECT_DOUBLE_EQ(quality->serving, 0.04);
+  // The learned ranker, when both have it, whatever the rest.
+  quality = CompareQuality(info({{"pipeline", 0.2}, {"als", 0.9}}), info({{"pipeline", 0.3}, {"als", 0.1}}));
+  ASSERT_TRUE(quality);
+  EXPECT_EQ(quality->model, "pipeline");
+  EXPECT_DOUBLE_EQ(quality->candidate, 0.2);
+  EXPECT_FALSE(CompareQuality(info({{"als", 0.1}}), info({{"ease", 0.1}})));
+}
+
 TEST_F(ServingTest, QualityGuardKeepsAWorseSnapshotOutOfService) {
   auto first = manager_->TrainNow(nullptr);
   ASSERT_TRUE(first.ok());
@@ -316,7 +344,7 @@ TEST_F(ServingTest, QualityGuardKeepsAWorseSnapshotOutOfService) {
   // Shoppers who now wander at random: the next holdout cannot be predicted.
   std::mt19937_64 rng(5);
   WriteBatch batch;
-  for (int u = 0; u < 60; ++u) {
+  for (int u = 0; u < 200; ++u) {
     const std::string user = "noise" + std::to_string(u);
     for (int step = 0; step < 4; ++step) {
       const std::string item = std::string(rng() % 2 ? "m" : "t") + std::to_string(rng() % 6);
