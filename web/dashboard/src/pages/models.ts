@@ -35,11 +35,15 @@ export async function modelsPage(api: Api, root: HTMLElement, query: URLSearchPa
     onclick: async () => {
       train.setAttribute('disabled', '');
       try {
+        // Runs so far: the page waits for one more (a queued run may not
+        // have started at the first look).
+        const runs = (t: any) => t.runs.succeeded + t.runs.failed + t.runs.rejected_by_quality_guard;
+        const before = runs(data.training);
         await api.post('/v1/models/train');
         status.textContent = 'Training started; this page refreshes when it ends.';
         const poll = async () => {
           const now = await api.get('/v1/models');
-          if (now.training.running || now.training.queued) {
+          if (now.training.running || now.training.queued || runs(now.training) === before) {
             status.textContent = `Training: ${now.training.stage} (${Math.round(100 * now.training.fraction)}%)`;
             setTimeout(poll, 1000);
           } else {
@@ -61,10 +65,14 @@ export async function modelsPage(api: Api, root: HTMLElement, query: URLSearchPa
       h('b', null, `${t.runs.succeeded} ok · ${t.runs.failed} failed · ${t.runs.rejected_by_quality_guard} rejected`)),
     h('div', { class: 'stat' }, h('span', null, 'Now'),
       h('b', null, t.running ? `training: ${t.stage} ${Math.round(100 * t.fraction)}%` : 'idle'))));
-  if (t.last_error) root.appendChild(h('p', { class: 'error' }, 'Last training failed: ' + t.last_error));
-  if (data.training.last_rejected) {
+  // A snapshot the quality guard kept out is reported once, as a warning below.
+  const rejected = data.training.last_rejected;
+  if (t.last_error && !(rejected && t.last_error === rejected.reason)) {
+    root.appendChild(h('p', { class: 'error' }, 'Last training failed: ' + t.last_error));
+  }
+  if (rejected) {
     root.appendChild(h('p', { class: 'warning' },
-      `The quality guard kept ${data.training.last_rejected.snapshot} out of service: ${data.training.last_rejected.reason}`));
+      `The quality guard kept ${rejected.snapshot} out of service. ${rejected.reason}`));
   }
   root.appendChild(h('p', null, train, ' ', status));
 
