@@ -67,7 +67,9 @@ export function lineChart(options: LineChartOptions): HTMLElement {
   }
   const every = Math.max(1, Math.ceil(count / 6));
   for (let i = 0; i < count; i += every) {
-    chart.appendChild(svg('text', { x: x(i), y: height - 8, class: 'axis', 'text-anchor': 'middle' }, options.labels[i]));
+    // The edge labels lean inwards so that they are not cut.
+    const anchor = count > 1 && i === 0 ? 'start' : count > 1 && i === count - 1 ? 'end' : 'middle';
+    chart.appendChild(svg('text', { x: x(i), y: height - 8, class: 'axis', 'text-anchor': anchor }, options.labels[i]));
   }
   options.series.forEach((series, s) => {
     let d = '';
@@ -92,9 +94,10 @@ export function lineChart(options: LineChartOptions): HTMLElement {
   // Hover: each column tells its values.
   const column = count <= 1 ? plotWidth : plotWidth / (count - 1);
   for (let i = 0; i < count; ++i) {
-    const hit = svg('rect', {
-      x: x(i) - column / 2, y: margin.top, width: column, height: plotHeight, class: 'hit',
-    });
+    // Each column's band, kept inside the plot.
+    const left = Math.max(margin.left, x(i) - column / 2);
+    const right = Math.min(width - margin.right, x(i) + column / 2);
+    const hit = svg('rect', { x: left, y: margin.top, width: Math.max(right - left, 1), height: plotHeight, class: 'hit' });
     const lines = options.series.map((series) => {
       const value = series.values[i];
       return `${series.name}: ${value === null || !Number.isFinite(value) ? '–' : format(value)}`;

@@ -72,14 +72,16 @@ export async function modelsPage(api: Api, root: HTMLElement, query: URLSearchPa
   }
   if (rejected) {
     root.appendChild(h('p', { class: 'warning' },
-      `The quality guard kept ${rejected.snapshot} out of service. ${rejected.reason}`));
+      rejected.reason.replace(/^quality guard: /, 'The quality guard: ')));
   }
   root.appendChild(h('p', null, train, ' ', status));
 
   // The history: each snapshot's best NDCG@10, oldest to newest.
+  const charts = h('div', { class: 'grid' });
+  root.appendChild(charts);
   const history = [...snapshots].sort((a, b) => a.created.localeCompare(b.created));
   if (history.length > 0) {
-    root.appendChild(lineChart({
+    charts.appendChild(lineChart({
       title: 'Training history: the best model\'s NDCG@10 per snapshot',
       labels: history.map((s) => s.created.slice(5, 16).replace('T', ' ')),
       series: [{ name: 'NDCG@10', values: history.map((s) => bestNdcg(s)?.[1] ?? null) }],
@@ -89,10 +91,10 @@ export async function modelsPage(api: Api, root: HTMLElement, query: URLSearchPa
   if (chosen) {
     const models = Object.keys(chosen.metrics ?? {});
     if (models.length > 0) {
-      root.appendChild(barChart(`NDCG@10 per model, snapshot ${chosen.id}`,
+      charts.appendChild(barChart(`NDCG@10 per model, snapshot ${chosen.id}`,
         models.map((m) => ({ label: m, value: chosen.metrics[m]['ndcg@10'] ?? null, highlight: m === 'pipeline' }))));
     }
-    if (chosen.evaluation) root.appendChild(h('p', { class: 'muted' }, chosen.evaluation));
+    if (chosen.evaluation) root.appendChild(h('p', { class: 'muted' }, 'Measured by ' + chosen.evaluation + '.'));
   }
 
   root.appendChild(h('h2', null, 'Snapshots'));
