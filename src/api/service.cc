@@ -487,17 +487,18 @@ void ApiService::UserProfile(RouteRequest& request, Responder respond) {
   std::map<std::string, double> item_weight;  // views 1, carts 3, purchases 5
   std::map<std::string, uint64_t> devices;
   std::vector<double> prices;                 // unit prices of bought lines
-  for (const Event& event : events) {  // newest first
+  for (const Event& event : events) {
     ++by_type[static_cast<size_t>(event.type)];
-    if (last == 0) last = event.timestamp_ms;
-    first = event.timestamp_ms;
+    // By when they happened (imports may store them in another order).
+    first = first == 0 ? event.timestamp_ms : std::min(first, event.timestamp_ms);
+    last = std::max(last, event.timestamp_ms);
     if (!event.context.device.empty()) ++devices[event.context.device];
     double weight = 1;
     if (event.type == EventType::kAddToCart) weight = 3;
     if (event.type == EventType::kPurchase) {
       weight = 5;
       ++orders;
-      if (last_order == 0) last_order = event.timestamp_ms;
+      last_order = std::max(last_order, event.timestamp_ms);
       for (const EventLine& line : event.lines) {
         if (!line.price) continue;
         spend += line.quantity * *line.price;
