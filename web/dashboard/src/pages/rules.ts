@@ -222,19 +222,24 @@ function editor(api: Api, original: Rule | null): HTMLElement {
 
 // Before and after side by side; items that moved, came in or went out are marked.
 function comparison(before: any[], after: any[]): HTMLElement {
-  const beforeIds = before.map((item) => item.item_id);
-  const afterIds = after.map((item) => item.item_id);
-  const column = (title: string, items: any[], other: string[], mine: string[]) => h('ol', { class: 'compare-list', 'aria-label': title },
+  const labels: Record<string, string> = { new: 'new', gone: 'leaves', up: '▲', down: '▼' };
+  // The "after" column marks what came in or moved; the "now" column what leaves.
+  const column = (title: string, items: any[], other: string[], isAfter: boolean) => h('ol',
+    { class: 'compare-list', 'aria-label': title },
     items.map((item, i) => {
       const j = other.indexOf(item.item_id);
-      const mark = j < 0 ? (mine === afterIds ? 'new' : 'gone') : j > i ? (mine === afterIds ? 'up' : '') : j < i && mine === afterIds ? 'down' : '';
+      let mark = '';
+      if (j < 0) mark = isAfter ? 'new' : 'gone';
+      else if (isAfter && j > i) mark = 'up';
+      else if (isAfter && j < i) mark = 'down';
       const effects = (item.rules ?? []).map((r: any) => r.effect).join(', ');
       return h('li', { class: mark, 'data-item-id': item.item_id, title: item.reason ?? '' },
         h('b', null, item.title || item.item_id), ' ', h('span', { class: 'muted' }, formatPrice(item.price)),
         effects ? h('span', { class: 'rule-effect' }, effects) : null,
-        mark ? h('span', { class: 'mark' }, mark === 'new' ? 'new' : mark === 'gone' ? 'leaves' : mark === 'up' ? '▲' : '▼') : null);
+        mark ? h('span', { class: 'mark' }, labels[mark]) : null);
     }));
+  const ids = (items: any[]) => items.map((item) => item.item_id as string);
   return h('div', { class: 'compare' },
-    h('div', null, h('h3', null, 'Now'), column('now', before, afterIds, beforeIds)),
-    h('div', null, h('h3', null, 'With this rule'), column('with this rule', after, beforeIds, afterIds)));
+    h('div', null, h('h3', null, 'Now'), column('now', before, ids(after), false)),
+    h('div', null, h('h3', null, 'With this rule'), column('with this rule', after, ids(before), true)));
 }
