@@ -40,8 +40,10 @@ after(async () => {
 
 function watch(page) {
   page.on('console', (message) => {
-    // The tests provoke 400s (a bad rule, a bad experiment) and a 401 (a wrong key) on purpose.
-    const provoked = /Failed to load resource: the server responded with a status of 40[01]/.test(message.text());
+    // The tests provoke 400s (a bad rule, a bad experiment) and a 401 (a wrong key) on purpose,
+    // and leaving a page cancels what it was still fetching.
+    const provoked = /Failed to load resource: (the server responded with a status of 40[01]|net::ERR_ABORTED)/
+      .test(message.text());
     if (message.type() === 'error' && !provoked) problems.push(`${page.url()}: ${message.text()}`);
   });
   page.on('pageerror', (error) => problems.push(`${page.url()}: ${error.message}`));
