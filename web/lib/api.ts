@@ -80,3 +80,10 @@ export function query(params: Record<string, string | number | boolean | null | 
   const text = search.toString();
   return text ? '?' + text : '';
 }
+
+// An error for people. The server's messages usually start with the field
+// they are about ("name: required ..."); it is added when they do not.
+export function describeError(error: unknown): string {
+  if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error);
+  return error.field && !error.message.startsWith(error.field) ? `${error.field}: ${error.message}` : error.message;
+}

@@ -2,6 +2,7 @@
 // pages (similar, bought together, upsell), a cart with cross-sell, and
 // search with suggestions. Everything a shopper does goes through the
 // tracker, so the recommendations follow them as they click around.
+import { Api, ApiError, query } from '../../lib/api';
 import { debounce, formatPrice, h, mount, parseHash } from '../../lib/dom';
 import { loadWidget, Tracker, type RecommendedItem, type RecommendParams } from '../../tracker/src/index';
 
@@ -20,6 +21,7 @@ interface CartLine {
 }
 
 const key = window.VITRINA_DEMO?.key ?? '';
+const api = new Api(key);  // the catalog and search, with the public key
 const page = document.getElementById('page') as HTMLElement;
 const tracker = new Tracker({
   key,
@@ -94,12 +96,14 @@ function home(): void {
 
 async function product(id: string): Promise<void> {
   mount(page, h('p', { class: 'muted' }, 'Loading…'));
-  const response = await fetch('/v1/catalog/' + encodeURIComponent(id), { headers: { Authorization: 'Bearer ' + key } });
-  if (!response.ok) {
+  let item: any;
+  try {
+    item = await api.get('/v1/catalog/' + encodeURIComponent(id));
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
     mount(page, h('h1', null, 'Not found'), h('p', null, `There is no item “${id}” for sale.`), h('a', { href: '#/' }, 'Back to the shop'));
     return;
   }
-  const item = await response.json();
   tracker.view(item.id);
   const added = h('span', { class: 'added', role: 'status' });
   mount(page,
@@ -162,13 +166,11 @@ async function searchPage(q: string): Promise<void> {
   mount(page, h('p', { class: 'muted' }, 'Searching…'));
   tracker.search(q);
   await tracker.flush();
-  const params = new URLSearchParams({ q, n: '24', session_id: tracker.sessionId() });
-  const user = tracker.getUser();
-  if (user) params.set('user_id', user);
-  const response = await fetch('/v1/search?' + params, { headers: { Authorization: 'Bearer ' + key } });
-  const result = await response.json();
-  if (!response.ok) {
-    mount(page, h('p', { class: 'error' }, result.error?.message ?? 'Search failed.'));
+  let result: any;
+  try {
+    result = await api.get('/v1/search' + query({ q, n: 24, session_id: tracker.sessionId(), user_id: tracker.getUser() }));
+  } catch (e) {
+    mount(page, h('p', { class: 'error' }, e instanceof Error ? e.message : 'Search failed.'));
     return;
   }
   const notes = [
@@ -214,10 +216,9 @@ function setUpSearch(): void {
       list.hidden = true;
       return;
     }
-    const params = new URLSearchParams({ q, n: '6', session_id: tracker.sessionId() });
-    const response = await fetch('/v1/search/suggest?' + params, { headers: { Authorization: 'Bearer ' + key } });
-    if (!response.ok || input.value !== q || mine !== generation) return;
-    const result = await response.json();
+    const result = await api.get('/v1/search/suggest' + query({ q, n: 6, session_id: tracker.sessionId() }))
+      .catch(() => null);  // no suggestions is no error
+    if (result === null || input.value !== q || mine !== generation) return;
     const entries = [
       ...result.suggestions.map((s: any) => h('li', { role: 'option', class: 'suggestion', onmousedown: () => go(s.text) }, s.text)),
       ...result.items.map((item: any) => h('li', { role: 'option', class: 'suggested-item', onmousedown: () => { location.hash = itemUrl(item); list.hidden = true; } },

@@ -1,7 +1,7 @@
 // Experiments: every A/B test with its status; for the one chosen, each
 // group's metrics as estimates with 95% intervals against the control;
 // start a new one from a form, stop a running one.
-import { ApiError, type Api } from '../../../lib/api';
+import { describeError, type Api } from '../../../lib/api';
 import { formatNumber, formatPercent, h } from '../../../lib/dom';
 import { intervalChart, type Estimate } from '../charts';
 
@@ -138,7 +138,7 @@ function createForm(api: Api): HTMLElement {
       await api.post('/v1/experiments', body);
       location.hash = '#/experiments?id=' + encodeURIComponent(body.id);
     } catch (e) {
-      error.textContent = e instanceof ApiError ? (e.field ? `${e.field}: ` : '') + e.message : String(e);
+      error.textContent = describeError(e);
     }
   });
   return form;

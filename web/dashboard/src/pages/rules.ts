@@ -1,7 +1,7 @@
 // Rules: the rules in force, and an editor that checks the rule as it is
 // typed (the field at fault is marked) and previews its effect on a chosen
 // shopper's recommendations before it is saved.
-import { ApiError, query, type Api } from '../../../lib/api';
+import { ApiError, describeError, query, type Api } from '../../../lib/api';
 import { debounce, formatPrice, h, mount } from '../../../lib/dom';
 
 const kinds: Record<string, { fields: string[]; help: string }> = {
@@ -175,7 +175,7 @@ function editor(api: Api, original: Rule | null): HTMLElement {
       }), current());
       mount(previewBox, comparison(result.before, result.after));
     } catch (e) {
-      mount(previewBox, h('p', { class: 'error' }, e instanceof ApiError ? (e.field ? e.field + ': ' : '') + e.message : String(e)));
+      mount(previewBox, h('p', { class: 'error' }, describeError(e)));
     }
   };
   const save = h('button', {
