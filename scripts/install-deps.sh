@@ -7,6 +7,7 @@ set -euo pipefail
 PACKAGES=(
   g++ cmake make pkg-config
   libboost-dev            # Boost.Beast / Asio (header-only)
+  libssl-dev              # HTTPS (server.tls_cert)
   libsimdjson-dev         # JSON parsing on ingest paths
   librocksdb-dev          # embedded store
   libspdlog-dev libfmt-dev
@@ -19,7 +20,8 @@ PACKAGES=(
   libxgboost-dev          # the learned ranker (LambdaMART)
   libstemmer-dev libicu-dev  # search text: Snowball stemming, Unicode normalization
   libgtest-dev libgmock-dev
-  curl                    # for the curl tour `make demo` prints
+  curl                    # for the curl tour `make demo` prints, and the HTTPS tests
+  openssl                 # the HTTPS tests make a self-signed certificate
 )
 if [[ "${VITRINA_BENCH_DEPS:-0}" == 1 ]]; then
   PACKAGES+=(wrk hyperfine zstd)

@@ -29,7 +29,7 @@ const std::string* HttpRequest::Query(std::string_view name) const {
 }
 
 bool ParseTarget(std::string_view target, std::string* path,
-                 std::vector<std::pair<std::string, std::string>>* query) {
+                 std::vector<std::pair<std::string, std::string>>* query, std::string* problem, std::string* field) {
   query->clear();
   size_t question = target.find('?');
   *path = std::string(target.substr(0, question));
@@ -39,7 +39,19 @@ bool ParseTarget(std::string_view target, std::string* path,
     size_t eq = pair.find('=');
     auto key = PercentDecode(pair.substr(0, eq), true);
     auto value = PercentDecode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
-    if (!key || !value) return false;
+    if (!key || !value) {
+      if (problem != nullptr) *problem = "malformed %-escape in the query string";
+      return false;
+    }
+    if (!IsValidUtf8(*key) || !IsValidUtf8(*value)) {
+      if (field != nullptr && IsValidUtf8(*key)) *field = PrintableAscii(*key, 40);
+      if (problem != nullptr) {
+        *problem = IsValidUtf8(*key) ? "the query parameter '" + PrintableAscii(*key, 40) +
+                                           "' is not UTF-8 text once %-decoded"
+                                     : "a query parameter's name is not UTF-8 text once %-decoded";
+      }
+      return false;
+    }
     query->emplace_back(std::move(*key), std::move(*value));
   }
   return true;
@@ -150,6 +162,22 @@ std::optional<HttpResponse> ParsePriceQuery(const HttpRequest& http, std::string
     return ErrorResponse(400, "invalid_request", std::string(name) + " must be a number >= 0", name);
   }
   *out = *number;
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> ReadActor(const HttpRequest& http, std::string* actor) {
+  constexpr size_t kMaxActorBytes = 100;
+  const std::string_view text = TrimWhitespace(http.actor);
+  if (text.empty()) {
+    *actor = "admin";
+    return std::nullopt;
+  }
+  if (!IsValidUtf8(text) || HasControlChar(text) || text.size() > kMaxActorBytes) {
+    return ErrorResponse(400, "invalid_request",
+                         "the X-Vitrina-Actor header must be UTF-8 text of at most 100 bytes without control characters",
+                         "X-Vitrina-Actor");
+  }
+  *actor = std::string(text);
   return std::nullopt;
 }
 

@@ -45,9 +45,12 @@ struct HttpResponse {
 using Responder = std::function<void(HttpResponse)>;
 
 // Splits "/a/b?x=1&y=%20" into path and decoded query parameters. Returns
-// false when the query has a malformed %-escape.
+// false, saying why in *problem and naming the parameter in *field (when
+// given), when the query has a malformed %-escape or a name or value that
+// is not UTF-8 once decoded.
 bool ParseTarget(std::string_view target, std::string* path,
-                 std::vector<std::pair<std::string, std::string>>* query);
+                 std::vector<std::pair<std::string, std::string>>* query, std::string* problem = nullptr,
+                 std::string* field = nullptr);
 
 // A response with a JSON body.
 HttpResponse JsonResponse(int status, std::string body);
@@ -71,6 +74,9 @@ std::optional<HttpResponse> ParseBoolQuery(const HttpRequest& http, std::string_
 // A whole number from `low` to `high`.
 std::optional<HttpResponse> ParseCountQuery(const HttpRequest& http, std::string_view name, size_t low, size_t high,
                                             size_t* out);
+// Who makes a change, from X-Vitrina-Actor, for audit logs ("admin" when
+// absent): UTF-8 text of at most 100 bytes without control characters.
+std::optional<HttpResponse> ReadActor(const HttpRequest& http, std::string* actor);
 // A price: a number >= 0.
 std::optional<HttpResponse> ParsePriceQuery(const HttpRequest& http, std::string_view name, std::optional<double>* out);
 

@@ -1,5 +1,6 @@
 // An HTTP/1.1 server on Boost.Beast: a few threads run every connection
 // asynchronously, so hundreds of keep-alive clients need no thread each.
+// With a certificate and key it speaks HTTPS (TLS 1.2 or later) instead.
 #pragma once
 
 #include <cstdint>
@@ -17,10 +18,26 @@ struct HttpServerOptions {
   int threads = 0;                // 0: one per CPU core
   size_t max_body_bytes = 32 << 20;
   size_t max_header_bytes = 16 << 10;
-  int idle_timeout_s = 60;        // a connection idle (or stalled) this long is closed, checked every second
+  // Timeouts are checked every second. A connection waits this long for
+  // the first byte of its next request, and a body may stall this long.
+  int idle_timeout_s = 60;
+  // From the first byte of a request, its header must be complete within
+  // this (and a TLS handshake within this from accept); else it is closed.
+  int header_timeout_s = 5;
   size_t max_connections = 10000; // more are accepted and closed at once
+  // Open connections per client IP address at most; more are closed at
+  // once (0: no cap). Behind a reverse proxy all clients share its address.
+  size_t max_connections_per_client = 256;
+  // PEM files; both set: the port speaks HTTPS only. Both empty: plain HTTP.
+  std::string tls_cert;  // certificate, followed by any intermediates
+  std::string tls_key;   // its private key, unencrypted
   bool handle_signals = false;    // SIGINT/SIGTERM request a stop (see WaitForStopRequest)
 };
+
+// Checks that the TLS options are both empty, or name a readable
+// certificate and the private key that matches it; the error names the
+// option and the file. Start() makes the same checks.
+Status CheckTlsFiles(const HttpServerOptions& options);
 
 // Lifetime: each Responder handed to a handler keeps its connection alive
 // and posts to this server's threads, so every Responder must have run or
@@ -35,7 +52,8 @@ class HttpServer {
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, listens and starts serving on background threads.
+  // Loads the TLS files if set, binds, listens and starts serving on
+  // background threads. InvalidArgument: the options are wrong.
   Status Start();
   // The bound port (useful with port 0).
   uint16_t port() const;

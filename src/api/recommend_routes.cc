@@ -37,6 +37,12 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
   }
   if (auto error = ParsePriceQuery(http, "min_price", &request->min_price)) return error;
   if (auto error = ParsePriceQuery(http, "max_price", &request->max_price)) return error;
+  if (request->min_price && request->max_price && *request->min_price > *request->max_price) {
+    return ErrorResponse(400, "invalid_request",
+                         "min_price (" + FormatDouble(*request->min_price) + ") is above max_price (" +
+                             FormatDouble(*request->max_price) + "): no item could match",
+                         "min_price");
+  }
   for (auto [name, target] :
        {std::pair{"in_stock", &request->in_stock}, std::pair{"exclude_purchased", &request->exclude_purchased},
         std::pair{"explain", &request->explain}}) {
@@ -57,14 +63,11 @@ std::optional<HttpResponse> ParseRecommendQuery(const HttpRequest& http, Recomme
   return std::nullopt;
 }
 
-void WriteRecommendedItem(const RecommendedItem& item, bool explain, JsonWriter* w) {
+// `admin`: the caller holds the admin key, and sees which business rules
+// moved the item (a shop page, with the public key, does not).
+void WriteRecommendedItem(const RecommendedItem& item, bool explain, bool admin, JsonWriter* w) {
   w->BeginObject().Key("item_id").String(item.item_id).Key("title").String(item.title);
-  w->Key("price");
-  if (item.price) {
-    w->Double(*item.price);
-  } else {
-    w->Null();
-  }
+  WriteShopFieldsJson(item.item, w);
   w->Key("score").Double(item.score).Key("model").String(item.model).Key("reason").String(item.reason);
   w->Key("reason_item_id");
   if (item.reason_item_id.empty()) {
@@ -76,11 +79,13 @@ void WriteRecommendedItem(const RecommendedItem& item, bool explain, JsonWriter*
   w->Key("sources").BeginArray();
   for (const std::string& source : item.sources) w->String(source);
   w->EndArray();
-  w->Key("rules").BeginArray();
-  for (const AppliedRule& rule : item.rules) {
-    w->BeginObject().Key("id").String(rule.id).Key("name").String(rule.name).Key("effect").String(rule.effect).EndObject();
+  if (admin) {
+    w->Key("rules").BeginArray();
+    for (const AppliedRule& rule : item.rules) {
+      w->BeginObject().Key("id").String(rule.id).Key("name").String(rule.name).Key("effect").String(rule.effect).EndObject();
+    }
+    w->EndArray();
   }
-  w->EndArray();
   if (explain && !item.features.empty()) {
     // Each ranker input with its value (null: missing) and its share of the score.
     w->Key("explanation").BeginObject().Key("bias").Double(item.ranker_bias).Key("features").BeginArray();
@@ -94,6 +99,23 @@ void WriteRecommendedItem(const RecommendedItem& item, bool explain, JsonWriter*
       w->Key("contribution").Double(feature.contribution).EndObject();
     }
     w->EndArray().EndObject();
+  }
+  w->EndObject();
+}
+
+// "empty_reason": null for a list with items; else its code and message,
+// and for the admin key the rules that filtered everything out.
+void WriteEmptyReason(const std::optional<EmptyReason>& reason, bool admin, JsonWriter* w) {
+  w->Key("empty_reason");
+  if (!reason) {
+    w->Null();
+    return;
+  }
+  w->BeginObject().Key("code").String(reason->code).Key("message").String(reason->message);
+  if (admin && !reason->rules.empty()) {
+    w->Key("rules").BeginArray();
+    for (const Rule* rule : reason->rules) w->BeginObject().Key("id").String(rule->id).Key("name").String(rule->name).EndObject();
+    w->EndArray();
   }
   w->EndObject();
 }
@@ -129,8 +151,12 @@ void ApiService::Recommendations(RouteRequest& request, Responder respond) {
     w.Key("experiment").BeginObject().Key("id").String(result->experiment).Key("variant").String(result->variant).EndObject();
   }
   w.Key("items").BeginArray();
-  for (const RecommendedItem& item : result->items) WriteRecommendedItem(item, query.explain, &w);
-  w.EndArray().EndObject();
+  for (const RecommendedItem& item : result->items) {
+    WriteRecommendedItem(item, query.explain, request.caller == Scope::kAdmin, &w);
+  }
+  w.EndArray();
+  WriteEmptyReason(result->empty_reason, request.caller == Scope::kAdmin, &w);
+  w.EndObject();
   HttpResponse response = JsonResponse(200, std::move(body));
   response.headers.emplace_back("Cache-Control", "no-store");
   respond(std::move(response));
@@ -195,7 +221,7 @@ void ApiService::PreviewRule(RouteRequest& request, Responder respond) {
   }
   for (const auto& [name, list] : {std::pair{"before", &*before}, std::pair{"after", &*after}}) {
     w.Key(name).BeginArray();
-    for (const RecommendedItem& item : list->items) WriteRecommendedItem(item, false, &w);
+    for (const RecommendedItem& item : list->items) WriteRecommendedItem(item, false, true, &w);
     w.EndArray();
   }
   w.EndObject();
@@ -242,7 +268,8 @@ void ApiService::ListModels(RouteRequest& request, Responder respond) {
   w.Key("stage").String(training.stage).Key("fraction").Double(training.fraction);
   w.Key("last_error").String(training.last_error).Key("last_snapshot").String(training.last_snapshot);
   w.Key("runs").BeginObject().Key("succeeded").UInt(training.succeeded).Key("failed").UInt(training.failed);
-  w.Key("rejected_by_quality_guard").UInt(training.rejected).EndObject();
+  w.Key("skipped").UInt(training.skipped).Key("rejected_by_quality_guard").UInt(training.rejected).EndObject();
+  w.Key("last_guard").String(training.last_guard);
   w.Key("last_rejected");
   if (training.last_rejected.empty()) {
     w.Null();

@@ -36,11 +36,51 @@ std::string_view ScopeName(Scope scope) {
   return "?";
 }
 
-void Router::Add(HttpMethod method, std::string pattern, Scope scope, std::string summary, RouteHandler handler) {
+void Router::Add(HttpMethod method, std::string pattern, Scope scope, std::string summary, RouteHandler handler,
+                 RouteSpec spec) {
   std::vector<std::string> segments;
   for (std::string_view part : SplitPath(pattern)) segments.emplace_back(part);
   segments_.push_back(std::move(segments));
-  routes_.push_back(Route{method, std::move(pattern), scope, std::move(summary), std::move(handler)});
+  routes_.push_back(
+      Route{method, std::move(pattern), scope, std::move(summary), std::move(handler), std::move(spec)});
+}
+
+std::optional<HttpResponse> Router::CheckQuery(const Route& route, const HttpRequest& request) const {
+  if (!route.spec.strict) return std::nullopt;
+  const std::vector<QueryParam>& params = route.spec.query;
+  for (const auto& [name, value] : request.query) {
+    if (name == "key" && route.scope == Scope::kPublic) continue;  // the public key, for sendBeacon
+    const bool known = std::any_of(params.begin(), params.end(), [&](const QueryParam& param) {
+      if (param.name.ends_with(".*")) {
+        const std::string_view prefix = std::string_view(param.name).substr(0, param.name.size() - 1);
+        return name.size() > prefix.size() && name.starts_with(prefix);
+      }
+      return param.name == name;
+    });
+    if (known) continue;
+    std::string message = "unknown query parameter '" + PrintableAscii(name, 40) + "' for " +
+                          std::string(HttpMethodName(route.method)) + " " + route.pattern;
+    size_t best = std::max<size_t>(3, name.size() / 3 + 1);
+    std::string suggestion;
+    for (const QueryParam& param : params) {
+      const size_t distance = LevenshteinDistance(name, param.name);
+      if (distance < best) {
+        best = distance;
+        suggestion = param.name;
+      }
+    }
+    if (!suggestion.empty()) {
+      message += "; did you mean '" + suggestion + "'?";
+    } else if (params.empty()) {
+      message += ", which takes none";
+    } else {
+      std::vector<std::string> names;
+      for (const QueryParam& param : params) names.push_back(param.name);
+      message += " (it takes: " + Join(names, ", ") + ")";
+    }
+    return ErrorResponse(400, "unknown_parameter", message, PrintableAscii(name, 40));
+  }
+  return std::nullopt;
 }
 
 std::optional<Scope> Router::Authenticate(const HttpRequest& request, Scope route_scope, std::string* problem) const {
@@ -76,6 +116,7 @@ std::optional<HttpResponse> Router::Resolve(const HttpRequest& request, Match* m
   for (std::string_view raw : SplitPath(request.path)) {
     auto decoded = PercentDecode(raw, false);
     if (!decoded) return ErrorResponse(400, "bad_request", "malformed %-escape in the path");
+    if (!IsValidUtf8(*decoded)) return ErrorResponse(400, "bad_request", "the path is not UTF-8 text once %-decoded");
     path.push_back(std::move(*decoded));
   }
   std::string allowed;
@@ -129,7 +170,7 @@ std::optional<HttpResponse> Router::Resolve(const HttpRequest& request, Match* m
     }
   }
   match->caller = caller.value_or(Scope::kOpen);
-  return std::nullopt;
+  return CheckQuery(*match->route, request);
 }
 
 HttpResponse Router::Preflight(const HttpRequest& request, const std::string& allowed_methods) const {

@@ -51,12 +51,35 @@ struct RequestRecord {
 };
 using RequestObserver = std::function<void(const RequestRecord& record)>;
 
+// One query parameter a route takes: what requests are checked against and
+// what the OpenAPI document lists.
+struct QueryParam {
+  std::string name;         // "min_price"; "attributes.*" stands for any name after the prefix
+  std::string type;         // "string", "integer", "number", "boolean", or "list" (comma-separated)
+  std::string description;
+  bool required = false;
+};
+
+// What a route takes and answers, beyond its path: checked on every request
+// (query parameters) and published (GET /v1/openapi.json).
+struct RouteSpec {
+  std::vector<QueryParam> query;
+  std::string body;          // the request body's schema (a name in the OpenAPI components); empty: none
+  std::string response;      // the success answer's schema; empty: a JSON object
+  int status = 200;          // the success status
+  std::string tag;           // the group the route is listed under
+  // Query parameters the route does not list are refused (400
+  // unknown_parameter); pages (the dashboard, the demo) take any.
+  bool strict = true;
+};
+
 struct Route {
   HttpMethod method;
   std::string pattern;  // "/v1/items/{id}"
   Scope scope;
   std::string summary;  // one line for docs and `GET /v1`
   RouteHandler handler;
+  RouteSpec spec;
 };
 
 // Thread-safe once built: Add during setup, Dispatch from any thread.
@@ -68,12 +91,15 @@ class Router {
  public:
   Router(AuthKeys keys, CorsOptions cors = {}) : keys_(std::move(keys)), cors_(std::move(cors)) {}
 
-  void Add(HttpMethod method, std::string pattern, Scope scope, std::string summary, RouteHandler handler);
+  void Add(HttpMethod method, std::string pattern, Scope scope, std::string summary, RouteHandler handler,
+           RouteSpec spec = {});
 
   // 400 for a malformed %-escape in the path, 404 for unknown paths, 405
   // (with Allow) for known paths with another method, 401 without a valid
-  // key, 403 for a key of too small a scope; 204 for OPTIONS (CORS
-  // preflight). Every response to an allowed Origin carries CORS headers.
+  // key, 403 for a key of too small a scope, 400 unknown_parameter for a
+  // query parameter the route does not take (with the closest it does);
+  // 204 for OPTIONS (CORS preflight). Every response to an allowed Origin
+  // carries CORS headers.
   void Dispatch(HttpRequest request, Responder respond) const;
 
   // The error Dispatch would answer before reading a body (unknown route,
@@ -96,6 +122,8 @@ class Router {
 
   // The matched, authorized route, or the error response.
   std::optional<HttpResponse> Resolve(const HttpRequest& request, Match* match) const;
+  // The 400 for a query parameter `route` does not take, if any.
+  std::optional<HttpResponse> CheckQuery(const Route& route, const HttpRequest& request) const;
   // Which scope the request's key grants, or nullopt for an unknown key.
   std::optional<Scope> Authenticate(const HttpRequest& request, Scope route_scope, std::string* problem) const;
   HttpResponse Preflight(const HttpRequest& request, const std::string& allowed_methods) const;

@@ -29,14 +29,6 @@ HttpResponse RuleError400(const RuleError& error) {
   return ErrorResponse(400, "invalid_rule", message, error.field);
 }
 
-// Who the audit log names: the X-Vitrina-Actor header, else "admin" (the
-// admin key is the only one that may change rules).
-std::string ActorOf(const HttpRequest& http) {
-  std::string_view actor = TrimWhitespace(http.actor);
-  if (actor.empty() || HasControlChar(actor)) return "admin";
-  return std::string(TruncateUtf8(actor, 100));
-}
-
 std::string RuleJson(const Rule& rule, int64_t version) {
   std::string body;
   JsonWriter w(&body);
@@ -71,27 +63,33 @@ void ApiService::GetRule(RouteRequest& request, Responder respond) {
 
 void ApiService::CreateRule(RouteRequest& request, Responder respond) {
   if (rules_ == nullptr) return respond(ErrorResponse(503, "unavailable", "rules are not enabled"));
+  std::string actor;
+  if (auto error = ReadActor(request.http, &actor)) return respond(std::move(*error));
   RuleError error;
   std::optional<Rule> rule = rules_->Parse(request.http.body, &error);
   if (!rule) return respond(RuleError400(error));
-  auto created = rules_->Create(std::move(*rule), ActorOf(request.http));
+  auto created = rules_->Create(std::move(*rule), actor);
   if (!created.ok()) return respond(RuleStatusError(created.status()));
   respond(JsonResponse(201, RuleJson(*created, rules_->current()->version())));
 }
 
 void ApiService::ReplaceRule(RouteRequest& request, Responder respond) {
   if (rules_ == nullptr) return respond(ErrorResponse(503, "unavailable", "rules are not enabled"));
+  std::string actor;
+  if (auto error = ReadActor(request.http, &actor)) return respond(std::move(*error));
   RuleError error;
   std::optional<Rule> rule = rules_->Parse(request.http.body, &error);
   if (!rule) return respond(RuleError400(error));
-  auto replaced = rules_->Replace(request.params[0], std::move(*rule), ActorOf(request.http));
+  auto replaced = rules_->Replace(request.params[0], std::move(*rule), actor);
   if (!replaced.ok()) return respond(RuleStatusError(replaced.status()));
   respond(JsonResponse(200, RuleJson(*replaced, rules_->current()->version())));
 }
 
 void ApiService::DeleteRule(RouteRequest& request, Responder respond) {
   if (rules_ == nullptr) return respond(ErrorResponse(503, "unavailable", "rules are not enabled"));
-  Status deleted = rules_->Delete(request.params[0], ActorOf(request.http));
+  std::string actor;
+  if (auto error = ReadActor(request.http, &actor)) return respond(std::move(*error));
+  Status deleted = rules_->Delete(request.params[0], actor);
   if (!deleted.ok()) return respond(RuleStatusError(deleted));
   std::string body;
   JsonWriter w(&body);

@@ -1,4 +1,6 @@
 // Handlers for /v1/search: product search, suggestions, and synonyms.
+#include <algorithm>
+
 #include "api/service.h"
 #include "common/json_writer.h"
 #include "common/strings.h"
@@ -72,26 +74,25 @@ std::optional<HttpResponse> ParseSearchQuery(const HttpRequest& http, size_t max
   return std::nullopt;
 }
 
-void WriteHit(const SearchHit& hit, JsonWriter* w) {
+// `admin`: the caller holds the admin key, and sees which business rules
+// moved the item.
+void WriteHit(const SearchHit& hit, bool admin, JsonWriter* w) {
   const Item& item = hit.item;
   w->BeginObject().Key("item_id").String(item.id).Key("title").String(item.title);
-  w->Key("price");
-  if (item.price) {
-    w->Double(*item.price);
-  } else {
-    w->Null();
-  }
+  WriteShopFieldsJson(item, w);
   w->Key("brand").String(item.brand).Key("category").BeginArray();
   for (const std::string& level : item.category) w->String(level);
   w->EndArray();
-  w->Key("in_stock").Bool(!item.stock || *item.stock > 0);
   w->Key("score").Double(hit.score).Key("match").String(hit.match).Key("reason").String(hit.reason);
   w->Key("lexical").Double(hit.lexical).Key("personal").Double(hit.personal);
-  w->Key("rules").BeginArray();
-  for (const AppliedRule& rule : hit.rules) {
-    w->BeginObject().Key("id").String(rule.id).Key("name").String(rule.name).Key("effect").String(rule.effect).EndObject();
+  if (admin) {
+    w->Key("rules").BeginArray();
+    for (const AppliedRule& rule : hit.rules) {
+      w->BeginObject().Key("id").String(rule.id).Key("name").String(rule.name).Key("effect").String(rule.effect).EndObject();
+    }
+    w->EndArray();
   }
-  w->EndArray().EndObject();
+  w->EndObject();
 }
 
 HttpResponse SynonymError400(const SynonymError& error) {
@@ -114,6 +115,20 @@ void ApiService::Search(RouteRequest& request, Responder respond) {
   if (search_ == nullptr) return respond(ErrorResponse(503, "unavailable", "search is not enabled"));
   SearchRequest search;
   if (auto error = ParseSearchQuery(request.http, kMaxSearchResults, &search)) return respond(std::move(*error));
+  if (request.caller != Scope::kAdmin) {
+    // A shop page filters and facets on the attributes the shop made public
+    // only: the others (margins, costs) never reach it, not even as counts.
+    const std::vector<std::string>& visible = options_.public_attributes;
+    for (const AttributeFilter& filter : search.attributes) {
+      if (std::find(visible.begin(), visible.end(), filter.name) == visible.end()) {
+        return respond(ErrorResponse(400, "invalid_request",
+                                     "attributes." + filter.name +
+                                         ": not a public attribute; the shop lists those in search.public_attributes",
+                                     "attributes." + filter.name));
+      }
+    }
+    search.facet_attributes = &visible;
+  }
   auto result = search_->Search(search);
   if (!result.ok()) return respond(StatusError(result.status()));
   const SearchResponse& r = *result;
@@ -142,7 +157,7 @@ void ApiService::Search(RouteRequest& request, Responder respond) {
   w.Key("personalized").Bool(r.personalized).Key("rules_version").Int(r.rules_version);
   w.Key("synonyms_version").Int(r.synonyms_version);
   w.Key("items").BeginArray();
-  for (const SearchHit& hit : r.hits) WriteHit(hit, &w);
+  for (const SearchHit& hit : r.hits) WriteHit(hit, request.caller == Scope::kAdmin, &w);
   w.EndArray();
   if (search.facets) {
     w.Key("facets").BeginArray();
@@ -200,7 +215,7 @@ void ApiService::Suggest(RouteRequest& request, Responder respond) {
     w.BeginObject().Key("text").String(text).Key("source").String(source).EndObject();
   }
   w.EndArray().Key("items").BeginArray();
-  for (const SearchHit& hit : result->items) WriteHit(hit, &w);
+  for (const SearchHit& hit : result->items) WriteHit(hit, request.caller == Scope::kAdmin, &w);
   w.EndArray().Key("categories").BeginArray();
   for (const auto& [name, count] : result->categories) {
     w.BeginObject().Key("value").String(name).Key("count").UInt(count).EndObject();

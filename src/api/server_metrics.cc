@@ -85,9 +85,11 @@ void ServerMetrics::Collect(MetricsWriter& w) const {
   if (sources_.models != nullptr) {
     const TrainingStatus training = sources_.models->status();
     w.BeginFamily("vitrina_model_trainings_total", "counter",
-                  "Training runs since start: succeeded, failed, or rejected by the quality guard.");
+                  "Training runs since start: succeeded, failed, skipped (nothing to train on yet), or rejected by "
+                  "the quality guard.");
     w.Sample({{"outcome", "succeeded"}}, static_cast<double>(training.succeeded));
     w.Sample({{"outcome", "failed"}}, static_cast<double>(training.failed));
+    w.Sample({{"outcome", "skipped"}}, static_cast<double>(training.skipped));
     w.Sample({{"outcome", "rejected"}}, static_cast<double>(training.rejected));
     w.BeginFamily("vitrina_model_training_running", "gauge", "1 while a training run is in progress.");
     w.Sample({}, training.running ? 1 : 0);

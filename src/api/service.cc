@@ -163,60 +163,6 @@ ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, Api
       drift_(parts.drift),
       started_ms_(clock->NowMillis()) {}
 
-void ApiService::RegisterRoutes(Router* router) {
-  using M = HttpMethod;
-  auto bind = [this](void (ApiService::*handler)(RouteRequest&, Responder)) {
-    return [this, handler](RouteRequest& request, Responder respond) { (this->*handler)(request, std::move(respond)); };
-  };
-  // clang-format off
-  router->Add(M::kGet,    "/health",                 Scope::kOpen,   "liveness and version", bind(&ApiService::Health));
-  router->Add(M::kGet,    "/v1",                     Scope::kOpen,   "this list of routes",
-              [this, router](RouteRequest& r, Responder respond) { Index(router, r, std::move(respond)); });
-  router->Add(M::kGet,    "/v1/stats",               Scope::kAdmin,  "counts of items, users and events", bind(&ApiService::Stats));
-  router->Add(M::kGet,    "/metrics",                Scope::kAdmin,  "Prometheus metrics: requests, latencies, ingest, models, online CTR and conversion, drift", bind(&ApiService::Metrics));
-  router->Add(M::kPost,   "/v1/items",               Scope::kAdmin,  "upsert items (one or a batch of up to 10,000)", bind(&ApiService::PostItems));
-  router->Add(M::kGet,    "/v1/items/{id}",          Scope::kAdmin,  "get an item", bind(&ApiService::GetItem));
-  router->Add(M::kGet,    "/v1/catalog/{id}",        Scope::kPublic, "what a shop page shows of an item: title, description, category, brand, price, in stock (never attributes or stock counts)", bind(&ApiService::CatalogItem));
-  router->Add(M::kDelete, "/v1/items/{id}",          Scope::kAdmin,  "delete an item", bind(&ApiService::DeleteItem));
-  router->Add(M::kPost,   "/v1/users",               Scope::kAdmin,  "upsert users (one or a batch of up to 10,000)", bind(&ApiService::PostUsers));
-  router->Add(M::kGet,    "/v1/users/{id}",          Scope::kAdmin,  "get a user", bind(&ApiService::GetUser));
-  router->Add(M::kGet,    "/v1/users/{id}/profile",  Scope::kAdmin,  "facts about a shopper from their latest events: orders, spend, lifecycle, favourite categories and brands", bind(&ApiService::UserProfile));
-  router->Add(M::kGet,    "/v1/users/{id}/events",   Scope::kAdmin,  "a user's recent events, newest first",
-              [this](RouteRequest& r, Responder respond) { ActorEvents(ActorKind::kUser, r, std::move(respond)); });
-  router->Add(M::kGet,    "/v1/sessions/{id}/events", Scope::kAdmin, "a session's recent events, newest first",
-              [this](RouteRequest& r, Responder respond) { ActorEvents(ActorKind::kSession, r, std::move(respond)); });
-  router->Add(M::kPost,   "/v1/events",              Scope::kPublic, "record events (one or a batch of up to 10,000)", bind(&ApiService::PostEvents));
-  router->Add(M::kGet,    "/v1/recommendations/{scenario}", Scope::kPublic,
-              "recommendations: for_you, similar, bought_together, cart, upsell, trending, recently_viewed",
-              bind(&ApiService::Recommendations));
-  router->Add(M::kGet,    "/v1/models",              Scope::kAdmin,  "model snapshots with offline metrics, and training status", bind(&ApiService::ListModels));
-  router->Add(M::kPost,   "/v1/models/train",        Scope::kAdmin,  "train a new snapshot in the background", bind(&ApiService::TrainModels));
-  router->Add(M::kPost,   "/v1/models/{id}/restore", Scope::kAdmin,  "put an earlier snapshot back in service", bind(&ApiService::RestoreModel));
-  router->Add(M::kGet,    "/v1/exploration",         Scope::kAdmin,  "exploration: impressions and clicks per scenario and source, served-log counts", bind(&ApiService::Exploration));
-  router->Add(M::kGet,    "/v1/rules",               Scope::kAdmin,  "business rules in force, with the rule set's version", bind(&ApiService::ListRules));
-  router->Add(M::kPost,   "/v1/rules",               Scope::kAdmin,  "create a business rule", bind(&ApiService::CreateRule));
-  router->Add(M::kPost,   "/v1/rules/validate",      Scope::kAdmin,  "check a rule without saving it", bind(&ApiService::ValidateRule));
-  router->Add(M::kPost,   "/v1/rules/preview",       Scope::kAdmin,  "a shopper's recommendations now and with the rule in the body saved (nothing is saved)", bind(&ApiService::PreviewRule));
-  router->Add(M::kGet,    "/v1/rules/audit",         Scope::kAdmin,  "who changed which rule when, newest first", bind(&ApiService::RulesAudit));
-  router->Add(M::kGet,    "/v1/rules/{id}",          Scope::kAdmin,  "get a business rule", bind(&ApiService::GetRule));
-  router->Add(M::kPut,    "/v1/rules/{id}",          Scope::kAdmin,  "replace a business rule", bind(&ApiService::ReplaceRule));
-  router->Add(M::kDelete, "/v1/rules/{id}",          Scope::kAdmin,  "delete a business rule", bind(&ApiService::DeleteRule));
-  router->Add(M::kGet,    "/v1/search",              Scope::kPublic, "search products: typo-tolerant, faceted, personal", bind(&ApiService::Search));
-  router->Add(M::kGet,    "/v1/search/suggest",      Scope::kPublic, "suggestions as the shopper types: queries, items, categories", bind(&ApiService::Suggest));
-  router->Add(M::kGet,    "/v1/search/synonyms",     Scope::kAdmin,  "the shop's search synonyms", bind(&ApiService::ListSynonyms));
-  router->Add(M::kPost,   "/v1/search/synonyms",     Scope::kAdmin,  "add a synonym group", bind(&ApiService::CreateSynonym));
-  router->Add(M::kPut,    "/v1/search/synonyms/{id}", Scope::kAdmin, "replace a synonym group", bind(&ApiService::ReplaceSynonym));
-  router->Add(M::kDelete, "/v1/search/synonyms/{id}", Scope::kAdmin, "delete a synonym group", bind(&ApiService::DeleteSynonym));
-  router->Add(M::kGet,    "/v1/experiments",         Scope::kAdmin,  "A/B tests with their status", bind(&ApiService::ListExperiments));
-  router->Add(M::kPost,   "/v1/experiments",         Scope::kAdmin,  "start an A/B test: variants per scenario, shares, holdout", bind(&ApiService::CreateExperiment));
-  router->Add(M::kGet,    "/v1/experiments/{id}",    Scope::kAdmin,  "an A/B test's definition", bind(&ApiService::GetExperiment));
-  router->Add(M::kPost,   "/v1/experiments/{id}/stop", Scope::kAdmin, "end an A/B test now", bind(&ApiService::StopExperiment));
-  router->Add(M::kGet,    "/v1/experiments/{id}/results", Scope::kAdmin, "per group: CTR, conversion, revenue per user, AOV with 95% intervals, p-values, CUPED, sample ratio check", bind(&ApiService::ExperimentResultsRoute));
-  router->Add(M::kGet,    "/v1/attribution",         Scope::kAdmin,  "attributed clicks, carts, purchases and revenue per scenario and experiment group", bind(&ApiService::AttributionRoute));
-  router->Add(M::kGet,    "/v1/attribution/timeline", Scope::kAdmin, "per hour: events by type, and each scenario's lists, impressions and attributed clicks, carts, purchases and revenue", bind(&ApiService::AttributionTimeline));
-  // clang-format on
-}
-
 void ApiService::Index(const Router* router, RouteRequest&, Responder respond) {
   std::string body;
   JsonWriter w(&body);
@@ -233,9 +179,15 @@ void ApiService::Index(const Router* router, RouteRequest&, Responder respond) {
   respond(JsonResponse(200, std::move(body)));
 }
 
-void ApiService::Health(RouteRequest&, Responder respond) {
+void ApiService::Health(RouteRequest& request, Responder respond) {
   std::string body;
   JsonWriter w(&body);
+  if (request.caller != Scope::kAdmin) {
+    // Load balancers and probes learn that it is up; the version, uptime and
+    // flags are for the admin key.
+    w.BeginObject().Key("status").String("ok").EndObject();
+    return respond(JsonResponse(200, std::move(body)));
+  }
   w.BeginObject()
       .Key("status").String("ok")
       .Key("version").String(VITRINA_VERSION)
@@ -406,9 +358,8 @@ void ApiService::CatalogItem(RouteRequest& request, Responder respond) {
   w.Key("description").String(item->description).Key("brand").String(item->brand);
   w.Key("category").BeginArray();
   for (const std::string& level : item->category) w.String(level);
-  w.EndArray().Key("price");
-  item->price ? w.Double(*item->price) : w.Null();
-  w.Key("currency").String(item->currency).Key("in_stock").Bool(!item->stock || *item->stock > 0);
+  w.EndArray();
+  WriteShopFieldsJson(*item, &w);
   w.EndObject();
   HttpResponse response = JsonResponse(200, std::move(body));
   response.headers.emplace_back("Cache-Control", "max-age=60");

@@ -26,6 +26,8 @@ struct ApiOptions {
   size_t max_batch_records = 10000;  // per POST /v1/items, /v1/users, /v1/events
   size_t max_recent_events = 1000;   // the largest ?limit= on timelines
   Limits limits;
+  // Item attributes the public key may filter and facet on in search.
+  std::vector<std::string> public_attributes;
 };
 
 // The engine's parts the routes reach. Each may be null: its routes then
@@ -54,6 +56,8 @@ class ApiService {
 
  private:
   void Index(const Router* router, RouteRequest& request, Responder respond);
+  // openapi.cc
+  void OpenApi(const Router* router, RouteRequest& request, Responder respond);
   void Health(RouteRequest& request, Responder respond);
   void Stats(RouteRequest& request, Responder respond);
   void Metrics(RouteRequest& request, Responder respond);
@@ -96,6 +100,8 @@ class ApiService {
   void ExperimentResultsRoute(RouteRequest& request, Responder respond);
   void AttributionRoute(RouteRequest& request, Responder respond);
   void AttributionTimeline(RouteRequest& request, Responder respond);
+  // admin_routes.cc
+  void Backup(RouteRequest& request, Responder respond);
 
   static constexpr size_t kMaxSearchResults = 100;
 

@@ -55,11 +55,16 @@ HttpResponse AssetResponse(const WebAsset& asset, const HttpRequest& request) {
   return response;
 }
 
+// Files, not API: any query string (cache busting) is fine, and the OpenAPI
+// document leaves them out.
+const RouteSpec kPageSpec{.tag = "pages", .strict = false};
+
 void Serve(Router* router, const std::string& route, std::string_view file, const std::string& summary) {
   const WebAsset* asset = FindWebAsset(file);
   if (asset == nullptr) return;  // not built in: the route stays unknown (404)
   router->Add(HttpMethod::kGet, route, Scope::kOpen, summary,
-              [asset](RouteRequest& request, Responder respond) { respond(AssetResponse(*asset, request.http)); });
+              [asset](RouteRequest& request, Responder respond) { respond(AssetResponse(*asset, request.http)); },
+              kPageSpec);
 }
 
 void ServeFolder(Router* router, std::string_view folder, const std::string& page_summary) {
@@ -95,7 +100,8 @@ void RegisterWebRoutes(Router* router, const WebOptions& options, const std::str
                   AddPageHeaders(&response);
                   response.body = script;
                   respond(std::move(response));
-                });
+                },
+                kPageSpec);
   }
   Serve(router, "/tracker/vitrina.js", "/tracker/vitrina.js", "the JavaScript tracker for shop pages (window.Vitrina)");
 }

@@ -47,6 +47,7 @@ Command AddBenchCommand(CLI::App* app);
 Command AddSimulateCommand(CLI::App* app);
 Command AddEvaluateCommand(CLI::App* app);
 Command AddTrainCommand(CLI::App* app);
+Command AddRestoreCommand(CLI::App* app);
 // `vitrina bench search-quality` and `search-latency`, under `bench`.
 std::vector<Command> AddSearchBenchCommands(CLI::App* bench);
 // `vitrina bench attribution`: attribution's speed and memory per list.

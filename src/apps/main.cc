@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
       vitrina::AddImportCommand(&app),
       vitrina::AddConfigCommand(&app),
       vitrina::AddTrainCommand(&app),
+      vitrina::AddRestoreCommand(&app),
       vitrina::AddEvaluateCommand(&app),
       vitrina::AddBenchCommand(&app),
       vitrina::AddSimulateCommand(&app),

@@ -292,7 +292,7 @@ int RunSearchQuality(const QualityFlags& flags) {
   // A snapshot trained on the history (trending for popularity, ALS for taste).
   std::unique_ptr<ModelManager> models = TrainBenchSnapshot(before.get(), &clock, "vitrina-search-quality");
   if (models == nullptr) return kExitFailure;
-  SynonymBook synonyms(before.get());
+  SynonymBook synonyms(before.get(), &clock);
   for (const auto& group : kBenchSynonyms) {
     SynonymGroup entry{.terms = group};
     if (group == std::vector<std::string>{"bag", "tote"}) entry = {.terms = {"bag"}, .input = "tote"};  // one way

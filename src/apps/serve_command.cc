@@ -47,8 +47,10 @@ int RunServe(const ServeFlags& flags) {
   std::optional<LoadedConfig> loaded = flags.config.Load();
   if (!loaded) return kExitUsage;
   Config config = loaded->config;
-  if (Status status = ValidateForServing(config); !status.ok()) {
-    std::cerr << "vitrina: configuration error: " << status.message() << "\n";
+  Status valid = ValidateForServing(config);
+  if (valid.ok()) valid = CheckTlsFiles(config.server);  // before the store opens: fail fast
+  if (!valid.ok()) {
+    std::cerr << "vitrina: configuration error: " << valid.message() << "\n";
     return kExitUsage;
   }
   SetupLogging(config.log_level);
@@ -57,8 +59,7 @@ int RunServe(const ServeFlags& flags) {
   config.server.handle_signals = true;
 
   SystemClock clock;
-  const RecommendOptions recommend_options;
-  config.storage.recent_events_per_actor = recommend_options.history_events;
+  config.storage.recent_events_per_actor = config.recommend.history_events;
   auto opened = OpenRocksDbStore(config.storage, &clock);
   if (!opened.ok()) {
     spdlog::error("{}", opened.status().message());
@@ -73,12 +74,15 @@ int RunServe(const ServeFlags& flags) {
   std::vector<std::string> rule_scopes = ScenarioNames();
   rule_scopes.emplace_back("search");
   RuleBook rules(store.get(), &clock, rule_scopes);
-  if (Status status = rules.Load(); !status.ok()) {
+  // A stored document that cannot be read is set aside and reported; the
+  // server starts with the rest (a store error still stops it).
+  std::vector<std::string> unreadable;
+  if (Status status = rules.Load(&unreadable); !status.ok()) {
     spdlog::error("business rules: {}", status.message());
     return kExitFailure;
   }
-  SynonymBook synonyms(store.get());
-  if (Status status = synonyms.Load(); !status.ok()) {
+  SynonymBook synonyms(store.get(), &clock);
+  if (Status status = synonyms.Load(&unreadable); !status.ok()) {
     spdlog::error("search synonyms: {}", status.message());
     return kExitFailure;
   }
@@ -91,10 +95,11 @@ int RunServe(const ServeFlags& flags) {
   spdlog::info("search index: {} items in {:.0f} ms", search.stats().items,
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - index_start).count());
   ExperimentBook experiments(store.get(), &clock);
-  if (Status status = experiments.Load(); !status.ok()) {
+  if (Status status = experiments.Load(&unreadable); !status.ok()) {
     spdlog::error("experiments: {}", status.message());
     return kExitFailure;
   }
+  for (const std::string& problem : unreadable) spdlog::error("{}", problem);
   Attributor attribution(config.attribution, &experiments, &clock);
   const auto attribution_start = std::chrono::steady_clock::now();
   if (Status status = RebuildAttribution(config.served_log.dir, *store, clock.NowMillis(), &attribution); !status.ok()) {
@@ -104,6 +109,12 @@ int RunServe(const ServeFlags& flags) {
   spdlog::info("attribution: {} served lists of the last {} h replayed in {:.0f} ms", attribution.stats().lists_in_memory,
                config.attribution.window_ms / 3600000,
                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - attribution_start).count());
+  // The live catalog by category, for cold start, upsell and the fresh arm.
+  CatalogIndex catalog;
+  if (Status status = catalog.Build(*store); !status.ok()) {
+    spdlog::error("catalog index: {}", status.message());
+    return kExitFailure;
+  }
   DriftMonitor drift(store.get(), models.get(), &clock, config.drift);
   ServerMetrics metrics({.clock = &clock, .store = store.get(), .models = models.get(), .attribution = &attribution,
                          .search = &search, .drift = &drift});
@@ -111,8 +122,9 @@ int RunServe(const ServeFlags& flags) {
   // metrics before its response is sent.
   auto ingestor = std::make_unique<Ingestor>(
       store.get(), config.ingest,
-      [&search, &attribution, &drift, &metrics](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
+      [&search, &catalog, &attribution, &drift, &metrics](WriteBatch& batch, const std::vector<WriteOutcome>& outcomes) {
         search.Apply(batch, outcomes);
+        catalog.Apply(batch, outcomes);
         attribution.OnCommitted(batch, outcomes);
         drift.OnCommitted(batch, outcomes);
         metrics.ObserveCommitted(batch, outcomes);
@@ -133,10 +145,9 @@ int RunServe(const ServeFlags& flags) {
     spdlog::error("served log: {}", status.message());
     return kExitFailure;
   }
-  FreshItems fresh(store.get(), &clock, config.fresh_items);
-  fresh.Start();
-  RecommendationService recommender(store.get(), models.get(), &clock, recommend_options, &rules, &explorer, &served,
-                                    &fresh);
+  FreshItems fresh(&catalog, &clock, config.fresh_items);
+  RecommendationService recommender(store.get(), models.get(), &clock, config.recommend, &rules, &explorer, &served,
+                                    &fresh, &catalog);
   Router router(config.auth, config.cors);
   router.SetObserver([&metrics](const RequestRecord& record) { metrics.ObserveRequest(record); });
   ApiService service(store.get(), ingestor.get(), &clock, config.api,
@@ -153,10 +164,11 @@ int RunServe(const ServeFlags& flags) {
   const StoreCounts counts = store->Counts();
   const double ready_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  spdlog::info("vitrina {} listening on http://{}:{} (data {}: {} items, {} users, {} events; durability {}; "
+  spdlog::info("vitrina {} listening on {}://{}:{} (data {}: {} items, {} users, {} events; durability {}; "
                "ready in {:.0f} ms)",
-               VITRINA_VERSION, config.server.host, server->port(), config.data_dir, counts.items, counts.users,
-               counts.events, DurabilityName(config.storage.durability), ready_ms);
+               VITRINA_VERSION, config.server.tls_cert.empty() ? "http" : "https", config.server.host, server->port(),
+               config.data_dir, counts.items, counts.users, counts.events, DurabilityName(config.storage.durability),
+               ready_ms);
   if (!flags.port_file.empty()) {
     // Written after the socket listens, so a script can wait for it.
     const std::string tmp = flags.port_file + ".tmp";

@@ -91,7 +91,13 @@ bool ReadTime(simdjson::dom::element value, std::string_view field, int64_t* out
 
 bool CheckKnownFields(simdjson::dom::object object, std::span<const std::string_view> fields,
                       std::span<const std::string_view> ignored, std::string_view prefix, FieldError* error) {
+  std::vector<std::string_view> seen;
   for (auto [key, value] : object) {
+    // One rule everywhere: a field given twice is refused, never first- or last-wins.
+    if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+      return Fail(error, std::string(prefix) + PrintableAscii(key, 40), "appears twice; give each field once");
+    }
+    seen.push_back(key);
     if (std::find(fields.begin(), fields.end(), key) != fields.end() ||
         std::find(ignored.begin(), ignored.end(), key) != ignored.end()) {
       continue;
@@ -108,6 +114,17 @@ bool CheckKnownFields(simdjson::dom::object object, std::span<const std::string_
     return Fail(error, std::string(prefix) + PrintableAscii(key, 40), "unknown field" + suggestion);
   }
   return true;
+}
+
+bool ParseStoredJson(simdjson::dom::parser* parser, std::string_view value, std::string* storage,
+                     simdjson::dom::element* root, bool* repaired) {
+  *repaired = false;
+  storage->assign(value);
+  if (parser->parse(*storage).get(*root) == simdjson::SUCCESS) return true;
+  if (IsValidUtf8(value)) return false;
+  *storage = RepairUtf8(value);
+  *repaired = parser->parse(*storage).get(*root) == simdjson::SUCCESS;
+  return *repaired;
 }
 
 }  // namespace vitrina

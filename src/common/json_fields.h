@@ -37,9 +37,18 @@ bool ReadTextList(simdjson::dom::element value, std::string_view field, size_t m
 // An ISO 8601 time such as "2026-12-01T00:00:00Z", in milliseconds.
 bool ReadTime(simdjson::dom::element value, std::string_view field, int64_t* out, FieldError* error);
 
+// Parses a document the server stored itself. One holding bytes outside
+// UTF-8 (written before every text was checked) is parsed again with those
+// bytes replaced by U+FFFD (*repaired is then true), so one bad byte does
+// not make the whole document unreadable. `storage` keeps the repaired
+// text alive for as long as *root is used.
+bool ParseStoredJson(simdjson::dom::parser* parser, std::string_view value, std::string* storage,
+                     simdjson::dom::element* root, bool* repaired);
+
 // Refuses a field of `object` that is neither in `fields` nor in
 // `ignored` (server-kept fields a client may echo back), suggesting the
 // closest known name: a misspelt field would otherwise be silently lost.
+// A field given twice is refused too (never first- or last-wins).
 // `prefix` is put before the field's name ("variants[0].").
 bool CheckKnownFields(simdjson::dom::object object, std::span<const std::string_view> fields,
                       std::span<const std::string_view> ignored, std::string_view prefix, FieldError* error);

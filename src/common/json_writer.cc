@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/strings.h"
+
 namespace vitrina {
 
 void AppendJsonString(std::string* out, std::string_view text) {
@@ -11,6 +13,19 @@ void AppendJsonString(std::string* out, std::string_view text) {
   size_t run_start = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      // Multi-byte characters pass as they are; a byte that starts none
+      // becomes U+FFFD, so what is written is always valid JSON text.
+      const size_t len = Utf8SequenceLength(text, i);
+      if (len > 0) {
+        i += len - 1;
+        continue;
+      }
+      out->append(text.data() + run_start, i - run_start);
+      out->append(kReplacementCharacter);
+      run_start = i + 1;
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7F) continue;
     out->append(text.data() + run_start, i - run_start);
     run_start = i + 1;

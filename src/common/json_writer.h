@@ -5,7 +5,9 @@
 //   w.BeginObject().Key("accepted").Int(3).Key("errors").BeginArray().EndArray().EndObject();
 //
 // The caller keeps the structure balanced; commas are placed automatically.
-// Strings must be valid UTF-8 (inputs are validated at the edges).
+// Inputs are validated at the edges; a string that still holds a byte
+// outside well-formed UTF-8 is written with U+FFFD in its place, so the
+// output is always valid JSON.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,8 @@
 
 namespace vitrina {
 
-// Appends `text` as a quoted, escaped JSON string.
+// Appends `text` as a quoted, escaped JSON string (invalid UTF-8 bytes
+// become U+FFFD).
 void AppendJsonString(std::string* out, std::string_view text);
 
 class JsonWriter {

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "common/strings.h"
+
 namespace vitrina {
 namespace {
 
@@ -23,6 +25,15 @@ TEST(JsonWriterTest, EscapesStrings) {
   std::string out;
   AppendJsonString(&out, "q\"b\\n\nt\tc\x01 ё");
   EXPECT_EQ(out, "\"q\\\"b\\\\n\\nt\\tc\\u0001 ё\"");
+}
+
+// A byte outside well-formed UTF-8 (a header copied into a document, data
+// stored before it was checked) must never make the output unreadable JSON.
+TEST(JsonWriterTest, InvalidUtf8BecomesTheReplacementCharacter) {
+  std::string out;
+  AppendJsonString(&out, "a\xff b\xc3 \xed\xa0\x80 ok \xd0\xb6");
+  EXPECT_EQ(out, "\"a\xEF\xBF\xBD b\xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD ok \xD0\xB6\"");
+  EXPECT_TRUE(IsValidUtf8(out));
 }
 
 TEST(JsonWriterTest, NonFiniteBecomesNull) {

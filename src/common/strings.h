@@ -12,6 +12,19 @@ namespace vitrina {
 // True when `text` is well-formed UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view text);
 
+// The length of the well-formed UTF-8 character starting at byte `i` of
+// `text` (1 for ASCII), or 0 when the bytes there are not one.
+size_t Utf8SequenceLength(std::string_view text, size_t i);
+
+// U+FFFD, what RepairUtf8 puts for each byte that is not part of a
+// well-formed character.
+inline constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
+
+// `text` with every byte outside a well-formed UTF-8 character replaced by
+// U+FFFD: for data written before it was checked, never for input (which is
+// refused instead).
+std::string RepairUtf8(std::string_view text);
+
 // True when `text` contains an ASCII control character (0x00-0x1F, 0x7F).
 bool HasControlChar(std::string_view text);
 

@@ -16,6 +16,15 @@ TEST(StringsTest, Utf8Validation) {
   EXPECT_FALSE(IsValidUtf8("abc\xFF"));
 }
 
+TEST(StringsTest, RepairUtf8ReplacesEachStrayByte) {
+  EXPECT_EQ(RepairUtf8("ok ё"), "ok ё");
+  EXPECT_EQ(RepairUtf8(std::string_view("\xff\xfe", 2)), "\xEF\xBF\xBD\xEF\xBF\xBD");
+  EXPECT_EQ(RepairUtf8("x\xc3"), "x\xEF\xBF\xBD");  // cut in the middle of a character
+  EXPECT_TRUE(IsValidUtf8(RepairUtf8("\xe2\x82 \xf0\x9f\x98\x80 \xc0\xaf")));
+  EXPECT_EQ(Utf8SequenceLength("\xf0\x9f\x98\x80", 0), 4u);
+  EXPECT_EQ(Utf8SequenceLength("\xc0\xaf", 0), 0u);  // overlong
+}
+
 TEST(StringsTest, ControlCharacters) {
   EXPECT_FALSE(HasControlChar("item-1 / size M"));
   EXPECT_TRUE(HasControlChar(std::string_view("a\0b", 3)));

@@ -165,11 +165,28 @@ std::vector<ParamImpl> BuildParams() {
   params.push_back(Integer("server.max_body_bytes", 1024, int64_t{1} << 30,
       "Largest request body accepted; larger requests get 413.",
       [](Config& c) -> size_t& { return c.server.max_body_bytes; }));
-  params.push_back(Integer("server.idle_timeout_s", 1, 3600, "A connection idle (or stalled mid-request) this many seconds is closed (checked every second).",
+  params.push_back(Integer("server.idle_timeout_s", 1, 3600,
+      "A connection waiting this many seconds for its next request, or stalled this long in a request body, is "
+      "closed (checked every second).",
       [](Config& c) -> int& { return c.server.idle_timeout_s; }));
+  params.push_back(Integer("server.header_timeout_s", 1, 3600,
+      "From the first byte of a request, its headers must arrive within this many seconds, or the connection is "
+      "closed; also the time a TLS handshake may take.",
+      [](Config& c) -> int& { return c.server.header_timeout_s; }));
   params.push_back(Integer("server.max_connections", 1, 1000000,
       "Open connections at most; more are closed at once. `serve` raises its open-file limit to fit, or lowers this.",
       [](Config& c) -> size_t& { return c.server.max_connections; }));
+  params.push_back(Integer("server.max_connections_per_client", 0, 1000000,
+      "Open connections per client IP address at most; more are closed at once (0: no cap). Behind a reverse proxy "
+      "all clients share the proxy's address: raise it or set 0 there.",
+      [](Config& c) -> size_t& { return c.server.max_connections_per_client; }));
+  params.push_back(String("server.tls_cert",
+      "PEM certificate file (then any intermediates) for HTTPS; with server.tls_key the port speaks HTTPS only "
+      "(TLS 1.2 or later). Empty: plain HTTP.",
+      [](Config& c) -> std::string& { return c.server.tls_cert; }));
+  params.push_back(String("server.tls_key",
+      "PEM private key file of server.tls_cert, unencrypted; set both or neither.",
+      [](Config& c) -> std::string& { return c.server.tls_key; }));
   {
     ParamImpl cors = String("server.cors_origins",
         "Web origins whose pages may call the API from a browser (CORS), comma-separated, e.g. "
@@ -195,7 +212,8 @@ std::vector<ParamImpl> BuildParams() {
   params.back().info.env = "VITRINA_ADMIN_KEY";
   params.back().info.secret = true;
   params.push_back(String("auth.public_key",
-      "Bearer key safe to embed in shop pages: may only post events (later also read recommendations and search).",
+      "Bearer key safe to embed in shop pages: posts events and reads recommendations, search and the public catalog; "
+      "never item attributes beyond search.public_attributes, stock counts, rule names or any admin route.",
       [](Config& c) -> std::string& { return c.auth.public_key; }, CheckKey));
   params.back().info.env = "VITRINA_PUBLIC_KEY";
   params.back().info.secret = true;
@@ -252,10 +270,15 @@ std::vector<ParamImpl> BuildParams() {
       "when there is no snapshot yet.",
       [](Config& c) -> int64_t& { return c.training.train_interval_s; }));
   params.push_back(Number("training.max_quality_drop", 0, 1,
-      "Quality guard: a new snapshot whose offline NDCG@10 (the learned ranker's, else its best model's among those "
-      "both have) falls below (1 - this) x the serving snapshot's is kept on disk but not put in service; 1 turns it "
+      "Quality guard: a new snapshot whose NDCG@10 (the learned ranker's, else its best model's among those both "
+      "have) falls below (1 - this) x the serving snapshot's, both measured on the same test shoppers (those of the "
+      "holdout with events after the serving snapshot's data), is kept on disk but not put in service; 1 turns it "
       "off.",
       [](Config& c) -> double& { return c.training.max_quality_drop; }));
+  params.push_back(Integer("training.guard_min_test_shoppers", 1, 100000000,
+      "The quality guard compares snapshots only on at least this many test shoppers; with fewer it proves nothing, "
+      "and the new snapshot serves (the log and /v1/models say why).",
+      [](Config& c) -> size_t& { return c.training.train.guard_min_test_shoppers; }));
   params.push_back(Integer("training.keep_snapshots", 1, 1000, "Snapshots kept on disk; older ones are deleted.",
       [](Config& c) -> size_t& { return c.training.keep_snapshots; }));
   params.push_back(Integer("training.eval_days", 1, 365,
@@ -318,6 +341,23 @@ std::vector<ParamImpl> BuildParams() {
       "Recent served lists kept in memory for attribution (about 0.7 KB each; rebuilt at start from the served log "
       "in about 2 s per 200,000); the oldest are forgotten first.",
       [](Config& c) -> size_t& { return c.attribution.max_lists; }));
+
+  params.push_back(Number("recommendations.upsell_max_ratio", 1.01, 100,
+      "upsell offers items of the anchor item's leaf category priced above it and at most this many times its price "
+      "(or 1.25 x the dearest item the shopper paid for, when that is higher), in stock.",
+      [](Config& c) -> double& { return c.recommend.upsell_max_ratio; }));
+
+  params.push_back(String("search.public_attributes",
+      "Item attributes shop pages may filter and facet on with the public key (comma-separated, e.g. "
+      "\"color,size\"); the others (margins, costs) never reach a public response. The admin key sees all.",
+      [](Config& c) -> std::string& { return c.public_attributes_text; },
+      [](const std::string& v) -> std::optional<std::string> {
+        for (std::string_view name : Split(v, ",")) {
+          name = TrimWhitespace(name);
+          if (name.size() > 128 || HasControlChar(name)) return "attribute names are 1 to 128 bytes of text";
+        }
+        return std::nullopt;
+      }));
 
   params.push_back(Boolean("web.dashboard",
       "Serve the dashboard at /dashboard (the page carries no data: it asks for the admin key and calls the API).",
@@ -667,6 +707,11 @@ Result<LoadedConfig> LoadConfig(const ConfigInputs& inputs) {
   }
   if (loaded.config.training.train.threads == 0) {
     loaded.config.training.train.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  loaded.config.api.public_attributes.clear();
+  for (std::string_view name : Split(loaded.config.public_attributes_text, ",")) {
+    name = TrimWhitespace(name);
+    if (!name.empty()) loaded.config.api.public_attributes.emplace_back(name);
   }
   if (loaded.config.server.host == "localhost") loaded.config.server.host = "127.0.0.1";
   loaded.config.cors.allowed_origins.clear();

@@ -31,9 +31,11 @@ struct Config {
   AuthKeys auth;
   RocksDbOptions storage = {.recent_events_mb = 1024};  // storage.path follows data_dir
   ApiOptions api;
+  std::string public_attributes_text;   // search.public_attributes as written
   IngestorOptions ingest;
   ModelOptions models;
-  ModelManagerOptions training;  // dir follows data_dir; train.model_options follows models
+  ModelManagerOptions training;
+  RecommendOptions recommend;  // dir follows data_dir; train.model_options follows models
   std::string training_models_text = "trending,category_popular,cooccurrence,als,content";  // training.models as written
   ExplorationOptions exploration;
   FreshItemsOptions fresh_items;        // exploration.fresh_*

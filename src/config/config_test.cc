@@ -98,6 +98,34 @@ TEST(ConfigTest, ErrorsNameKeySourceAndExpectation) {
   EXPECT_NE(loaded.status().message().find("did you mean 'server.port'"), std::string::npos);
 }
 
+TEST(ConfigTest, ConnectionLimitsAndTls) {
+  auto defaults = LoadConfig({});
+  ASSERT_TRUE(defaults.ok()) << defaults.status().ToString();
+  EXPECT_EQ(defaults->config.server.max_connections_per_client, 256u);
+  EXPECT_EQ(defaults->config.server.header_timeout_s, 5);
+  EXPECT_EQ(defaults->config.server.tls_cert, "");
+  EXPECT_EQ(defaults->config.server.tls_key, "");
+
+  ConfigInputs inputs;
+  inputs.file = WriteFile("tls.toml",
+                          "[server]\ntls_cert = \"/etc/vitrina/cert.pem\"\ntls_key = \"/etc/vitrina/key.pem\"\n"
+                          "max_connections_per_client = 0\n");
+  inputs.env = {{"VITRINA_SERVER_HEADER_TIMEOUT_S", "2"}};
+  auto loaded = LoadConfig(inputs);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  EXPECT_EQ(loaded->config.server.tls_cert, "/etc/vitrina/cert.pem");
+  EXPECT_EQ(loaded->config.server.tls_key, "/etc/vitrina/key.pem");
+  EXPECT_EQ(loaded->config.server.max_connections_per_client, 0u);
+  EXPECT_EQ(loaded->config.server.header_timeout_s, 2);
+
+  ConfigInputs no_timeout;
+  no_timeout.flags = {{"server.header_timeout_s", "0"}};
+  loaded = LoadConfig(no_timeout);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().message(),
+            "server.header_timeout_s (flag --server.header_timeout_s): must be between 1 and 3600, got 0");
+}
+
 TEST(ConfigTest, UnknownEnvironmentVariablesAreWarnings) {
   ConfigInputs inputs;
   inputs.env = {{"VITRINA_SERVER_PROT", "1"}, {"VITRINA_CONFIG", "/etc/vitrina.toml"}};

@@ -85,11 +85,67 @@ RankMetrics ComputeRankMetrics(std::span<const uint32_t> ranked, std::span<const
   return metrics;
 }
 
+std::map<std::string, double> EvaluateTrainedModel(const Recommender& model, std::span<const TestCase> cases,
+                                                   size_t num_items, const EvaluateOptions& options) {
+  const size_t n = num_items;
+  const size_t max_k = options.ks.empty() ? 0 : *std::max_element(options.ks.begin(), options.ks.end());
+  const size_t nk = options.ks.size();
+  std::vector<double> sums(3 * nk, 0);
+  std::vector<uint8_t> covered(nk * n, 0);
+#pragma omp parallel num_threads(std::max(1, options.threads))
+  {
+    std::vector<std::pair<uint32_t, float>> top;
+    std::vector<uint32_t> ranked, seen;
+    std::vector<double> local(3 * nk, 0);
+    std::vector<uint8_t> local_covered(nk * n, 0);
+#pragma omp for schedule(dynamic, 64)
+    for (size_t c = 0; c < cases.size(); ++c) {
+      const TestCase& test = cases[c];
+      seen.clear();
+      if (options.exclude_seen) {
+        for (const HistoryEntry& h : test.history) seen.push_back(h.item);
+        std::sort(seen.begin(), seen.end());
+      }
+      // As served: through the model's index when the catalog has one.
+      model.TopK(
+          test.history, Relation::kAny, max_k, -std::numeric_limits<float>::infinity(),
+          [&](uint32_t item) { return std::binary_search(seen.begin(), seen.end(), item); }, &top);
+      ranked.clear();
+      for (const auto& [item, score] : top) ranked.push_back(item);
+      for (size_t q = 0; q < nk; ++q) {
+        RankMetrics m = ComputeRankMetrics(ranked, test.targets, options.ks[q]);
+        local[3 * q] += m.recall;
+        local[3 * q + 1] += m.ndcg;
+        local[3 * q + 2] += m.mrr;
+        for (size_t r = 0; r < std::min(options.ks[q], ranked.size()); ++r) {
+          if (ranked[r] < n) local_covered[q * n + ranked[r]] = 1;
+        }
+      }
+    }
+#pragma omp critical
+    {
+      for (size_t i = 0; i < sums.size(); ++i) sums[i] += local[i];
+      for (size_t i = 0; i < covered.size(); ++i) covered[i] |= local_covered[i];
+    }
+  }
+  std::map<std::string, double> metrics;
+  const double count = std::max<double>(1, static_cast<double>(cases.size()));
+  for (size_t q = 0; q < nk; ++q) {
+    std::string at = "@" + std::to_string(options.ks[q]);
+    metrics["recall" + at] = sums[3 * q] / count;
+    metrics["ndcg" + at] = sums[3 * q + 1] / count;
+    metrics["mrr" + at] = sums[3 * q + 2] / count;
+    size_t distinct = std::count(covered.begin() + q * n, covered.begin() + (q + 1) * n, 1);
+    metrics["coverage" + at] = n == 0 ? 0 : static_cast<double>(distinct) / static_cast<double>(n);
+  }
+  return metrics;
+}
+
 std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vector<std::string>& models,
-                                        const EvaluateOptions& options, bool show_progress) {
+                                        const EvaluateOptions& options, bool show_progress,
+                                        const std::function<void(const Recommender&)>& on_trained) {
   std::vector<ModelResult> results;
   const size_t n = split.train.num_items();
-  const size_t max_k = options.ks.empty() ? 0 : *std::max_element(options.ks.begin(), options.ks.end());
   for (const std::string& name : models) {
     ModelResult result;
     result.model = name;
@@ -118,53 +174,9 @@ std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vecto
                    result.train_seconds, n, split.cases.size());
     }
     start = std::chrono::steady_clock::now();
-    const size_t nk = options.ks.size();
-    std::vector<double> sums(3 * nk, 0);
-    std::vector<uint8_t> covered(nk * n, 0);
-#pragma omp parallel num_threads(std::max(1, options.threads))
-    {
-      std::vector<std::pair<uint32_t, float>> top;
-      std::vector<uint32_t> ranked, seen;
-      std::vector<double> local(3 * nk, 0);
-      std::vector<uint8_t> local_covered(nk * n, 0);
-#pragma omp for schedule(dynamic, 64)
-      for (size_t c = 0; c < split.cases.size(); ++c) {
-        const TestCase& test = split.cases[c];
-        seen.clear();
-        if (options.exclude_seen) {
-          for (const HistoryEntry& h : test.history) seen.push_back(h.item);
-          std::sort(seen.begin(), seen.end());
-        }
-        // As served: through the model's index when the catalog has one.
-        model->TopK(
-            test.history, Relation::kAny, max_k, -std::numeric_limits<float>::infinity(),
-            [&](uint32_t item) { return std::binary_search(seen.begin(), seen.end(), item); }, &top);
-        ranked.clear();
-        for (const auto& [item, score] : top) ranked.push_back(item);
-        for (size_t q = 0; q < nk; ++q) {
-          RankMetrics m = ComputeRankMetrics(ranked, test.targets, options.ks[q]);
-          local[3 * q] += m.recall;
-          local[3 * q + 1] += m.ndcg;
-          local[3 * q + 2] += m.mrr;
-          for (size_t r = 0; r < std::min(options.ks[q], ranked.size()); ++r) local_covered[q * n + ranked[r]] = 1;
-        }
-      }
-#pragma omp critical
-      {
-        for (size_t i = 0; i < sums.size(); ++i) sums[i] += local[i];
-        for (size_t i = 0; i < covered.size(); ++i) covered[i] |= local_covered[i];
-      }
-    }
+    result.metrics = EvaluateTrainedModel(*model, split.cases, n, options);
     result.eval_seconds = Seconds(start);
-    double cases = std::max<double>(1, static_cast<double>(split.cases.size()));
-    for (size_t q = 0; q < nk; ++q) {
-      std::string at = "@" + std::to_string(options.ks[q]);
-      result.metrics["recall" + at] = sums[3 * q] / cases;
-      result.metrics["ndcg" + at] = sums[3 * q + 1] / cases;
-      result.metrics["mrr" + at] = sums[3 * q + 2] / cases;
-      size_t distinct = std::count(covered.begin() + q * n, covered.begin() + (q + 1) * n, 1);
-      result.metrics["coverage" + at] = n == 0 ? 0 : static_cast<double>(distinct) / static_cast<double>(n);
-    }
+    if (on_trained) on_trained(*model);
     if (show_progress) std::fprintf(stderr, "%s: evaluated in %.1f s\n", name.c_str(), result.eval_seconds);
     results.push_back(std::move(result));
   }

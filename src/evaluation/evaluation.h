@@ -13,7 +13,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,7 +87,16 @@ struct ModelResult {
 
 // Trains each model on split.train and evaluates it on split.cases.
 // coverage@k = distinct items in any top-k list / catalog size.
+// `on_trained`, when set, is shown each trained model after its evaluation
+// (to score it on other cases too).
 std::vector<ModelResult> EvaluateModels(const DataSplit& split, const std::vector<std::string>& models,
-                                        const EvaluateOptions& options, bool show_progress);
+                                        const EvaluateOptions& options, bool show_progress,
+                                        const std::function<void(const Recommender&)>& on_trained = nullptr);
+
+// The metrics of a trained model on `cases`, items indexed as the model's
+// (a target at or above num_items, an item the model does not know, is
+// never found).
+std::map<std::string, double> EvaluateTrainedModel(const Recommender& model, std::span<const TestCase> cases,
+                                                   size_t num_items, const EvaluateOptions& options);
 
 }  // namespace vitrina

@@ -34,21 +34,34 @@ const Experiment* ExperimentSet::Serving(std::string_view scenario, int64_t now_
   return nullptr;
 }
 
-Status ExperimentBook::Load() {
+Status ExperimentBook::Load(std::vector<std::string>* problems) {
   std::lock_guard lock(mutex_);
   std::vector<Experiment> experiments;
-  Status problem;
+  std::vector<std::pair<std::string, std::string>> unreadable;  // key, value
+  std::vector<std::string> why;
   VITRINA_RETURN_IF_ERROR(store_->ScanDocuments(kPrefix, [&](std::string_view key, std::string_view value) {
     FieldError error;
     std::optional<Experiment> experiment = ReadStoredExperiment(value, &error);
+    if (!experiment && !IsValidUtf8(value)) experiment = ReadStoredExperiment(RepairUtf8(value), &error);
     if (!experiment) {
-      problem = Status::Corruption("stored experiment " + std::string(key) + ": " + error.field + ": " + error.message);
-      return false;
+      unreadable.emplace_back(key, value);
+      why.push_back(error.field + ": " + error.message);
+      return true;
     }
     experiments.push_back(std::move(*experiment));
     return true;
   }));
-  VITRINA_RETURN_IF_ERROR(problem);
+  // One unreadable experiment is moved aside (nothing is lost); the others
+  // keep running.
+  for (size_t i = 0; i < unreadable.size(); ++i) {
+    const auto& [key, value] = unreadable[i];
+    VITRINA_ASSIGN_OR_RETURN(std::string aside, SetAsideDocument(store_, key, value, clock_->NowMillis()));
+    VITRINA_RETURN_IF_ERROR(store_->PutDocuments({{key, ""}}));
+    if (problems != nullptr) {
+      problems->push_back("experiments: stored experiment " + key + " is not readable (" + why[i] +
+                          "); left out and kept as " + aside);
+    }
+  }
   std::stable_sort(experiments.begin(), experiments.end(),
             [](const Experiment& a, const Experiment& b) { return a.created_ms < b.created_ms; });
   current_.store(std::make_shared<const ExperimentSet>(std::move(experiments)));

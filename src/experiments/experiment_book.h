@@ -51,8 +51,10 @@ class ExperimentBook {
   // `store` and `clock` must outlive the book.
   ExperimentBook(Store* store, const Clock* clock) : store_(store), clock_(clock), current_(std::make_shared<const ExperimentSet>()) {}
 
-  // Reads the stored experiments. Corruption naming the one that cannot be read.
-  Status Load();
+  // Reads the stored experiments. One that cannot be read is moved aside
+  // (SetAsideDocument) and left out, and the problem added to *problems
+  // for the log. Errors are the store's own.
+  Status Load(std::vector<std::string>* problems = nullptr);
   std::shared_ptr<const ExperimentSet> current() const { return current_.load(); }
 
   // Stores a new experiment (id generated when empty). AlreadyExists when

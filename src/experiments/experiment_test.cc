@@ -185,5 +185,28 @@ TEST(ExperimentBookTest, CreatesRefusesOverlapsStopsAndReloads) {
   EXPECT_EQ(reloaded.current()->Serving("for_you", kNow + 70000)->id, "next");
 }
 
+// One experiment document that cannot be read is moved aside; the others run.
+TEST(ExperimentBookTest, AnUnreadableExperimentIsMovedAsideAndTheOthersLoad) {
+  ManualClock clock(kNow);
+  std::unique_ptr<Store> store = NewMemoryStore(&clock);
+  {
+    ExperimentBook book(store.get(), &clock);
+    ASSERT_TRUE(book.Load().ok());
+    FieldError error;
+    std::optional<Experiment> first = Parse(kGood, &error);
+    ASSERT_TRUE(first);
+    ASSERT_TRUE(book.Create(*first).ok());
+  }
+  ASSERT_TRUE(store->PutDocuments({{"experiments/broken", "{\"id\":\"broken\",\"name\":"}}).ok());
+  ExperimentBook book(store.get(), &clock);
+  std::vector<std::string> problems;
+  ASSERT_TRUE(book.Load(&problems).ok());
+  ASSERT_EQ(book.current()->experiments().size(), 1u);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("experiments/broken"), std::string::npos) << problems[0];
+  EXPECT_TRUE(store->GetDocument("experiments/broken").status().IsNotFound());
+  EXPECT_TRUE(store->GetDocument("unreadable/experiments/broken@" + std::to_string(kNow)).ok());
+}
+
 }  // namespace
 }  // namespace vitrina

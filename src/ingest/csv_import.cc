@@ -51,8 +51,9 @@ struct Column {
 constexpr std::array<std::string_view, 16> kEventColumns = {
     "event_id", "type",  "user_id", "session_id", "item_id", "quantity", "price",   "timestamp",
     "recommendation_id", "query", "value", "currency", "device",  "country",  "page", "channel"};
-constexpr std::array<std::string_view, 10> kItemColumns = {"id",       "title", "description", "category", "brand",
-                                                           "price",    "currency", "stock",  "active", "created_at"};
+constexpr std::array<std::string_view, 16> kItemColumns = {
+    "id",     "title",      "description", "category",  "brand",  "price", "currency", "stock",
+    "active", "created_at", "old_price",   "image_url", "images", "url",   "group_id", "available"};
 constexpr std::array<std::string_view, 2> kUserColumns = {"id", "created_at"};
 constexpr int kAttributeColumn = 100;
 constexpr int kConsentColumn = 101;
@@ -183,6 +184,25 @@ bool ParseItemRow(const std::vector<Column>& columns, const std::vector<std::str
         break;
       case 9:
         if (!ParseTimestampField(cell, field, &item->created_ms, error)) return false;
+        break;
+      case 10:
+        if (!ToNumber(cell, field, &number, error)) return false;
+        item->old_price = number;
+        break;
+      case 11: item->image_url = cell; break;
+      case 12:
+        // Several addresses in one cell, separated by spaces or '|'
+        // (addresses hold neither).
+        for (std::string_view part : Split(cell, "|")) {
+          for (std::string_view image : Split(part, " ")) {
+            if (!image.empty()) item->images.emplace_back(image);
+          }
+        }
+        break;
+      case 13: item->url = cell; break;
+      case 14: item->group_id = cell; break;
+      case 15:
+        if (!ToBool(cell, field, &item->available, error)) return false;
         break;
     }
   }

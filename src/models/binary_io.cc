@@ -51,6 +51,12 @@ Status BinaryWriter::Close() {
 }
 
 Result<BinaryReader> BinaryReader::Open(const std::string& path, std::string_view model, uint32_t version) {
+  uint32_t found = 0;
+  return Open(path, model, version, version, &found);
+}
+
+Result<BinaryReader> BinaryReader::Open(const std::string& path, std::string_view model, uint32_t oldest,
+                                        uint32_t newest, uint32_t* version) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return Status::IOError("cannot open " + path + ": " + ErrnoText());
   std::fseek(file, 0, SEEK_END);
@@ -64,10 +70,13 @@ Result<BinaryReader> BinaryReader::Open(const std::string& path, std::string_vie
       !reader.GetString(&stored_model).ok() || !reader.Get(&stored_version).ok()) {
     return Status::Corruption(path + " is not a Vitrina model file");
   }
-  if (stored_model != model || stored_version != version) {
+  if (stored_model != model || stored_version < oldest || stored_version > newest) {
+    const std::string expected = oldest == newest ? std::to_string(newest)
+                                                  : std::to_string(oldest) + " to " + std::to_string(newest);
     return Status::Corruption(path + " holds model '" + stored_model + "' version " + std::to_string(stored_version) +
-                              ", expected '" + std::string(model) + "' version " + std::to_string(version));
+                              ", expected '" + std::string(model) + "' version " + expected);
   }
+  *version = stored_version;
   return reader;
 }
 

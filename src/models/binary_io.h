@@ -52,6 +52,10 @@ class BinaryReader {
   // Opens `path` and checks the header. Corruption if it names another model
   // or version.
   static Result<BinaryReader> Open(const std::string& path, std::string_view model, uint32_t version);
+  // The same for a model that still reads older versions: any version from
+  // `oldest` to `newest`, the one found in *version.
+  static Result<BinaryReader> Open(const std::string& path, std::string_view model, uint32_t oldest, uint32_t newest,
+                                   uint32_t* version);
   BinaryReader(BinaryReader&& other) noexcept;
   BinaryReader& operator=(BinaryReader&&) = delete;
   ~BinaryReader();

@@ -11,8 +11,62 @@
 
 namespace vitrina {
 namespace {
-constexpr uint32_t kFormatVersion = 1;
+// Version 2 adds the complement lists; version 1 files load without them.
+constexpr uint32_t kFormatVersion = 2;
 constexpr size_t kMaxCategories = 20;  // the shopper's categories considered, the strongest first
+constexpr double kComplementShrinkage = 5;
+
+// Leaf categories bought in one order: for each category the others with
+// which it shares at least `min_orders` orders, by cosine with shrinkage,
+// c_ab / (sqrt(n_a n_b) + shrinkage), the strongest `keep` first.
+void CountComplements(const Dataset& data, const std::vector<uint32_t>& item_category, size_t categories,
+                      size_t keep, float min_orders, std::vector<uint32_t>* offsets,
+                      std::vector<CategoryPopularRecommender::Complement>* out) {
+  std::vector<float> orders_with(categories, 0);
+  std::unordered_map<uint64_t, float> pairs;
+  std::vector<uint32_t> basket;
+  auto close = [&] {
+    std::sort(basket.begin(), basket.end());
+    basket.erase(std::unique(basket.begin(), basket.end()), basket.end());
+    for (size_t a = 0; a < basket.size(); ++a) {
+      orders_with[basket[a]] += 1;
+      for (size_t b = a + 1; b < basket.size(); ++b) pairs[(uint64_t{basket[a]} << 32) | basket[b]] += 1;
+    }
+    basket.clear();
+  };
+  for (uint32_t actor = 0; actor < data.num_actors(); ++actor) {
+    uint32_t order = 0;
+    for (const Interaction& interaction : data.ActorInteractions(actor)) {
+      if (interaction.order != order) {
+        close();
+        order = interaction.order;
+      }
+      const uint32_t category = item_category[interaction.item];
+      if (order != 0 && category != 0) basket.push_back(category);
+    }
+    close();
+  }
+  std::vector<std::vector<std::pair<uint32_t, float>>> lists(categories);
+  for (const auto& [key, count] : pairs) {
+    if (count < min_orders) continue;
+    const auto a = static_cast<uint32_t>(key >> 32), b = static_cast<uint32_t>(key & 0xffffffffu);
+    const float similarity =
+        static_cast<float>(count / (std::sqrt(double(orders_with[a]) * orders_with[b]) + kComplementShrinkage));
+    lists[a].emplace_back(b, similarity);
+    lists[b].emplace_back(a, similarity);
+  }
+  offsets->assign(1, 0);
+  out->clear();
+  for (auto& list : lists) {
+    std::sort(list.begin(), list.end(), [](const auto& x, const auto& y) {
+      return x.second != y.second ? x.second > y.second : x.first < y.first;
+    });
+    if (list.size() > keep) list.resize(keep);
+    for (const auto& [category, similarity] : list) out->push_back({category, similarity});
+    offsets->push_back(static_cast<uint32_t>(out->size()));
+  }
+}
+
 }  // namespace
 
 Status CategoryPopularRecommender::Fit(const Dataset& data, const FitOptions& options) {
@@ -37,8 +91,30 @@ Status CategoryPopularRecommender::Fit(const Dataset& data, const FitOptions& op
   offsets_.assign(category_names_.size() + 1, 0);
   for (uint32_t category : item_category_) ++offsets_[category + 1];
   for (size_t c = 0; c + 1 < offsets_.size(); ++c) offsets_[c + 1] += offsets_[c];
+  CountComplements(data, item_category_, category_names_.size(), kComplementsPerCategory, kMinComplementOrders,
+                   &complement_offsets_, &complements_);
   if (options.progress) options.progress(1.0);
   return Status::OK();
+}
+
+uint32_t CategoryPopularRecommender::FindCategory(std::string_view name) const {
+  if (name.empty()) return 0;
+  for (uint32_t c = 1; c < category_names_.size(); ++c) {
+    if (category_names_[c] == name) return c;
+  }
+  return 0;
+}
+
+std::span<const CategoryPopularRecommender::Complement> CategoryPopularRecommender::Complements(
+    uint32_t category) const {
+  if (category + 1 >= complement_offsets_.size()) return {};
+  return {complements_.data() + complement_offsets_[category],
+          complements_.data() + complement_offsets_[category + 1]};
+}
+
+std::span<const uint32_t> CategoryPopularRecommender::ItemsOf(uint32_t category) const {
+  if (category + 1 >= offsets_.size()) return {};
+  return {by_category_.data() + offsets_[category], by_category_.data() + offsets_[category + 1]};
 }
 
 void CategoryPopularRecommender::Shares(std::span<const HistoryEntry> history,
@@ -136,11 +212,14 @@ Status CategoryPopularRecommender::Save(const std::string& path) const {
   for (const std::string& category : category_names_) writer.PutString(category);
   writer.PutVector(offsets_);
   writer.PutVector(by_category_);
+  writer.PutVector(complement_offsets_);
+  writer.PutVector(complements_);
   return writer.Close();
 }
 
 Status CategoryPopularRecommender::Load(const std::string& path) {
-  VITRINA_ASSIGN_OR_RETURN(BinaryReader reader, BinaryReader::Open(path, name(), kFormatVersion));
+  uint32_t version = 0;
+  VITRINA_ASSIGN_OR_RETURN(BinaryReader reader, BinaryReader::Open(path, name(), 1, kFormatVersion, &version));
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&popularity_));
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&item_category_));
   uint32_t count = 0;
@@ -150,13 +229,23 @@ Status CategoryPopularRecommender::Load(const std::string& path) {
   for (std::string& category : category_names_) VITRINA_RETURN_IF_ERROR(reader.GetString(&category));
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&offsets_));
   VITRINA_RETURN_IF_ERROR(reader.GetVector(&by_category_));
+  complement_offsets_.clear();
+  complements_.clear();
+  if (version >= 2) {
+    VITRINA_RETURN_IF_ERROR(reader.GetVector(&complement_offsets_));
+    VITRINA_RETURN_IF_ERROR(reader.GetVector(&complements_));
+  }
   VITRINA_RETURN_IF_ERROR(reader.ExpectEnd());
   const size_t n = popularity_.size();
   const bool consistent = item_category_.size() == n && by_category_.size() == n && offsets_.size() == count + 1 &&
                           offsets_.back() == n &&
                           std::all_of(item_category_.begin(), item_category_.end(), [&](uint32_t c) { return c < count; }) &&
                           std::all_of(by_category_.begin(), by_category_.end(), [&](uint32_t i) { return i < n; });
-  if (!consistent) return Status::Corruption(path + ": inconsistent category lists");
+  const bool complements_consistent =
+      complement_offsets_.empty() ||
+      (complement_offsets_.size() == count + 1 && complement_offsets_.back() == complements_.size() &&
+       std::all_of(complements_.begin(), complements_.end(), [&](const Complement& c) { return c.category < count; }));
+  if (!consistent || !complements_consistent) return Status::Corruption(path + ": inconsistent category lists");
   return Status::OK();
 }
 

@@ -11,6 +11,7 @@ namespace {
 
 constexpr uint32_t kFormatVersion = 1;
 constexpr double kAlwaysKeptFrequency = 100;
+constexpr double kPriceBandWeight = 0.25;
 
 void AddTitleWords(std::string_view title, std::vector<std::string>* tokens) {
   std::string word;
@@ -43,6 +44,10 @@ std::vector<std::string> ContentTokens(const ItemMeta& item) {
   if (!item.brand.empty()) tokens.push_back("b:" + AsciiLower(item.brand));
   AddTitleWords(item.title, &tokens);
   for (const std::string& tag : item.tags) tokens.push_back("a:" + tag);
+  // Price band: prices within a factor of 1.5 of each other tend to share one.
+  if (item.price && *item.price > 0) {
+    tokens.push_back("p:" + std::to_string(static_cast<int>(std::floor(std::log(*item.price) / std::log(1.5)))));
+  }
   std::sort(tokens.begin(), tokens.end());
   tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
   return tokens;
@@ -62,6 +67,25 @@ void ContentRecommender::Vectorize(const ItemMeta& item, std::vector<std::pair<u
     float scale = static_cast<float>(1 / std::sqrt(norm));
     for (auto& [token, weight] : *out) weight *= scale;
   }
+}
+
+float ContentRecommender::Similarity(const ItemMeta& a, const ItemMeta& b) const {
+  std::vector<std::pair<uint32_t, float>> x, y;
+  Vectorize(a, &x);
+  Vectorize(b, &y);
+  std::sort(x.begin(), x.end());
+  std::sort(y.begin(), y.end());
+  float dot = 0;
+  for (size_t i = 0, j = 0; i < x.size() && j < y.size();) {
+    if (x[i].first == y[j].first) {
+      dot += x[i++].second * y[j++].second;
+    } else if (x[i].first < y[j].first) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return dot;
 }
 
 Status ContentRecommender::Fit(const Dataset& data, const FitOptions& options) {
@@ -84,7 +108,11 @@ Status ContentRecommender::Fit(const Dataset& data, const FitOptions& options) {
   std::sort(kept.begin(), kept.end());
   for (const std::string& token : kept) {
     vocabulary_.emplace(token, static_cast<uint32_t>(idf_.size()));
-    idf_.push_back(static_cast<float>(std::log(static_cast<double>(n) / document_frequency[token])));
+    // A price band is shared by few items, so its IDF alone would make it
+    // the strongest likeness; it only breaks ties between items alike in
+    // what they are.
+    const double weight = token.starts_with("p:") ? kPriceBandWeight : 1.0;
+    idf_.push_back(static_cast<float>(weight * std::log(static_cast<double>(n) / document_frequency[token])));
   }
 
   // Item vectors, then the inverted index.

@@ -1,5 +1,6 @@
 // Content similarity for cold start: items described by tokens of their
-// category path, brand, title words and attribute tags, weighted by TF-IDF
+// category path, brand, title words, attribute tags and price band,
+// weighted by TF-IDF
 // and compared by cosine. Each item keeps its top `neighbors`; an item
 // that arrived after training is compared against the index directly
 // (SimilarTo), so new items are recommendable at once.
@@ -15,8 +16,9 @@
 namespace vitrina {
 
 // The tokens an item is described by: "c:Home", "c:Home/Kitchen", "b:acme",
-// "t:mug", "a:<tag>". Lower-cased; title words of one character and
-// all-digit words are dropped.
+// "t:mug", "a:<tag>" and its price band "p:<n>" (the price's log base 1.5,
+// rounded down). Lower-cased; title words of one character and all-digit
+// words are dropped.
 std::vector<std::string> ContentTokens(const ItemMeta& item);
 
 class ContentRecommender final : public Recommender {
@@ -34,6 +36,9 @@ class ContentRecommender final : public Recommender {
   // The `k` known items most similar to `item` (which need not be known),
   // best first, as (index, cosine).
   std::vector<std::pair<uint32_t, float>> SimilarTo(const ItemMeta& item, size_t k) const;
+  // The cosine of two items' vectors over the known vocabulary (neither
+  // need be known): how new items compare with each other.
+  float Similarity(const ItemMeta& a, const ItemMeta& b) const;
 
  private:
   // Sparse TF-IDF vector of an item over the known vocabulary, L2-normalized.

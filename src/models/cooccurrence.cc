@@ -19,7 +19,9 @@ struct Groups {
 };
 
 // Splits each actor's interactions into runs with the same non-zero key
-// (session or order id) and indexes them.
+// (session or order id) and indexes them. Sessions hold only views and
+// clicks: "viewed together" must mean that (a session of purchases alone,
+// such as an anonymous invoice, is an order, counted as bought together).
 Groups BuildGroups(const Dataset& data, bool by_order) {
   Groups groups;
   std::vector<uint32_t> current;
@@ -39,7 +41,7 @@ Groups BuildGroups(const Dataset& data, bool by_order) {
         close_group();
         key = this_key;
       }
-      if (key == 0) continue;
+      if (key == 0 || (!by_order && interaction.signal != Signal::kView)) continue;
       if (std::find(current.begin(), current.end(), interaction.item) == current.end()) {
         current.push_back(interaction.item);
       }
@@ -174,6 +176,13 @@ int CooccurrenceRecommender::Explain(std::span<const HistoryEntry> history, uint
     }
   }
   return best;
+}
+
+CooccurrenceEvidence CooccurrenceRecommender::Evidence(uint32_t anchor, uint32_t item) const {
+  if (anchor >= num_items_ || item >= num_items_) return CooccurrenceEvidence::kNone;
+  if (NeighborSimilarity(bought_, anchor, item) > 0) return CooccurrenceEvidence::kBoughtTogether;
+  if (NeighborSimilarity(viewed_, anchor, item) > 0) return CooccurrenceEvidence::kViewedTogether;
+  return CooccurrenceEvidence::kNone;
 }
 
 Status CooccurrenceRecommender::Save(const std::string& path) const {

@@ -1,5 +1,6 @@
 // Item-item co-occurrence, two graphs kept apart:
-//   viewed together: items up to `window` positions apart in one session,
+//   viewed together: items viewed or clicked up to `window` positions apart
+//     in one session,
 //     a pair counting 1 for "i then j" and backward_weight for "j then i"
 //     (what comes next is more telling than what came before);
 //   bought together: items in the same order (purchase event).
@@ -13,6 +14,9 @@
 #include "models/sparse.h"
 
 namespace vitrina {
+
+// What links two items in the co-occurrence graphs, the strongest first.
+enum class CooccurrenceEvidence : uint8_t { kNone, kViewedTogether, kBoughtTogether };
 
 class CooccurrenceRecommender final : public Recommender {
  public:
@@ -35,6 +39,10 @@ class CooccurrenceRecommender final : public Recommender {
   int Explain(std::span<const HistoryEntry> history, uint32_t item) const override;
   Status Save(const std::string& path) const override;
   Status Load(const std::string& path) override;
+
+  // Whether `item` is among `anchor`'s bought-together neighbours, else its
+  // viewed-together ones: what a reason may honestly say of the pair.
+  CooccurrenceEvidence Evidence(uint32_t anchor, uint32_t item) const;
 
   const SparseRows& viewed_together() const { return viewed_; }
   const SparseRows& bought_together() const { return bought_; }

@@ -183,12 +183,17 @@ TEST(CooccurrenceTest, CountsSessionsAndOrdersApartWithCosineShrinkage) {
   options.cooccurrence.shrinkage = 1;
   CooccurrenceRecommender model(options.cooccurrence);
   ASSERT_TRUE(model.Fit(data, {}).ok());
-  // Viewed together (sessions include the order sessions o-c, o-d):
+  // Viewed together: views only (the order sessions o-c, o-d hold
+  // purchases, and "viewed together" must mean viewed).
   // c_01 = 2, n_0 = 2, n_1 = 2 -> 2 / (2 + 1).
   EXPECT_NEAR(NeighborSimilarity(model.viewed_together(), 0, 1), 2.0 / 3, 1e-6);
   EXPECT_EQ(NeighborSimilarity(model.viewed_together(), 0, 2), 0);
-  // c_12 = 1, n_1 = 2, n_2 = 3 -> 1 / (sqrt(6) + 1).
-  EXPECT_NEAR(NeighborSimilarity(model.viewed_together(), 1, 2), 1 / (std::sqrt(6.0) + 1), 1e-6);
+  // c_12 = 1, n_1 = 2, n_2 = 1 -> 1 / (sqrt(2) + 1).
+  EXPECT_NEAR(NeighborSimilarity(model.viewed_together(), 1, 2), 1 / (std::sqrt(2.0) + 1), 1e-6);
+  EXPECT_EQ(NeighborSimilarity(model.viewed_together(), 2, 3), 0);
+  EXPECT_EQ(model.Evidence(2, 3), CooccurrenceEvidence::kBoughtTogether);
+  EXPECT_EQ(model.Evidence(1, 2), CooccurrenceEvidence::kViewedTogether);
+  EXPECT_EQ(model.Evidence(0, 3), CooccurrenceEvidence::kNone);
   // Bought together: orders only. c_23 = 2, n_2 = n_3 = 2 -> 2 / 3.
   EXPECT_NEAR(NeighborSimilarity(model.bought_together(), 2, 3), 2.0 / 3, 1e-6);
   EXPECT_EQ(NeighborSimilarity(model.bought_together(), 0, 1), 0);

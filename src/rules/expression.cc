@@ -367,10 +367,22 @@ class Parser {
     return node;
   }
 
+  // Nesting (brackets and "not") is bounded, so that recursion here, in
+  // evaluation and in destruction cannot overflow the stack.
+  Status Nest(size_t column) {
+    if (++depth_ > Expression::kMaxNesting) {
+      return ErrorAt(column, "nested deeper than " + std::to_string(Expression::kMaxNesting) +
+                                 " levels of brackets and 'not'");
+    }
+    return Status::OK();
+  }
+
   Result<std::unique_ptr<Node>> ParseNot() {
     if (IsWord(Peek(), "not") || IsOperator(Peek(), "!")) {
+      VITRINA_RETURN_IF_ERROR(Nest(Peek().column));
       Next();
       VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Node> inner, ParseNot());
+      --depth_;
       auto node = std::make_unique<Node>();
       node->kind = Node::Kind::kNot;
       node->children.push_back(std::move(inner));
@@ -382,10 +394,12 @@ class Parser {
   Result<std::unique_ptr<Node>> ParsePrimary() {
     const Token& token = Peek();
     if (token.kind == TokenKind::kOpen) {
+      VITRINA_RETURN_IF_ERROR(Nest(token.column));
       Next();
       VITRINA_ASSIGN_OR_RETURN(std::unique_ptr<Node> inner, ParseOr());
       if (Peek().kind != TokenKind::kClose) return ErrorAt(Peek().column, "expected ')', got " + Describe(Peek()));
       Next();
+      --depth_;
       return inner;
     }
     if (IsWord(token, "true") || IsWord(token, "false")) {
@@ -541,6 +555,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   size_t position_ = 0;
+  size_t depth_ = 0;  // brackets and "not" open around the current token
 };
 
 }  // namespace

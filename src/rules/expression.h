@@ -26,8 +26,12 @@ namespace vitrina {
 
 class Expression {
  public:
+  // Brackets and "not" nest at most this deep.
+  static constexpr size_t kMaxNesting = 32;
+
   // InvalidArgument with "at column N: ..." (1-based, in characters of the
-  // text) when the text is not an expression.
+  // text) when the text is not an expression (or nests deeper than
+  // kMaxNesting).
   static Result<Expression> Parse(std::string_view text);
 
   Expression(Expression&&) noexcept;

@@ -100,5 +100,24 @@ TEST(ExpressionTest, ErrorsPointAtTheProblem) {
   EXPECT_EQ(ErrorOf("title == \"Кружка\" and price <"), "at column 30: expected a number after '<', got the end of the expression");
 }
 
+// 7,447 nested brackets once crashed the server (unbounded recursion): the
+// depth is refused with the limit named, and the deepest allowed still works.
+TEST(ExpressionTest, NestingIsBounded) {
+  auto nested = [](size_t depth, std::string_view open) {
+    std::string text;
+    for (size_t i = 0; i < depth; ++i) text += open;
+    text += "price < 10";
+    if (open == "(") text += std::string(depth, ')');
+    return text;
+  };
+  EXPECT_TRUE(Matches(nested(Expression::kMaxNesting, "(")));
+  EXPECT_TRUE(Matches(nested(Expression::kMaxNesting / 2, "not not ")));
+  EXPECT_EQ(ErrorOf(nested(Expression::kMaxNesting + 1, "(")),
+            "at column 33: nested deeper than 32 levels of brackets and 'not'");
+  EXPECT_EQ(ErrorOf(nested(7447, "(")), "at column 33: nested deeper than 32 levels of brackets and 'not'");
+  EXPECT_EQ(ErrorOf(nested(100000, "not ")), "at column 129: nested deeper than 32 levels of brackets and 'not'");
+  EXPECT_EQ(ErrorOf(nested(20, "(not ")).substr(0, 13), "at column 81:");
+}
+
 }  // namespace
 }  // namespace vitrina

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/json_fields.h"
 #include "common/json_writer.h"
+#include "common/strings.h"
 #include "common/time_util.h"
 
 namespace vitrina {
@@ -72,25 +74,48 @@ void WriteRuleAuditJson(const RuleAuditEntry& entry, JsonWriter* w) {
 RuleBook::RuleBook(Store* store, const Clock* clock, std::vector<std::string> scopes)
     : store_(store), clock_(clock), scopes_(std::move(scopes)), current_(std::make_shared<const RuleSet>()) {}
 
-Status RuleBook::Load() {
+Status RuleBook::Load(std::vector<std::string>* problems) {
+  std::vector<std::string> unreported;
+  if (problems == nullptr) problems = &unreported;
   std::lock_guard lock(mutex_);
   auto stored = store_->GetDocument(kSetKey);
   if (stored.status().IsNotFound()) return Status::OK();
   VITRINA_RETURN_IF_ERROR(stored.status());
+  // A set that cannot be read is kept aside, and the rules that can be
+  // read serve: the server starts whatever one document holds.
+  auto set_aside = [&](const std::string& why) -> Status {
+    VITRINA_ASSIGN_OR_RETURN(std::string aside, SetAsideDocument(store_, kSetKey, *stored, clock_->NowMillis()));
+    problems->push_back("business rules: " + why + "; the stored set is kept as " + aside);
+    return store_->PutDocuments({{std::string(kSetKey), ""}});
+  };
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   simdjson::dom::array array;
+  std::string text;
+  bool repaired = false;
   int64_t version = 0, next_sequence = 0;
-  if (parser.parse(*stored).get(root) != simdjson::SUCCESS || root["version"].get(version) != simdjson::SUCCESS ||
+  if (!ParseStoredJson(&parser, *stored, &text, &root, &repaired) || root["version"].get(version) != simdjson::SUCCESS ||
       root["next_sequence"].get(next_sequence) != simdjson::SUCCESS || root["rules"].get(array) != simdjson::SUCCESS) {
-    return Status::Corruption("stored rules are not readable");
+    return set_aside("the stored rules are not readable; starting without them");
   }
   std::vector<Rule> rules;
+  std::vector<std::string> skipped;
+  size_t position = 0;
   for (simdjson::dom::element element : array) {
     std::string problem;
     std::optional<Rule> rule = ReadStoredRule(element, scopes_, &problem);
-    if (!rule) return Status::Corruption("stored rule " + std::to_string(rules.size()) + ": " + problem);
-    rules.push_back(std::move(*rule));
+    if (rule) {
+      rules.push_back(std::move(*rule));
+    } else {
+      skipped.push_back("rule " + std::to_string(position) + " (" + problem + ")");
+    }
+    ++position;
+  }
+  if (repaired || !skipped.empty()) {
+    VITRINA_RETURN_IF_ERROR(set_aside(repaired ? "bytes that were not UTF-8 in the stored rules became U+FFFD"
+                                               : "left out unreadable " + Join(skipped, ", ")));
+    // What was read becomes the stored set, so the next start is clean.
+    VITRINA_RETURN_IF_ERROR(store_->PutDocuments({{std::string(kSetKey), SetJson(version, next_sequence, rules)}}));
   }
   next_sequence_ = next_sequence;
   current_.store(std::make_shared<const RuleSet>(version, std::move(rules)));
@@ -177,16 +202,16 @@ Status RuleBook::Delete(std::string_view id, std::string_view actor) {
 
 Result<std::vector<RuleAuditEntry>> RuleBook::Audit(std::string_view rule_id, size_t limit) const {
   std::vector<RuleAuditEntry> entries;
-  Status problem = Status::OK();
   simdjson::dom::parser parser;
+  std::string storage;
   VITRINA_RETURN_IF_ERROR(store_->ScanDocuments(kAuditPrefix, [&](std::string_view key, std::string_view value) {
     simdjson::dom::element root;
     RuleAuditEntry entry;
     std::string_view text;
-    if (parser.parse(value.data(), value.size()).get(root) != simdjson::SUCCESS ||
+    bool repaired = false;
+    if (!ParseStoredJson(&parser, value, &storage, &root, &repaired) ||
         root["sequence"].get(entry.sequence) != simdjson::SUCCESS || root["rule_id"].get(text) != simdjson::SUCCESS) {
-      problem = Status::Corruption("audit entry " + std::string(key) + " is not readable");
-      return false;
+      return true;  // history only: an unreadable entry is left out, never the whole log
     }
     entry.rule_id = std::string(text);
     if (!rule_id.empty() && entry.rule_id != rule_id) return true;
@@ -203,7 +228,6 @@ Result<std::vector<RuleAuditEntry>> RuleBook::Audit(std::string_view rule_id, si
     entries.push_back(std::move(entry));
     return true;
   }));
-  VITRINA_RETURN_IF_ERROR(problem);
   std::reverse(entries.begin(), entries.end());
   if (entries.size() > limit) entries.resize(limit);
   return entries;

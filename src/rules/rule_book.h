@@ -38,9 +38,11 @@ class RuleBook {
   // and `clock` must outlive the book.
   RuleBook(Store* store, const Clock* clock, std::vector<std::string> scopes);
 
-  // Reads the stored rules (none on a new store). Corruption when they
-  // cannot be read back.
-  Status Load();
+  // Reads the stored rules (none on a new store). A stored set that cannot
+  // be read in full is copied aside (SetAsideDocument) and what can be read
+  // serves; each such problem is added to *problems for the log. Errors
+  // are the store's own.
+  Status Load(std::vector<std::string>* problems = nullptr);
 
   std::shared_ptr<const RuleSet> current() const { return current_.load(); }
   const std::vector<std::string>& scopes() const { return scopes_; }

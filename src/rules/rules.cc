@@ -320,23 +320,23 @@ RuleScope::RuleScope(std::vector<const CompiledRule*> rules, int64_t now_ms) : r
   std::stable_sort(pins_.begin(), pins_.end(), [](const Pin& a, const Pin& b) { return a.position < b.position; });
 }
 
-bool RuleScope::Admits(const Item& item) const {
-  if (Blocks(item)) return false;
+const Rule* RuleScope::Refuses(const Item& item) const {
+  if (const Rule* blocker = Blocker(item)) return blocker;
   for (const CompiledRule* compiled : rules_) {
     if (compiled->rule.kind != RuleKind::kFilter) continue;
-    if (!compiled->expression || !compiled->expression->Matches(item, now_ms_)) return false;
+    if (!compiled->expression || !compiled->expression->Matches(item, now_ms_)) return &compiled->rule;
   }
-  return true;
+  return nullptr;
 }
 
-bool RuleScope::Blocks(const Item& item) const {
+const Rule* RuleScope::Blocker(const Item& item) const {
   for (const CompiledRule* compiled : rules_) {
     const Rule& rule = compiled->rule;
     if (rule.kind != RuleKind::kBlock) continue;
-    if (std::find(rule.items.begin(), rule.items.end(), item.id) != rule.items.end()) return true;
-    if (compiled->expression && compiled->expression->Matches(item, now_ms_)) return true;
+    if (std::find(rule.items.begin(), rule.items.end(), item.id) != rule.items.end()) return &rule;
+    if (compiled->expression && compiled->expression->Matches(item, now_ms_)) return &rule;
   }
-  return false;
+  return nullptr;
 }
 
 std::optional<bool> RuleScope::RepurchaseExcludes(const Item& item, int64_t bought_ms) const {

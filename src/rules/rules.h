@@ -111,10 +111,14 @@ class RuleScope {
   bool reorders() const { return reorders_; }
 
   // Whether `item` may be shown at all: not blocked, passes every filter.
-  bool Admits(const Item& item) const;
+  bool Admits(const Item& item) const { return Refuses(item) == nullptr; }
+  // The first block or filter rule that keeps `item` out, or null.
+  const Rule* Refuses(const Item& item) const;
   // Whether a block rule keeps `item` out (pinned items are checked only
   // against these).
-  bool Blocks(const Item& item) const;
+  bool Blocks(const Item& item) const { return Blocker(item) != nullptr; }
+  // The first block rule that keeps `item` out, or null.
+  const Rule* Blocker(const Item& item) const;
   bool has_repurchase() const { return has_repurchase_; }
   // Whether a repurchase rule covers the item, and then whether a purchase
   // at `bought_ms` still keeps it out.

@@ -193,5 +193,69 @@ TEST(RuleBookTest, ChangesAreVersionedAuditedAndSurviveAReload) {
   EXPECT_EQ(reloaded.Audit("", 100)->size(), 5u);
 }
 
+// A rule set written by an older version with a byte that is not UTF-8 (an
+// unchecked actor name) once kept the server from starting. Now the bytes
+// are repaired, the original is kept aside, and the rules serve.
+TEST(RuleBookTest, AStoredSetWithBytesOutsideUtf8IsRepairedAndKeptAside) {
+  ManualClock clock(kNow);
+  std::unique_ptr<Store> store = NewMemoryStore(&clock);
+  {
+    RuleBook book(store.get(), &clock, kScopes);
+    ASSERT_TRUE(book.Load().ok());
+    ASSERT_TRUE(book.Create(Parse(R"({"kind":"boost","expression":"brand == \"Acme\"","weight":2})"), "alice").ok());
+  }
+  std::string stored = *store->GetDocument("rules/set");
+  const size_t alice = stored.find("alice");
+  ASSERT_NE(alice, std::string::npos);
+  stored.replace(alice, 5, "\xff");
+  ASSERT_TRUE(store->PutDocuments({{"rules/set", stored}}).ok());
+
+  RuleBook book(store.get(), &clock, kScopes);
+  std::vector<std::string> problems;
+  ASSERT_TRUE(book.Load(&problems).ok());
+  ASSERT_EQ(book.current()->rules().size(), 1u);
+  EXPECT_EQ(book.current()->rules()[0].rule.updated_by, "\xEF\xBF\xBD");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("became U+FFFD"), std::string::npos) << problems[0];
+  EXPECT_TRUE(store->GetDocument("unreadable/rules/set@" + std::to_string(kNow)).ok());
+  // The repaired set is what is stored now: the next start is clean.
+  std::vector<std::string> again;
+  ASSERT_TRUE(RuleBook(store.get(), &clock, kScopes).Load(&again).ok());
+  EXPECT_TRUE(again.empty());
+}
+
+TEST(RuleBookTest, AnUnreadableStoredSetIsKeptAsideAndTheServerStartsWithout) {
+  ManualClock clock(kNow);
+  std::unique_ptr<Store> store = NewMemoryStore(&clock);
+  ASSERT_TRUE(store->PutDocuments({{"rules/set", "{\"version\":3,\"rules\":[tru"}}).ok());
+  RuleBook book(store.get(), &clock, kScopes);
+  std::vector<std::string> problems;
+  ASSERT_TRUE(book.Load(&problems).ok());
+  EXPECT_TRUE(book.current()->rules().empty());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("not readable"), std::string::npos) << problems[0];
+  EXPECT_EQ(*store->GetDocument("unreadable/rules/set@" + std::to_string(kNow)), "{\"version\":3,\"rules\":[tru");
+  // New rules can be made again.
+  EXPECT_TRUE(book.Create(Parse(R"({"kind":"pin","items":["a"]})"), "bob").ok());
+}
+
+// One stored rule that no longer parses (a 7,000-deep expression saved by
+// an older version) is left out; the others serve.
+TEST(RuleBookTest, AStoredRuleThatNoLongerParsesIsLeftOut) {
+  ManualClock clock(kNow);
+  std::unique_ptr<Store> store = NewMemoryStore(&clock);
+  std::string deep = std::string(7000, '(') + "price < 3" + std::string(7000, ')');
+  std::string set = R"({"version":2,"next_sequence":3,"rules":[{"id":"r1","kind":"filter","expression":")" + deep +
+                    R"("},{"id":"r2","kind":"pin","items":["a"]}]})";
+  ASSERT_TRUE(store->PutDocuments({{"rules/set", set}}).ok());
+  RuleBook book(store.get(), &clock, kScopes);
+  std::vector<std::string> problems;
+  ASSERT_TRUE(book.Load(&problems).ok());
+  ASSERT_EQ(book.current()->rules().size(), 1u);
+  EXPECT_EQ(book.current()->rules()[0].rule.id, "r2");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("rule 0"), std::string::npos) << problems[0];
+}
+
 }  // namespace
 }  // namespace vitrina

@@ -6,6 +6,9 @@ namespace vitrina {
 namespace {
 
 constexpr uint8_t kFormatVersion = 1;
+// Items since pictures, links, old prices, availability and variant groups;
+// version 1 items (without them) still decode.
+constexpr uint8_t kItemFormatVersion = 2;
 
 class Encoder {
  public:
@@ -167,6 +170,8 @@ class Decoder {
     uint8_t version;
     return U8(&version) && version == kFormatVersion;
   }
+  // Reads the version byte; false for a version outside [low, high].
+  bool VersionIn(uint8_t low, uint8_t high, uint8_t* version) { return U8(version) && *version >= low && *version <= high; }
   bool AtEnd() const { return pos_ == data_.size(); }
 
  private:
@@ -180,7 +185,7 @@ Status Corrupt(const char* what) { return Status::Corruption(std::string("cannot
 
 void EncodeItem(const Item& item, std::string* out) {
   Encoder e(out);
-  e.U8(kFormatVersion);
+  e.U8(kItemFormatVersion);
   e.Signed(item.created_ms);  // first, for PeekCreatedMillis
   e.Signed(item.updated_ms);
   e.String(item.id);
@@ -194,12 +199,20 @@ void EncodeItem(const Item& item, std::string* out) {
   if (item.stock) e.Signed(*item.stock);
   e.Attrs(item.attributes);
   e.U8(item.active ? 1 : 0);
+  // Version 2.
+  e.OptionalDouble(item.old_price);
+  e.U8(item.available ? 1 : 0);
+  e.String(item.image_url);
+  e.Strings(item.images);
+  e.String(item.url);
+  e.String(item.group_id);
 }
 
 Status DecodeItem(std::string_view data, Item* item) {
   Decoder d(data);
-  uint8_t has_stock, active;
-  if (!d.Version() || !d.Signed(&item->created_ms) || !d.Signed(&item->updated_ms) || !d.String(&item->id) || !d.String(&item->title) || !d.String(&item->description) ||
+  uint8_t version, has_stock, active;
+  if (!d.VersionIn(1, kItemFormatVersion, &version) || !d.Signed(&item->created_ms) || !d.Signed(&item->updated_ms) ||
+      !d.String(&item->id) || !d.String(&item->title) || !d.String(&item->description) ||
       !d.Strings(&item->category) || !d.String(&item->brand) || !d.OptionalDouble(&item->price) ||
       !d.String(&item->currency) || !d.U8(&has_stock)) {
     return Corrupt("item");
@@ -210,10 +223,23 @@ Status DecodeItem(std::string_view data, Item* item) {
     if (!d.Signed(&stock)) return Corrupt("item");
     item->stock = stock;
   }
-  if (!d.Attrs(&item->attributes) || !d.U8(&active) || !d.AtEnd()) {
-    return Corrupt("item");
-  }
+  if (!d.Attrs(&item->attributes) || !d.U8(&active)) return Corrupt("item");
   item->active = active != 0;
+  item->old_price.reset();
+  item->available = true;
+  item->image_url.clear();
+  item->images.clear();
+  item->url.clear();
+  item->group_id.clear();
+  if (version >= 2) {
+    uint8_t available;
+    if (!d.OptionalDouble(&item->old_price) || !d.U8(&available) || !d.String(&item->image_url) ||
+        !d.Strings(&item->images) || !d.String(&item->url) || !d.String(&item->group_id)) {
+      return Corrupt("item");
+    }
+    item->available = available != 0;
+  }
+  if (!d.AtEnd()) return Corrupt("item");
   return Status::OK();
 }
 
@@ -250,7 +276,8 @@ Status DecodeUser(std::string_view data, User* user) {
 
 Status PeekCreatedMillis(std::string_view data, int64_t* created_ms) {
   Decoder d(data);
-  if (!d.Version() || !d.Signed(created_ms)) return Corrupt("record");
+  uint8_t version;
+  if (!d.VersionIn(1, kItemFormatVersion, &version) || !d.Signed(created_ms)) return Corrupt("record");
   return Status::OK();
 }
 

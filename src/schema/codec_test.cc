@@ -13,8 +13,14 @@ Item FullItem() {
   item.category = {"Home", "Bedroom"};
   item.brand = "Acme";
   item.price = 3.39;
+  item.old_price = 4.5;
   item.currency = "GBP";
   item.stock = 12;
+  item.available = false;
+  item.image_url = "https://cdn.example/84029G.jpg";
+  item.images = {"/img/84029G-2.jpg", "/img/84029G-3.jpg"};
+  item.url = "/p/84029G";
+  item.group_id = "84029";
   item.attributes = {{"color", std::string("red")},
                      {"size", std::vector<std::string>{"S", "M"}},
                      {"vegan", true},
@@ -53,6 +59,41 @@ TEST(CodecTest, ItemRoundTrips) {
   EncodeItem(minimal, &bytes);
   ASSERT_TRUE(DecodeItem(bytes, &decoded).ok());
   EXPECT_EQ(decoded, minimal);
+}
+
+// Items stored before pictures, links and variant groups (format version 1)
+// still decode, with those fields empty.
+TEST(CodecTest, VersionOneItemsStillDecode) {
+  // Written by the version 1 encoder: version, created, updated, id, title,
+  // description, category, brand, price, currency, stock, attributes, active.
+  std::string bytes;
+  bytes += '\x01';
+  bytes += '\x02';             // created_ms 1 (zigzag)
+  bytes += '\x04';             // updated_ms 2
+  bytes += std::string("\x01" "a", 2);
+  bytes += std::string("\x03" "Mug", 4);
+  bytes += '\x00';             // description
+  bytes += std::string("\x01\x04" "Home", 6);
+  bytes += '\x00';             // brand
+  bytes += '\x01';
+  const double price = 9.5;
+  bytes.append(reinterpret_cast<const char*>(&price), 8);
+  bytes += std::string("\x03" "EUR", 4);
+  bytes += std::string("\x01\x0a", 2);  // stock 5
+  bytes += '\x00';             // no attributes
+  bytes += '\x01';             // active
+  Item decoded;
+  ASSERT_TRUE(DecodeItem(bytes, &decoded).ok());
+  EXPECT_EQ(decoded.id, "a");
+  EXPECT_EQ(decoded.category, std::vector<std::string>{"Home"});
+  EXPECT_EQ(decoded.price, 9.5);
+  EXPECT_EQ(decoded.stock, 5);
+  EXPECT_TRUE(decoded.available);
+  EXPECT_TRUE(decoded.image_url.empty());
+  EXPECT_FALSE(decoded.old_price.has_value());
+  int64_t created = 0;
+  ASSERT_TRUE(PeekCreatedMillis(bytes, &created).ok());
+  EXPECT_EQ(created, 1);
 }
 
 TEST(CodecTest, UserRoundTrips) {

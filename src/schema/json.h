@@ -80,6 +80,12 @@ class RecordJsonParser {
 
 // JSON object for each record, as the API returns it.
 void WriteItemJson(const Item& item, JsonWriter* writer);
+// The members of an item a shop page shows, into an object the caller has
+// opened: price, old_price, currency, image_url, images, url, group_id,
+// available and in_stock (never attributes or stock counts: the public key
+// reads these). Absent values are null (images: []), so every response has
+// the same shape.
+void WriteShopFieldsJson(const Item& item, JsonWriter* writer);
 void WriteUserJson(const User& user, JsonWriter* writer);
 void WriteEventJson(const Event& event, JsonWriter* writer);
 void WriteAttributesJson(const Attributes& attributes, JsonWriter* writer);

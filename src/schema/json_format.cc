@@ -33,14 +33,45 @@ void WriteItemJson(const Item& item, JsonWriter* w) {
   w->EndArray();
   if (!item.brand.empty()) w->Key("brand").String(item.brand);
   if (item.price) w->Key("price").Double(*item.price);
+  if (item.old_price) w->Key("old_price").Double(*item.old_price);
   if (!item.currency.empty()) w->Key("currency").String(item.currency);
   if (item.stock) w->Key("stock").Int(*item.stock);
+  w->Key("available").Bool(item.available);
+  if (!item.image_url.empty()) w->Key("image_url").String(item.image_url);
+  if (!item.images.empty()) {
+    w->Key("images").BeginArray();
+    for (const std::string& image : item.images) w->String(image);
+    w->EndArray();
+  }
+  if (!item.url.empty()) w->Key("url").String(item.url);
+  if (!item.group_id.empty()) w->Key("group_id").String(item.group_id);
   w->Key("attributes");
   WriteAttributesJson(item.attributes, w);
   w->Key("active").Bool(item.active);
   w->Key("created_at").String(FormatTimestampMillis(item.created_ms));
   w->Key("updated_at").String(FormatTimestampMillis(item.updated_ms));
   w->EndObject();
+}
+
+void WriteShopFieldsJson(const Item& item, JsonWriter* w) {
+  auto number = [&](std::string_view key, const std::optional<double>& value) {
+    w->Key(key);
+    value ? w->Double(*value) : w->Null();
+  };
+  auto text = [&](std::string_view key, const std::string& value) {
+    w->Key(key);
+    value.empty() ? w->Null() : w->String(value);
+  };
+  number("price", item.price);
+  number("old_price", item.old_price);
+  text("currency", item.currency);
+  text("image_url", item.image_url);
+  w->Key("images").BeginArray();
+  for (const std::string& image : item.images) w->String(image);
+  w->EndArray();
+  text("url", item.url);
+  text("group_id", item.group_id);
+  w->Key("available").Bool(item.available).Key("in_stock").Bool(item.InStock());
 }
 
 void WriteUserJson(const User& user, JsonWriter* w) {

@@ -240,9 +240,9 @@ bool GetConsent(element value, std::vector<std::pair<std::string, bool>>* out, R
 
 // The last field of each list is output-only (set by the server): accepted
 // and ignored, so records read from the API can be posted back.
-constexpr std::array<std::string_view, 12> kItemFields = {
-    "id", "title", "description", "category", "brand", "price", "currency", "stock", "attributes", "active",
-    "created_at", "updated_at"};
+constexpr std::array<std::string_view, 18> kItemFields = {
+    "id",     "title",     "description", "category", "brand", "price",    "currency",  "stock",     "attributes",
+    "active", "created_at", "old_price",  "image_url", "images", "url",    "group_id",  "available", "updated_at"};
 
 bool ParseItemElement(element root, const Limits& limits, Item* item, RecordError* error) {
   *item = Item{};
@@ -262,10 +262,11 @@ bool ParseItemElement(element root, const Limits& limits, Item* item, RecordErro
       case 2: ok = GetString(value, field, &item->description, error); break;
       case 3: ok = GetCategory(value, limits, &item->category, error); break;
       case 4: ok = GetString(value, field, &item->brand, error); break;
-      case 5: {
+      case 5:
+      case 11: {
         double price = 0;
         ok = GetNumber(value, field, &price, error);
-        item->price = price;
+        (f == 5 ? item->price : item->old_price) = price;
         break;
       }
       case 6: ok = GetString(value, field, &item->currency, error); break;
@@ -278,7 +279,12 @@ bool ParseItemElement(element root, const Limits& limits, Item* item, RecordErro
       case 8: ok = GetAttributes(value, field, &item->attributes, error); break;
       case 9: ok = GetBool(value, field, &item->active, error); break;
       case 10: ok = GetTimestamp(value, field, &item->created_ms, error); break;
-      case 11: break;  // updated_at: set by the server
+      case 12: ok = GetString(value, field, &item->image_url, error); break;
+      case 13: ok = GetStringList(value, field, limits.max_images, &item->images, error); break;
+      case 14: ok = GetString(value, field, &item->url, error); break;
+      case 15: ok = GetId(value, field, &item->group_id, error); break;
+      case 16: ok = GetBool(value, field, &item->available, error); break;
+      case 17: break;  // updated_at: set by the server
     }
     if (!ok) return false;
   }

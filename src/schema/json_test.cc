@@ -208,6 +208,45 @@ TEST_F(JsonTest, ItemsAndUsers) {
   EXPECT_EQ(users.rejected[0].error.field, "consent.email");
 }
 
+// Pictures, links, old prices, availability and variant groups: what a shop
+// widget needs to show an item, checked so nothing unsafe reaches a page.
+TEST_F(JsonTest, RichItemsCarryPicturesLinksOldPricesAndGroups) {
+  ParsedRecords<Item> items;
+  JsonSyntaxError syntax;
+  ASSERT_TRUE(parser_.ParseItems(R"({"id":"img-1","title":"x","price":1,"old_price":1.5,"currency":"RUB",
+      "image_url":"https://a/b.jpg","images":["/img/2.jpg","http://cdn.example/3.png"],"url":"/p/img-1",
+      "group_id":"hoodie","available":false})", limits_, 10, &items, &syntax).ok());
+  ASSERT_EQ(items.records.size(), 1u) << items.rejected[0].error.message;
+  const Item item = items.records[0];
+  EXPECT_EQ(item.image_url, "https://a/b.jpg");
+  EXPECT_EQ(item.images.size(), 2u);
+  EXPECT_EQ(item.url, "/p/img-1");
+  EXPECT_EQ(item.old_price, 1.5);
+  EXPECT_EQ(item.group_id, "hoodie");
+  EXPECT_FALSE(item.available);
+  EXPECT_FALSE(item.InStock());
+  // What the API returns can be posted back as it is.
+  std::string json;
+  JsonWriter writer(&json);
+  WriteItemJson(item, &writer);
+  Item again;
+  RecordError error;
+  ASSERT_TRUE(parser_.ParseItem(json, limits_, &again, &error)) << error.message;
+  again.created_ms = item.created_ms;
+  EXPECT_EQ(again, item);
+
+  ASSERT_TRUE(parser_.ParseItems(R"json([{"id":"a","image_url":"javascript:alert(1)"},{"id":"b","url":"//evil.example/x"},
+      {"id":"c","images":["/ok.jpg","data:image/png;base64,AAAA"]},{"id":"d","price":5,"old_price":4},
+      {"id":"e","old_price":4},{"id":"f","image_url":"https://"},{"id":"g","url":"/p/a b"},
+      {"id":"h","url":"mug.html"}])json", limits_, 10, &items, &syntax).ok());
+  ASSERT_EQ(items.rejected.size(), 8u);
+  const std::vector<std::string> fields = {"image_url", "url", "images[1]", "old_price", "price", "image_url", "url", "url"};
+  for (size_t i = 0; i < fields.size(); ++i) {
+    EXPECT_EQ(items.rejected[i].error.field, fields[i]) << i << ": " << items.rejected[i].error.message;
+  }
+  EXPECT_NE(items.rejected[0].error.message.find("http://"), std::string::npos);
+}
+
 TEST_F(JsonTest, WriteThenParseGivesTheSameEvent) {
   Event event = GoodEvent(R"({"event_id":"e1","type":"impression","session_id":"s","item_ids":["a","b"],
       "recommendation_id":"r","timestamp":"2023-11-14T09:00:00.250Z","context":{"page":"/"}})");

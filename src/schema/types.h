@@ -29,12 +29,21 @@ struct Item {
   std::vector<std::string> category;  // path from the root: {"Home", "Kitchen", "Mugs"}
   std::string brand;
   std::optional<double> price;        // unit price in `currency`
+  std::optional<double> old_price;    // the price before a discount (above `price`), shown struck through
   std::string currency;               // ISO 4217, e.g. "GBP"; empty when unknown
   std::optional<int64_t> stock;       // units available; nullopt when not tracked
+  bool available = true;              // false: cannot be ordered now (sold out, on order)
+  std::string image_url;              // the main picture: an absolute http(s) URL or a path on the shop's site
+  std::vector<std::string> images;    // further pictures, the same kinds of address
+  std::string url;                    // the item's page, the same kinds of address
+  std::string group_id;               // variants of one product (sizes, colours) share it; empty: none
   Attributes attributes;
   bool active = true;                 // inactive items are never recommended
   int64_t created_ms = 0;             // kept from the first upsert unless given
   int64_t updated_ms = 0;             // set by the server on every upsert
+
+  // Whether it can be ordered now: available, and stock untracked or above 0.
+  bool InStock() const { return available && (!stock || *stock > 0); }
 
   bool operator==(const Item&) const = default;
 };

@@ -128,6 +128,35 @@ bool CheckCreated(int64_t created_ms, RecordError* error) {
               "created_at " + FormatTimestampMillis(created_ms) + " is outside 1970-2200");
 }
 
+// A picture or page of the shop: an absolute http(s) URL with a host, or a
+// path on the shop's own site ("/p/mug-1"). Nothing else (javascript:,
+// data:, "//host" without a scheme) reaches a shop page from us.
+bool CheckUrl(const std::string& url, const std::string& field, size_t max_bytes, RecordError* error) {
+  if (url.size() > max_bytes) {
+    return Fail(error, error_code::kTooLong, field,
+                field + " is " + std::to_string(url.size()) + " bytes; the limit is " + std::to_string(max_bytes));
+  }
+  for (char ch : url) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c == 0x7F || c == '"' || c == '<' || c == '>' || c == '\\') {
+      return Fail(error, error_code::kInvalidValue, field,
+                  field + " must be a URL without spaces, quotes or control characters (escape them as %XX)");
+    }
+  }
+  const std::string lower = AsciiLower(url.substr(0, 8));
+  size_t host = std::string::npos;
+  if (lower.starts_with("https://")) host = 8;
+  if (lower.starts_with("http://")) host = 7;
+  if (host != std::string::npos) {
+    if (host < url.size() && url[host] != '/' && url[host] != '?' && url[host] != '#') return true;
+    return Fail(error, error_code::kInvalidValue, field, field + " has no host after the scheme");
+  }
+  if (url.size() >= 1 && url[0] == '/' && (url.size() == 1 || url[1] != '/')) return true;
+  return Fail(error, error_code::kInvalidValue, field,
+              field + " must be an absolute http:// or https:// URL or a path on the shop's site starting with '/', got \"" +
+                  std::string(TruncateUtf8(url, 64)) + "\"");
+}
+
 bool NeedsLines(EventType type) {
   return type == EventType::kAddToCart || type == EventType::kRemoveFromCart || type == EventType::kPurchase ||
          type == EventType::kReturn;
@@ -163,7 +192,29 @@ bool ValidateItem(const Item& item, const Limits& limits, RecordError* error) {
     if (!CheckLabel(item.category[i], field, limits.max_category_level_bytes, error)) return false;
   }
   if (item.price && !CheckNonNegative(*item.price, limits.max_price, "price", error)) return false;
+  if (item.old_price) {
+    if (!CheckNonNegative(*item.old_price, limits.max_price, "old_price", error)) return false;
+    if (!item.price) {
+      return Fail(error, error_code::kMissingField, "price", "an item with an old_price needs a price");
+    }
+    if (*item.old_price <= *item.price) {
+      return Fail(error, error_code::kInvalidValue, "old_price",
+                  "old_price (the price before a discount) must be above price: " + FormatDouble(*item.old_price) +
+                      " is not above " + FormatDouble(*item.price));
+    }
+  }
   if (!CheckCurrency(item.currency, error) || !CheckCreated(item.created_ms, error)) return false;
+  if (!item.image_url.empty() && !CheckUrl(item.image_url, "image_url", limits.max_url_bytes, error)) return false;
+  if (!item.url.empty() && !CheckUrl(item.url, "url", limits.max_url_bytes, error)) return false;
+  if (item.images.size() > limits.max_images) {
+    return Fail(error, error_code::kTooMany, "images",
+                "images has " + std::to_string(item.images.size()) + " entries; the limit is " +
+                    std::to_string(limits.max_images));
+  }
+  for (size_t i = 0; i < item.images.size(); ++i) {
+    if (!CheckUrl(item.images[i], "images[" + std::to_string(i) + "]", limits.max_url_bytes, error)) return false;
+  }
+  if (!item.group_id.empty() && !ValidateId(item.group_id, "group_id", limits, error)) return false;
   if (item.stock && *item.stock < 0) {
     return Fail(error, error_code::kOutOfRange, "stock",
                 "stock must be 0 or more, got " + std::to_string(*item.stock));

@@ -26,6 +26,8 @@ struct Limits {
   size_t max_attribute_value_bytes = 4096;
   size_t max_attribute_list_size = 256;
   size_t max_consent_channels = 32;
+  size_t max_url_bytes = 2048;
+  size_t max_images = 20;
   size_t max_lines = 10000;
   size_t max_item_ids = 1000;
   size_t max_query_bytes = 1024;

@@ -57,7 +57,6 @@ Signal SignalOfLine(EventType type) {
   return Signal::kView;
 }
 
-bool InStock(const Item& item) { return !item.stock || *item.stock > 0; }
 
 bool Contains(const std::vector<uint32_t>& ids, uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
 
@@ -198,7 +197,7 @@ void SearchEngine::Put(Item item) {
   snapshot_index_[slot] = mapped_snapshot_ != nullptr ? static_cast<int32_t>(mapped_snapshot_->FindItem(item.id)) : -1;
   if (snapshot_index_[slot] >= 0) slot_of_index_[snapshot_index_[slot]] = static_cast<int32_t>(slot);
   Facts& facts = facts_[slot];
-  facts = {.price = item.price.value_or(0), .priced = item.price.has_value(), .in_stock = InStock(item),
+  facts = {.price = item.price.value_or(0), .priced = item.price.has_value(), .in_stock = item.InStock(),
            .attribute_count = static_cast<uint8_t>(std::min<size_t>(entry.attributes.size(), 255)),
            .brand = item.brand.empty() ? Interner::kNone : brands_.Intern(item.brand),
            .leaf = entry.categories.empty() ? Interner::kNone : entry.categories.back()};
@@ -777,9 +776,14 @@ class SearchEngine::Run {
     AddFacet("brand", Nonzero(brand_counts_), engine_.brands_, brands_);
     // Attributes: those on the most candidates first.
     std::map<uint32_t, std::vector<std::pair<uint32_t, uint32_t>>> by_name;  // name -> (value, count)
+    const std::vector<std::string>* visible = request_.facet_attributes;
     for (uint32_t pair = 0; pair < attribute_counts_.size(); ++pair) {
       if (attribute_counts_[pair] == 0) continue;
       const auto [name, value] = engine_.pair_parts_[pair];
+      if (visible != nullptr &&
+          std::find(visible->begin(), visible->end(), engine_.attribute_names_.name(name)) == visible->end()) {
+        continue;
+      }
       by_name[name].emplace_back(value, attribute_counts_[pair]);
     }
     std::vector<std::pair<uint32_t, size_t>> by_coverage;

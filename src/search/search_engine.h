@@ -95,6 +95,9 @@ struct SearchRequest {
   bool typos = true;
   bool facets = true;
   bool fallback = true;  // relaxed words, nearest titles and related items
+  // The attributes facets may list; null: every one. (Shop pages, with the
+  // public key, see only the attributes the shop marked public.)
+  const std::vector<std::string>* facet_attributes = nullptr;
 };
 
 struct SearchHit {

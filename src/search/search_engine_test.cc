@@ -32,7 +32,7 @@ class SearchEngineTest : public ::testing::Test {
     std::vector<WriteOutcome> outcomes;
     ASSERT_TRUE(store_->Write(&batch, &outcomes).ok());
     rules_ = std::make_unique<RuleBook>(store_.get(), &clock_, std::vector<std::string>{"search", "for_you"});
-    synonyms_ = std::make_unique<SynonymBook>(store_.get());
+    synonyms_ = std::make_unique<SynonymBook>(store_.get(), &clock_);
     engine_ = std::make_unique<SearchEngine>(store_.get(), nullptr, rules_.get(), synonyms_.get(), &clock_);
     ASSERT_TRUE(engine_->Build().ok());
   }
@@ -245,7 +245,7 @@ TEST_F(SearchEngineTest, TheIndexFollowsItemChangesDeletesAndSynonyms) {
   ASSERT_TRUE(synonyms_->Create(*ParseSynonymGroup(R"({"input": "миска", "terms": ["bowl"]})", &error)).ok());
   EXPECT_EQ(Ids(Search({.query = "миска"})), std::vector<std::string>{"mug2"});
   // The synonyms survive a restart.
-  SynonymBook reloaded(store_.get());
+  SynonymBook reloaded(store_.get(), &clock_);
   ASSERT_TRUE(reloaded.Load().ok());
   EXPECT_EQ(reloaded.current()->groups().size(), 2u);
   EXPECT_EQ(reloaded.current()->groups()[0].id, "s1");

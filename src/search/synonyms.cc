@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/json_fields.h"
 #include "common/strings.h"
 #include "text/analyzer.h"
 
@@ -42,6 +43,12 @@ std::optional<SynonymGroup> ReadGroup(simdjson::dom::element root, SynonymError*
   simdjson::dom::object object;
   if (root.get(object) != simdjson::SUCCESS) {
     Fail(error, "", "expected a JSON object with \"terms\"");
+    return std::nullopt;
+  }
+  static constexpr std::string_view kFields[] = {"id", "terms", "input"};
+  FieldError unknown;
+  if (!CheckKnownFields(object, kFields, {}, "", &unknown)) {
+    Fail(error, unknown.field, unknown.message + " (fields: terms, input, id)");
     return std::nullopt;
   }
   SynonymGroup group;
@@ -147,31 +154,51 @@ const std::vector<std::string>* SynonymSet::Find(std::string_view stem) const {
   return it == expansions_.end() ? nullptr : &it->second;
 }
 
-Status SynonymBook::Load() {
+Status SynonymBook::Load(std::vector<std::string>* problems) {
+  std::vector<std::string> unreported;
+  if (problems == nullptr) problems = &unreported;
   std::lock_guard lock(mutex_);
   auto stored = store_->GetDocument(kSynonymsKey);
   if (stored.status().IsNotFound()) return Status::OK();
   VITRINA_RETURN_IF_ERROR(stored.status());
+  // What cannot be read is kept aside; the server starts with the rest.
+  auto set_aside = [&](const std::string& why) -> Status {
+    VITRINA_ASSIGN_OR_RETURN(std::string aside, SetAsideDocument(store_, kSynonymsKey, *stored, clock_->NowMillis()));
+    problems->push_back("search synonyms: " + why + "; the stored groups are kept as " + aside);
+    return store_->PutDocuments({{std::string(kSynonymsKey), ""}});
+  };
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   simdjson::dom::array array;
+  std::string text;
+  bool repaired = false;
   int64_t version = 0, next_id = 0;
-  if (parser.parse(*stored).get(root) != simdjson::SUCCESS || root["version"].get(version) != simdjson::SUCCESS ||
+  if (!ParseStoredJson(&parser, *stored, &text, &root, &repaired) || root["version"].get(version) != simdjson::SUCCESS ||
       root["next_id"].get(next_id) != simdjson::SUCCESS || root["groups"].get(array) != simdjson::SUCCESS) {
-    return Status::Corruption("stored synonyms are not readable");
+    return set_aside("the stored synonyms are not readable; starting without them");
   }
   std::vector<SynonymGroup> groups;
+  std::vector<std::string> skipped;
+  size_t position = 0;
   for (simdjson::dom::element element : array) {
     SynonymError error;
     std::optional<SynonymGroup> group = ReadGroup(element, &error);
-    if (!group) {
-      return Status::Corruption("stored synonym group " + std::to_string(groups.size()) + ": " + error.field + ": " +
-                                error.message);
+    if (group) {
+      groups.push_back(std::move(*group));
+    } else {
+      skipped.push_back("group " + std::to_string(position) + " (" + error.field + ": " + error.message + ")");
     }
-    groups.push_back(std::move(*group));
+    ++position;
   }
   next_id_ = next_id;
-  current_.store(std::make_shared<const SynonymSet>(version, std::move(groups)));
+  if (repaired || !skipped.empty()) {
+    VITRINA_RETURN_IF_ERROR(set_aside(repaired ? "bytes that were not UTF-8 in the stored synonyms became U+FFFD"
+                                               : "left out unreadable " + Join(skipped, ", ")));
+  }
+  current_.store(std::make_shared<const SynonymSet>(version, groups));
+  // What was read becomes the stored document (one version on), so the
+  // next start is clean.
+  if (repaired || !skipped.empty()) return Commit(std::move(groups), next_id);
   return Status::OK();
 }
 

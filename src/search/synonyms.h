@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/status.h"
 #include "search/lexical_index.h"
@@ -63,10 +64,14 @@ class SynonymBook {
  public:
   static constexpr size_t kMaxGroups = 10000;
 
-  explicit SynonymBook(Store* store) : store_(store), current_(std::make_shared<const SynonymSet>()) {}
+  SynonymBook(Store* store, const Clock* clock)
+      : store_(store), clock_(clock), current_(std::make_shared<const SynonymSet>()) {}
 
-  // Reads the stored synonyms (none on a new store). Corruption when they cannot be read back.
-  Status Load();
+  // Reads the stored synonyms (none on a new store). Groups that cannot be
+  // read are left out, the stored document copied aside
+  // (SetAsideDocument), and each problem added to *problems for the log.
+  // Errors are the store's own.
+  Status Load(std::vector<std::string>* problems = nullptr);
   std::shared_ptr<const SynonymSet> current() const { return current_.load(); }
 
   // Adds `group` (its id, or a new one when empty). AlreadyExists when the
@@ -80,6 +85,7 @@ class SynonymBook {
   Status Commit(std::vector<SynonymGroup> groups, int64_t next_id);  // REQUIRES: mutex_ held
 
   Store* store_;
+  const Clock* clock_;
   std::atomic<std::shared_ptr<const SynonymSet>> current_;
   std::mutex mutex_;     // one change at a time
   int64_t next_id_ = 1;  // GUARDED_BY(mutex_)

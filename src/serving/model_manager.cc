@@ -129,6 +129,8 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
     if (status.ok()) {
       status_.last_snapshot = snapshot_id;
       ++status_.succeeded;
+    } else if (status.code() == StatusCode::kFailedPrecondition && snapshot_id.empty()) {
+      ++status_.skipped;  // nothing to train on yet: not a failure
     } else if (snapshot_id.empty()) {
       ++status_.failed;
     }
@@ -155,7 +157,8 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
     finish(status, "");
     return status;
   }
-  auto snapshot = TrainSnapshot(*data, options_.train, clock_->NowMillis(), track);
+  const std::shared_ptr<const Snapshot> serving = current();
+  auto snapshot = TrainSnapshot(*data, options_.train, clock_->NowMillis(), track, serving.get());
   if (!snapshot.ok()) {
     finish(snapshot.status(), "");
     return snapshot.status();
@@ -170,7 +173,13 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
     finish(saved, "");
     return saved;
   }
-  if (Status guard = CheckQuality(info); !guard.ok()) {
+  std::string verdict;
+  const Status guard = CheckQuality(info, &verdict);
+  {
+    std::lock_guard lock(mutex_);
+    status_.last_guard = verdict;
+  }
+  if (!guard.ok()) {
     spdlog::warn("{}", guard.message());
     {
       std::lock_guard lock(mutex_);
@@ -181,6 +190,7 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
     finish(guard, info.id);
     return guard;
   }
+  if (!verdict.empty()) spdlog::info("{}", verdict);
   saved = SetCurrent(*snapshot);
   finish(saved, info.id);
   if (!saved.ok()) return saved;
@@ -190,14 +200,12 @@ Result<SnapshotInfo> ModelManager::TrainNow(const std::function<void(std::string
   return info;
 }
 
-std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, const SnapshotInfo& serving) {
-  constexpr std::string_view kMetric = "ndcg@10";
-  auto metric = [&](const SnapshotInfo& info, const std::string& model) -> std::optional<double> {
-    auto m = info.metrics.find(model);
-    if (m == info.metrics.end()) return std::nullopt;
-    auto value = m->second.find(std::string(kMetric));
-    if (value == m->second.end()) return std::nullopt;
-    return value->second;
+std::optional<QualityComparison> CompareQuality(const std::map<std::string, double>& candidate,
+                                                const std::map<std::string, double>& serving) {
+  auto metric = [](const std::map<std::string, double>& ndcg, const std::string& model) -> std::optional<double> {
+    auto m = ndcg.find(model);
+    if (m == ndcg.end()) return std::nullopt;
+    return m->second;
   };
   if (auto a = metric(candidate, "pipeline"), b = metric(serving, "pipeline"); a && b) {
     return QualityComparison{.model = "pipeline", .serving_model = "pipeline", .candidate = *a, .serving = *b};
@@ -205,7 +213,7 @@ std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, c
   // Best against best: a model that fell behind another is no loss when the
   // snapshot's best still holds (the models' blend serves, not one model).
   std::optional<QualityComparison> best;
-  for (const auto& [model, values] : candidate.metrics) {
+  for (const auto& [model, value] : candidate) {
     auto a = metric(candidate, model), b = metric(serving, model);
     if (!a || !b) continue;
     if (!best) best = QualityComparison{};
@@ -221,21 +229,42 @@ std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, c
   return best;
 }
 
-Status ModelManager::CheckQuality(const SnapshotInfo& info) const {
+Status ModelManager::CheckQuality(const SnapshotInfo& info, std::string* verdict) const {
+  verdict->clear();
   if (options_.max_quality_drop >= 1) return Status::OK();
   std::shared_ptr<const Snapshot> serving = current();
   if (serving == nullptr) return Status::OK();
-  const std::optional<QualityComparison> quality = CompareQuality(info, serving->info());
-  if (!quality || quality->candidate >= (1 - options_.max_quality_drop) * quality->serving) return Status::OK();
+  const size_t needed = options_.train.guard_min_test_shoppers;
+  if (info.guard.serving != serving->info().id || info.guard.test_shoppers < needed) {
+    *verdict = "quality guard: snapshot " + info.id + " serves without a comparison: " +
+               std::to_string(info.guard.test_shoppers) + " test shopper" + (info.guard.test_shoppers == 1 ? "" : "s") +
+               " had events after the data of " + serving->info().id + ", fewer than the " + std::to_string(needed) +
+               " a comparison needs (training.guard_min_test_shoppers)";
+    return Status::OK();
+  }
+  const std::optional<QualityComparison> quality = CompareQuality(info.guard.candidate, info.guard.reference);
+  if (!quality) {
+    *verdict = "quality guard: snapshot " + info.id + " serves without a comparison: it shares no model with " +
+               serving->info().id;
+    return Status::OK();
+  }
   char text[64];
-  std::snprintf(text, sizeof(text), "%.4f < %.0f%% of %.4f", quality->candidate,
+  const bool kept = quality->candidate >= (1 - options_.max_quality_drop) * quality->serving;
+  std::snprintf(text, sizeof(text), "%.4f %s %.0f%% of %.4f", quality->candidate, kept ? ">=" : "<",
                 100 * (1 - options_.max_quality_drop), quality->serving);
   const std::string models = quality->model == quality->serving_model
                                  ? quality->model
                                  : quality->model + " against " + quality->serving_model;
+  const std::string measured = " on the same " + std::to_string(info.guard.test_shoppers) + " test shoppers";
+  if (kept) {
+    *verdict = "quality guard: snapshot " + info.id + " passes: its best NDCG@10 (" + models + ") is " + text +
+               " (serving " + serving->info().id + ")" + measured;
+    return Status::OK();
+  }
+  *verdict = "quality guard: snapshot " + info.id + " refused";
   return Status::FailedPrecondition("quality guard: snapshot " + info.id + " not put in service: its best NDCG@10 (" +
-                                    models + ") is " + text + " (serving " + serving->info().id +
-                                    "); it stays on disk (POST /v1/models/" + info.id + "/restore to use it anyway)");
+                                    models + ") is " + text + " (serving " + serving->info().id + ")" + measured +
+                                    "; it stays on disk (POST /v1/models/" + info.id + "/restore to use it anyway)");
 }
 
 Status ModelManager::SetCurrent(std::shared_ptr<const Snapshot> snapshot) {

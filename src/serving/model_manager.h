@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,14 +30,18 @@ struct ModelManagerOptions {
   size_t keep_snapshots = 5;        // older snapshots are deleted after a successful training
   int training_nice = 19;           // nice value of background training (19: lowest priority)
   std::string served_log_dir;       // served lists (served_log.h) the ranker may learn from; empty: none
-  // Quality guard: a new snapshot whose offline NDCG@10 is below (1 -
-  // max_quality_drop) x the serving snapshot's is saved but not put in
-  // service. 1 turns the guard off.
+  // Quality guard: a new snapshot whose NDCG@10 is below (1 -
+  // max_quality_drop) x the serving snapshot's, both measured on the same
+  // test shoppers (at least train.guard_min_test_shoppers of them, with
+  // events after the serving snapshot's data; fewer prove nothing and the
+  // new snapshot serves), is saved but not put in service. 1 turns the
+  // guard off.
   double max_quality_drop = 0.2;
 };
 
-// The offline quality the guard compares: NDCG@10 of the learned ranker
-// when both snapshots have it, else each snapshot's best among the models
+// The offline quality the guard compares, NDCG@10 per model of each
+// snapshot on the same test shoppers (SnapshotInfo::guard): the learned
+// ranker's when both have it, else each snapshot's best among the models
 // both have (which model leads may change between trainings). nullopt when
 // they share no measured model.
 struct QualityComparison {
@@ -44,7 +49,8 @@ struct QualityComparison {
   std::string serving_model;  // the serving snapshot's
   double candidate = 0, serving = 0;
 };
-std::optional<QualityComparison> CompareQuality(const SnapshotInfo& candidate, const SnapshotInfo& serving);
+std::optional<QualityComparison> CompareQuality(const std::map<std::string, double>& candidate,
+                                                const std::map<std::string, double>& serving);
 
 struct TrainingStatus {
   bool running = false;
@@ -56,8 +62,10 @@ struct TrainingStatus {
   int64_t last_finished_ms = 0;
   double last_train_seconds = 0;  // of the last run that produced a snapshot
   uint64_t succeeded = 0, failed = 0, rejected = 0;  // runs since start
+  uint64_t skipped = 0;           // runs with nothing to train on yet (an empty store): not failures
   std::string last_rejected;      // the last snapshot the quality guard kept out of service
   std::string last_rejected_reason;
+  std::string last_guard;         // what the guard made of the last trained snapshot, in words
 };
 
 // Thread-safe.
@@ -97,8 +105,9 @@ class ModelManager {
  private:
   void Run();
   Status SetCurrent(std::shared_ptr<const Snapshot> snapshot);
-  // FailedPrecondition, saying why, when `info` falls short of the serving snapshot.
-  Status CheckQuality(const SnapshotInfo& info) const;
+  // FailedPrecondition, saying why, when `info` falls short of the serving
+  // snapshot on the same test shoppers; sets *verdict to what was judged.
+  Status CheckQuality(const SnapshotInfo& info, std::string* verdict) const;
   void Prune();
 
   const Store* store_;

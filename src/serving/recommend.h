@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/status.h"
 #include "rules/rule_book.h"
+#include "serving/catalog_index.h"
 #include "serving/exploration.h"
 #include "serving/fresh_items.h"
 #include "serving/model_manager.h"
@@ -91,6 +92,15 @@ struct RecommendedItem {
   // explain=true, when the learned ranker ordered the list:
   std::vector<FeatureContribution> features;
   float ranker_bias = 0;  // the score's part no feature explains
+  Item item;              // the catalog record it was served from (the API shows its shop fields)
+};
+
+// Why a list came back empty: what a widget can log, and a merchandiser fix.
+struct EmptyReason {
+  std::string code;     // unknown_item, inactive_item, no_price, no_history, no_candidates,
+                        // filtered_out, rules, out_of_band, excluded
+  std::string message;  // for people; never names a rule (the public key reads it)
+  std::vector<const Rule*> rules;  // code "rules": the rules that kept the candidates out
 };
 
 struct RecommendResponse {
@@ -101,11 +111,16 @@ struct RecommendResponse {
   std::string experiment, variant;  // as in the request
   int64_t served_ms = 0;            // when it was served (the served log's time)
   std::vector<RecommendedItem> items;
+  std::optional<EmptyReason> empty_reason;  // set when `items` is empty
 };
 
 struct RecommendOptions {
   std::vector<std::string> for_you_models = {"sasrec", "gru4rec", "cooccurrence", "als", "ease"};  // those in the snapshot are used
   size_t history_events = 100;  // recent events read per shopper
+  // Upsell offers items of the anchor's leaf category priced above it and
+  // at most this many times its price (or 1.25 x the dearest item the
+  // shopper paid for, when that is higher and at least 1.2 x the price).
+  double upsell_max_ratio = 1.5;
 };
 
 // The shopper's history from their user's and their session's activity,
@@ -117,21 +132,28 @@ std::vector<const ActivityLine*> MergeActivity(const RecentActivity& user, const
 //
 // A request goes: candidates (for_you: the learned ranker's order over its
 // sources when the snapshot has the pipeline, else the models' lists fused;
-// other scenarios: their models' lists) -> live checks (active, request
-// filters, exclusions) -> business rules (block, filter, boost, bury,
-// diversity, pins) -> exploration (a share of slots to a source, or to the
-// catalog's newest items, chosen by Thompson sampling) -> the first n, each with its reason and propensity,
-// logged as served.
+// other scenarios: their models' lists; then cold start from the live
+// catalog: content neighbours of items newer than the snapshot, complements
+// from categories often bought together, pricier items of the same
+// category for upsell) -> live checks (active, request filters,
+// exclusions, one item per variant group) -> business rules (block, filter,
+// boost, bury, diversity, pins) -> exploration (a share of slots to a
+// source, or to the catalog's newest items, chosen by Thompson sampling) ->
+// the first n, each with its reason and propensity, logged as served. An
+// empty list says why (EmptyReason).
 class RecommendationService {
  public:
   // `rules` may be null (no business rules), `explorer` (no exploration),
   // `served` (nothing logged) and `fresh` (no arm of new items) too.
+  // `catalog` (the live catalog, for cold start and upsell) may be null:
+  // then only the snapshot's items are proposed.
   RecommendationService(const Store* store, const ModelManager* models, const Clock* clock, RecommendOptions options,
                         const RuleBook* rules = nullptr, Explorer* explorer = nullptr, ServedLog* served = nullptr,
-                        const FreshItems* fresh = nullptr);
+                        const FreshItems* fresh = nullptr, const CatalogIndex* catalog = nullptr);
 
   // InvalidArgument for a request the scenario cannot answer (field named);
-  // NotFound for an unknown anchor item.
+  // Unavailable before the first snapshot. An anchor item the catalog does
+  // not hold (or holds inactive) gets an empty list saying so.
   Result<RecommendResponse> Recommend(const RecommendRequest& request) const;
 
   // Events just stored: clicks, carts and purchases that carry a
@@ -157,6 +179,7 @@ class RecommendationService {
   Explorer* explorer_;
   ServedLog* served_;
   const FreshItems* fresh_;
+  const CatalogIndex* catalog_;
 };
 
 }  // namespace vitrina

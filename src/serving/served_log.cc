@@ -1,5 +1,7 @@
 #include "serving/served_log.h"
 
+#include <spdlog/spdlog.h>
+
 #include <simdjson.h>
 
 #include <algorithm>
@@ -7,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/json_fields.h"
 #include "common/json_writer.h"
 #include "common/time_util.h"
 
@@ -52,18 +55,26 @@ Status ForEachServedList(const std::string& dir, const std::function<void(const 
   for (const std::string& path : files) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return Status::IOError("cannot read " + path);
-    std::string line;
+    std::string line, storage;
+    size_t unreadable = 0, repaired = 0;
     while (std::getline(in, line)) {
       simdjson::dom::element root;
       std::string_view id, user, session, at, text;
       simdjson::dom::array items;
-      if (parser.parse(line).get(root) != simdjson::SUCCESS || root["recommendation_id"].get(id) != simdjson::SUCCESS ||
-          root["user_id"].get(user) != simdjson::SUCCESS || root["session_id"].get(session) != simdjson::SUCCESS ||
-          root["at"].get(at) != simdjson::SUCCESS || root["items"].get(items) != simdjson::SUCCESS) {
-        continue;  // a line cut short by a crash
+      bool was_repaired = false;
+      if (!ParseStoredJson(&parser, line, &storage, &root, &was_repaired) ||
+          root["recommendation_id"].get(id) != simdjson::SUCCESS || root["user_id"].get(user) != simdjson::SUCCESS ||
+          root["session_id"].get(session) != simdjson::SUCCESS || root["at"].get(at) != simdjson::SUCCESS ||
+          root["items"].get(items) != simdjson::SUCCESS) {
+        ++unreadable;  // a line cut short by a crash, or damaged
+        continue;
       }
       const std::optional<int64_t> at_ms = ParseTimestampMillis(at);
-      if (!at_ms) continue;
+      if (!at_ms) {
+        ++unreadable;
+        continue;
+      }
+      repaired += was_repaired;
       list = ServedList{.recommendation_id = std::string(id), .at_ms = *at_ms, .user_id = std::string(user),
                         .session_id = std::string(session)};
       if (root["scenario"].get(text) == simdjson::SUCCESS) list.scenario = std::string(text);
@@ -85,6 +96,9 @@ Status ForEachServedList(const std::string& dir, const std::function<void(const 
       }
       visit(list);
     }
+    // Never silently: a crash may cut one line short; more is damage.
+    if (unreadable > 0) spdlog::warn("served log {}: {} unreadable lines left out", path, unreadable);
+    if (repaired > 0) spdlog::warn("served log {}: {} lines held bytes that were not UTF-8 (read as U+FFFD)", path, repaired);
   }
   return Status::OK();
 }

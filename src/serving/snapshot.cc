@@ -86,6 +86,54 @@ Result<std::vector<ItemMeta>> LoadItems(const std::string& path) {
   return items;
 }
 
+// When a snapshot's data ended: recorded since the guard compares on it;
+// older manifests have only the training time.
+int64_t DataUntil(const SnapshotInfo& info) { return info.data_until_ms != 0 ? info.data_until_ms : info.created_ms; }
+
+// The cases of `cases` (each actor's history before `cut`; INT64_MIN: all
+// but the last interaction) with their targets cut to the items met after
+// `after_ms`; cases left without a target are dropped.
+std::vector<TestCase> CasesAfter(const Dataset& data, const std::vector<TestCase>& cases, int64_t cut, int64_t after_ms) {
+  std::vector<TestCase> out;
+  for (const TestCase& test : cases) {
+    const auto interactions = data.ActorInteractions(test.actor);
+    const size_t before = cut == INT64_MIN ? interactions.size() - 1 : CountBefore(interactions, cut);
+    TestCase kept{.actor = test.actor, .history = test.history};
+    for (const Interaction& interaction : interactions.subspan(before)) {
+      if (interaction.time_ms <= after_ms) continue;
+      if (std::find(test.targets.begin(), test.targets.end(), interaction.item) == test.targets.end()) continue;
+      if (std::find(kept.targets.begin(), kept.targets.end(), interaction.item) == kept.targets.end()) {
+        kept.targets.push_back(interaction.item);
+      }
+    }
+    if (!kept.targets.empty()) out.push_back(std::move(kept));
+  }
+  return out;
+}
+
+// `cases` (indexed as `data`'s items) in `snapshot`'s item index: history
+// items it does not know are dropped, targets it does not know become
+// items it can never rank.
+std::vector<TestCase> InSnapshotIndex(const Dataset& data, const std::vector<TestCase>& cases, const Snapshot& snapshot) {
+  std::vector<TestCase> out;
+  for (const TestCase& test : cases) {
+    TestCase mapped{.actor = test.actor};
+    for (HistoryEntry entry : test.history) {
+      const int64_t index = snapshot.FindItem(data.items[entry.item].id);
+      if (index < 0) continue;
+      entry.item = static_cast<uint32_t>(index);
+      mapped.history.push_back(entry);
+    }
+    uint32_t unknown = static_cast<uint32_t>(snapshot.num_items());
+    for (uint32_t target : test.targets) {
+      const int64_t index = snapshot.FindItem(data.items[target].id);
+      mapped.targets.push_back(index >= 0 ? static_cast<uint32_t>(index) : unknown++);
+    }
+    out.push_back(std::move(mapped));
+  }
+  return out;
+}
+
 // Gives the pipeline the models it names from those already in the
 // snapshot (trained or loaded before it).
 Status AttachPipelineSources(const std::vector<std::unique_ptr<Recommender>>& models, PipelineRecommender* pipeline) {
@@ -119,6 +167,19 @@ void WriteSnapshotInfoJson(const SnapshotInfo& info, JsonWriter* w) {
     w->Key("profile");
     WriteDataProfileJson(info.profile, w);
   }
+  if (info.data_until_ms != 0) w->Key("data_until").String(FormatTimestampMillis(info.data_until_ms));
+  w->Key("data_until_ms").Int(info.data_until_ms);
+  if (!info.guard.serving.empty()) {
+    w->Key("guard").BeginObject().Key("serving").String(info.guard.serving);
+    w->Key("test_shoppers").UInt(info.guard.test_shoppers);
+    for (const auto& [key, values] : {std::pair{"ndcg@10", &info.guard.candidate},
+                                      std::pair{"serving_ndcg@10", &info.guard.reference}}) {
+      w->Key(key).BeginObject();
+      for (const auto& [model, value] : *values) w->Key(model).Double(value);
+      w->EndObject();
+    }
+    w->EndObject();
+  }
   w->EndObject();
 }
 
@@ -146,7 +207,7 @@ const ContentRecommender* Snapshot::content() const {
 
 Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
     const Dataset& data, const TrainOptions& requested, int64_t now_ms,
-    const std::function<void(std::string_view, double)>& progress) {
+    const std::function<void(std::string_view, double)>& progress, const Snapshot* serving) {
   TrainOptions options = requested;
   if (options.threads <= 0) options.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   auto start = std::chrono::steady_clock::now();
@@ -156,6 +217,7 @@ Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
   info.items = data.num_items();
   info.actors = data.num_actors();
   info.interactions = data.interactions.size();
+  info.data_until_ms = data.MaxTime();
   info.profile = ProfileDataset(data, options.profile_days);
 
   // The pipeline ranks the candidates of the snapshot's other models that
@@ -200,8 +262,30 @@ Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
   if (!split.cases.empty()) {
     EvaluateOptions evaluate{.ks = {10}, .exclude_seen = true, .threads = options.threads, .seed = options.seed,
                              .models = options.model_options};
-    for (const ModelResult& result : EvaluateModels(split, names, evaluate, false)) {
+    // The guard's comparison: the holdout shoppers with events after the
+    // serving snapshot's data, scored by both snapshots' models.
+    std::vector<TestCase> guard_cases;
+    if (serving != nullptr) {
+      info.guard.serving = serving->info().id;
+      const int64_t cut = protocol == "leave-one-out" ? INT64_MIN : data.MaxTime() - options.eval_days * kMillisPerDay;
+      guard_cases = CasesAfter(data, split.cases, cut, DataUntil(serving->info()));
+      info.guard.test_shoppers = guard_cases.size();
+    }
+    const bool compare = !guard_cases.empty() && guard_cases.size() >= options.guard_min_test_shoppers;
+    auto on_trained = [&](const Recommender& model) {
+      if (!compare) return;
+      info.guard.candidate[std::string(model.name())] =
+          EvaluateTrainedModel(model, guard_cases, data.num_items(), evaluate).at("ndcg@10");
+    };
+    for (const ModelResult& result : EvaluateModels(split, names, evaluate, false, on_trained)) {
       if (result.error.empty()) info.metrics[result.model] = result.metrics;
+    }
+    if (compare) {
+      const std::vector<TestCase> theirs = InSnapshotIndex(data, guard_cases, *serving);
+      for (const std::string& name : serving->info().models) {
+        info.guard.reference[name] =
+            EvaluateTrainedModel(*serving->model(name), theirs, serving->num_items(), evaluate).at("ndcg@10");
+      }
     }
     info.evaluation = protocol + ", " + std::to_string(split.cases.size()) +
                       " test shoppers, full ranking, history items excluded";
@@ -302,6 +386,24 @@ Result<SnapshotInfo> ReadSnapshotInfo(const std::string& dir) {
       for (auto [name, value] : object) {
         double number = 0;
         if (value.get(number) == simdjson::SUCCESS) info.metrics[std::string(model)][std::string(name)] = number;
+      }
+    }
+  }
+  int64_t data_until_ms = 0;
+  if (root["data_until_ms"].get(data_until_ms) == simdjson::SUCCESS) info.data_until_ms = data_until_ms;
+  simdjson::dom::object guard;
+  if (root["guard"].get(guard) == simdjson::SUCCESS) {
+    std::string_view serving;
+    if (guard["serving"].get(serving) == simdjson::SUCCESS) info.guard.serving = std::string(serving);
+    uint64_t shoppers = 0;
+    if (guard["test_shoppers"].get(shoppers) == simdjson::SUCCESS) info.guard.test_shoppers = shoppers;
+    for (const auto& [key, values] : {std::pair{"ndcg@10", &info.guard.candidate},
+                                      std::pair{"serving_ndcg@10", &info.guard.reference}}) {
+      simdjson::dom::object object;
+      if (guard[key].get(object) != simdjson::SUCCESS) continue;
+      for (auto [model, value] : object) {
+        double number = 0;
+        if (value.get(number) == simdjson::SUCCESS) (*values)[std::string(model)] = number;
       }
     }
   }

@@ -36,6 +36,16 @@ struct SnapshotInfo {
   std::map<std::string, std::map<std::string, double>> metrics;
   std::string evaluation;  // how the metrics were measured, in words
   DataProfile profile;     // of the training data's last days: the reference for drift
+  int64_t data_until_ms = 0;  // the latest interaction trained on (0: not recorded)
+  // The quality guard's evidence: this snapshot and the one serving when it
+  // was trained, scored on the same test shoppers (those of the holdout
+  // with events after the serving snapshot's data ended, so neither saw
+  // them), NDCG@10 per model.
+  struct Guard {
+    std::string serving;          // the serving snapshot's id; empty: none served
+    uint64_t test_shoppers = 0;
+    std::map<std::string, double> candidate, reference;
+  } guard;
 };
 
 // The manifest's JSON object, also what GET /v1/models lists.
@@ -69,16 +79,21 @@ struct TrainOptions {
   int eval_days = 7;             // holdout for the snapshot's metrics: the last days...
   size_t max_eval_cases = 5000;  // ...at most this many test shoppers
   int profile_days = 7;          // the training data's last days profiled for drift
+  // The guard compares with the serving snapshot only on at least this many
+  // test shoppers after its data (fewer prove nothing).
+  size_t guard_min_test_shoppers = 200;
 };
 
 // Measures each model on a holdout (temporal: the last eval_days, or leave
 // one out when that leaves no test cases), then trains each on all of
 // `data`. A model that fails to train (e.g. EASE on too large a catalog)
 // fails the whole snapshot: the previous one stays in service.
-// `progress(stage, fraction)` may be empty.
+// `progress(stage, fraction)` may be empty. With `serving` (the snapshot in
+// service), fills SnapshotInfo::guard when the holdout has
+// guard_min_test_shoppers with events after its data.
 Result<std::shared_ptr<const Snapshot>> TrainSnapshot(
     const Dataset& data, const TrainOptions& options, int64_t now_ms,
-    const std::function<void(std::string_view, double)>& progress);
+    const std::function<void(std::string_view, double)>& progress, const Snapshot* serving = nullptr);
 
 Status SaveSnapshot(const Snapshot& snapshot, const std::string& dir);
 Result<std::shared_ptr<const Snapshot>> LoadSnapshot(const std::string& dir, const ModelOptions& options);

@@ -33,6 +33,7 @@ class ForwardingStore : public Store {
     return inner_->ScanEvents(visit);
   }
   Status Sync() override { return inner_->Sync(); }
+  Result<CheckpointInfo> Checkpoint(const std::string& dir) override { return inner_->Checkpoint(dir); }
   Status PutDocuments(const std::vector<std::pair<std::string, std::string>>& puts) override {
     return inner_->PutDocuments(puts);
   }

@@ -115,6 +115,10 @@ class MemoryStore final : public Store {
 
   Status Sync() override { return Status::OK(); }
 
+  Result<CheckpointInfo> Checkpoint(const std::string&) override {
+    return Status::FailedPrecondition("the in-memory store has no files to copy");
+  }
+
   Status PutDocuments(const std::vector<std::pair<std::string, std::string>>& puts) override {
     std::unique_lock lock(mutex_);
     for (const auto& [key, value] : puts) {

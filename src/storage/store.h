@@ -87,6 +87,13 @@ struct StoreCounts {
   bool operator==(const StoreCounts&) const = default;
 };
 
+// What Store::Checkpoint wrote.
+struct CheckpointInfo {
+  std::string store_dir;  // the directory the store lives in
+  uint64_t files = 0;     // in the copy
+  uint64_t bytes = 0;     // hard-linked table files count in full
+};
+
 // An ordered list of writes for Store::Write. Movable, not thread-safe.
 class WriteBatch {
  public:
@@ -108,7 +115,9 @@ class WriteBatch {
   bool empty() const { return ops_.empty(); }
   const std::vector<Op>& ops() const { return ops_; }
   std::vector<Item>& items() { return items_; }
+  const std::vector<Item>& items() const { return items_; }
   std::vector<std::string>& deleted_item_ids() { return deleted_item_ids_; }
+  const std::vector<std::string>& deleted_item_ids() const { return deleted_item_ids_; }
   std::vector<User>& users() { return users_; }
   std::vector<Event>& events() { return events_; }
   const std::vector<Event>& events() const { return events_; }
@@ -176,6 +185,14 @@ class Store {
   // Makes every write so far durable on disk, whatever the durability mode.
   virtual Status Sync() = 0;
 
+  // Writes a copy of the store into `dir`, which must not exist (its parent
+  // must): a store that opens on its own and holds every write acknowledged
+  // before the call, with its documents, and perhaps some made during it.
+  // Reads and writes go on meanwhile. Table files are hard links when `dir`
+  // is on the same file system, copies otherwise. FailedPrecondition for a
+  // store without files (MemoryStore).
+  virtual Result<CheckpointInfo> Checkpoint(const std::string& dir) = 0;
+
   // Small named documents beside the shop's data (business rules and their
   // audit log, ...): `puts` are written together, atomically, and are
   // durable on disk when it returns, whatever the durability mode. An empty
@@ -188,6 +205,15 @@ class Store {
   virtual Status ScanDocuments(std::string_view prefix,
                                const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 };
+
+// Where SetAsideDocument keeps documents that could not be read.
+inline constexpr std::string_view kUnreadablePrefix = "unreadable/";
+
+// A stored document that cannot be read back (written by a faulty version,
+// damaged on disk): copies it to "unreadable/<key>@<now_ms>", where an
+// operator can still read it, so that loading goes on without it and
+// nothing is lost. Returns the key it was copied to.
+Result<std::string> SetAsideDocument(Store* store, std::string_view key, std::string_view value, int64_t now_ms);
 
 // For tests: everything in memory, nothing survives the object.
 std::unique_ptr<Store> NewMemoryStore(const Clock* clock);

@@ -8,11 +8,13 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <rocksdb/db.h>
 #include <thread>
 #include <random>
 
+#include "storage/backup.h"
 #include "storage/rocksdb_store.h"
 #include "storage/store.h"
 
@@ -683,6 +685,229 @@ TEST(RocksDbStoreTest, ForeignDirectoryIsNotTakenOver) {
   auto store = OpenRocksDbStore(options, &clock);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find(options.path), std::string::npos);
+}
+
+TEST(RocksDbStoreTest, CheckpointOpensWithTheSameDataAndDocuments) {
+  ManualClock clock(1'700'000'000'000);
+  RocksDbOptions options;
+  options.path = FreshDir("checkpoint_source");
+  options.durability = Durability::kOs;  // acknowledged writes sit in the log and the memtable
+  options.fsync_interval_ms = 0;
+  auto store = OpenRocksDbStore(options, &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  WriteBatch batch;
+  batch.UpsertItem(MakeItem("a", "A"));
+  batch.UpsertItem(MakeItem("b", "B"));
+  User user;
+  user.id = "u1";
+  batch.UpsertUser(user);
+  for (int i = 0; i < 50; ++i) batch.AppendEvent(MakeEvent("e" + std::to_string(i), "u1", EventType::kView, 1000 + i));
+  std::vector<WriteOutcome> outcomes;
+  ASSERT_TRUE((*store)->Write(&batch, &outcomes).ok());
+  ASSERT_TRUE((*store)->PutDocuments({{"rules/current", "r1"}, {"synonyms/current", "s1"}}).ok());
+
+  const std::string copy_dir = FreshDir("checkpoint_copy");
+  auto info = (*store)->Checkpoint(copy_dir);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->store_dir, options.path);
+  EXPECT_GT(info->files, 0u);
+  EXPECT_GT(info->bytes, 0u);
+  EXPECT_FALSE((*store)->Checkpoint(copy_dir).ok()) << "the directory must not exist yet";
+
+  RocksDbOptions copy_options;
+  copy_options.path = copy_dir;
+  copy_options.create_if_missing = false;
+  auto copy = OpenRocksDbStore(copy_options, &clock);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ((*copy)->Counts(), (*store)->Counts());
+  EXPECT_EQ(*(*copy)->GetDocument("rules/current"), "r1");
+  EXPECT_EQ(*(*copy)->GetDocument("synonyms/current"), "s1");
+  EXPECT_EQ((*copy)->GetItem("b")->title, "B");
+  std::vector<Event> events;
+  ASSERT_TRUE((*copy)->GetRecentEvents(ActorKind::kUser, "u1", 100, &events).ok());
+  ASSERT_EQ(events.size(), 50u);
+  EXPECT_EQ(events[0].event_id, "e49");
+
+  EXPECT_EQ(NewMemoryStore(&clock)->Checkpoint(FreshDir("memory_checkpoint")).status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
+TEST(RocksDbStoreTest, CheckpointUnderWritesHoldsEveryEarlierAcknowledgedWrite) {
+  // Writers keep going while the checkpoint is taken. Every write that
+  // returned before Checkpoint was called must be in the copy, and the copy
+  // must be consistent: its counts match its log, even for writes caught
+  // half-way through the flush.
+  for (Durability durability : {Durability::kFsync, Durability::kOs}) {
+    SystemClock clock;
+    RocksDbOptions options;
+    options.path = FreshDir("checkpoint_load");
+    options.durability = durability;
+    options.fsync_interval_ms = 0;
+    auto store = OpenRocksDbStore(options, &clock);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    constexpr int kWriters = 4;
+    std::atomic<bool> checkpoint_called{false}, stop{false};
+    std::vector<std::vector<std::string>> before(kWriters);
+    std::vector<std::thread> writers;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        for (int i = 0; !stop; ++i) {
+          WriteBatch batch;
+          const std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+          batch.AppendEvent(MakeEvent(id, "user-" + std::to_string(w), EventType::kView, 1'600'000'000'000 + i));
+          User user;
+          user.id = "user-" + std::to_string(w) + "-" + std::to_string(i % 7);
+          batch.UpsertUser(user);
+          std::vector<WriteOutcome> outcomes;
+          if (!(*store)->Write(&batch, &outcomes).ok()) return;
+          if (!checkpoint_called) before[w].push_back(id);
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    checkpoint_called = true;
+    const std::string copy_dir = FreshDir("checkpoint_load_copy");
+    auto info = (*store)->Checkpoint(copy_dir);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    stop = true;
+    for (auto& writer : writers) writer.join();
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+
+    RocksDbOptions copy_options;
+    copy_options.path = copy_dir;
+    copy_options.create_if_missing = false;
+    auto copy = OpenRocksDbStore(copy_options, &clock);
+    ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+    size_t acknowledged = 0;
+    for (int w = 0; w < kWriters; ++w) {
+      acknowledged += before[w].size();
+      std::vector<Event> events;
+      ASSERT_TRUE((*copy)->GetRecentEvents(ActorKind::kUser, "user-" + std::to_string(w), 10'000'000, &events).ok());
+      std::set<std::string> stored;
+      for (const Event& event : events) stored.insert(event.event_id);
+      for (const std::string& id : before[w]) {
+        ASSERT_TRUE(stored.count(id)) << DurabilityName(durability) << ": acknowledged " << id << " missing";
+      }
+    }
+    EXPECT_GT(acknowledged, 20u);
+    uint64_t logged = 0;
+    ASSERT_TRUE((*copy)->ScanEvents([&](const Event&) { return ++logged, true; }).ok());
+    uint64_t users = 0;
+    ASSERT_TRUE((*copy)->ScanUsers([&](const User&) { return ++users, true; }).ok());
+    EXPECT_EQ((*copy)->Counts().events, logged) << DurabilityName(durability);
+    EXPECT_EQ((*copy)->Counts().users, users) << DurabilityName(durability);
+    EXPECT_GE(logged, acknowledged);
+  }
+}
+
+// A data directory as `vitrina serve` leaves it: the store, model
+// snapshots (one being written) and served-list logs (one being appended).
+struct ServedDataDirectory {
+  ManualClock clock{1'700'000'000'000};
+  RocksDbOptions options;
+  std::unique_ptr<Store> store;
+
+  ServedDataDirectory() {
+    options.path = FreshDir("backup_source");
+    auto opened = OpenRocksDbStore(options, &clock);
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    store = std::move(opened).value();
+    WriteBatch batch;
+    batch.UpsertItem(MakeItem("a", "A"));
+    for (int i = 0; i < 20; ++i) {
+      batch.AppendEvent(MakeEvent("e" + std::to_string(i), "u1", EventType::kView, 1000 + i));
+    }
+    std::vector<WriteOutcome> outcomes;
+    EXPECT_TRUE(store->Write(&batch, &outcomes).ok());
+    EXPECT_TRUE(store->PutDocuments({{"rules/current", "r1"}}).ok());
+    const fs::path data(options.path);
+    fs::create_directories(data / "models" / "snap-1");
+    fs::create_directories(data / "models" / "snap-2");
+    fs::create_directories(data / "logs");
+    std::ofstream(data / "models" / "CURRENT") << "snap-2\n";
+    std::ofstream(data / "models" / "CURRENT.tmp") << "snap-3\n";
+    for (const char* snapshot : {"snap-1", "snap-2"}) {
+      std::ofstream(data / "models" / snapshot / "manifest.json") << "{}\n";
+      std::ofstream(data / "models" / snapshot / "als.bin") << std::string(5000, 'x');
+    }
+    std::ofstream(data / "logs" / "served-2026-01-01.jsonl") << "{\"a\":1}\n{\"a\":2}\n{\"a\":";
+  }
+};
+
+std::string ReadAll(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(BackupDataDirectoryTest, CopiesTheStoreSnapshotsAndLogs) {
+  ServedDataDirectory source;
+  const std::string to = FreshDir("backup_target") + "/nested/backup";
+  auto report = BackupDataDirectory(source.store.get(), to, &source.clock);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->path, to);
+  EXPECT_EQ(report->counts, source.store->Counts());
+  EXPECT_GT(report->store_files, 0u);
+  EXPECT_GT(report->store_bytes, 0u);
+  ASSERT_EQ(report->folders.size(), 2u);
+  EXPECT_EQ(report->folders["models"].folders, 2u);
+  EXPECT_EQ(report->folders["models"].files, 5u) << "CURRENT and two files per snapshot; CURRENT.tmp left out";
+  EXPECT_EQ(report->folders["logs"].files, 1u);
+
+  const fs::path backup(to);
+  EXPECT_EQ(ReadAll(backup / "models" / "CURRENT"), "snap-2\n");
+  EXPECT_FALSE(fs::exists(backup / "models" / "CURRENT.tmp"));
+  EXPECT_EQ(ReadAll(backup / "models" / "snap-1" / "als.bin"), std::string(5000, 'x'));
+  EXPECT_EQ(ReadAll(backup / "logs" / "served-2026-01-01.jsonl"), "{\"a\":1}\n{\"a\":2}\n")
+      << "a line being written is left out";
+  const std::string manifest = ReadAll(backup / kBackupManifestName);
+  EXPECT_NE(manifest.find("\"format\":\"vitrina-backup-1\""), std::string::npos) << manifest;
+  EXPECT_NE(manifest.find("\"events\":20"), std::string::npos) << manifest;
+  EXPECT_FALSE(fs::exists(backup / ".checkpoint"));
+  uintmax_t log_bytes = 0;
+  for (const auto& entry : fs::directory_iterator(backup)) {
+    if (entry.path().extension() == ".log") log_bytes += entry.file_size();
+  }
+  EXPECT_EQ(log_bytes, 0u) << "the backup's write-ahead log is folded into table files";
+
+  RocksDbOptions copy_options;
+  copy_options.path = to;
+  copy_options.create_if_missing = false;
+  auto copy = OpenRocksDbStore(copy_options, &source.clock);
+  ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+  EXPECT_EQ((*copy)->Counts(), source.store->Counts());
+  EXPECT_EQ(*(*copy)->GetDocument("rules/current"), "r1");
+}
+
+TEST(BackupDataDirectoryTest, RefusesTargetsItCannotUseAndLeavesThemAsTheyWere) {
+  ServedDataDirectory source;
+  auto refused = [&](const std::string& to) {
+    auto report = BackupDataDirectory(source.store.get(), to, &source.clock);
+    EXPECT_EQ(report.status().code(), StatusCode::kInvalidArgument) << to;
+    EXPECT_EQ(report.status().message().rfind("to: ", 0), 0u) << report.status().message();
+    return report.status().message();
+  };
+  EXPECT_NE(refused("relative/backup").find("absolute"), std::string::npos);
+  refused("");
+  const std::string full = FreshDir("backup_full");
+  fs::create_directories(full);
+  std::ofstream(full + "/keep.txt") << "mine";
+  EXPECT_NE(refused(full).find("not an empty directory"), std::string::npos);
+  EXPECT_EQ(ReadAll(full + "/keep.txt"), "mine");
+  const std::string inside = source.options.path + "/backups/today";
+  EXPECT_NE(refused(inside).find("inside the data directory"), std::string::npos);
+  EXPECT_FALSE(fs::exists(inside));
+
+  // An empty directory (a mount point, say) is used, and left empty on failure.
+  const std::string empty = FreshDir("backup_empty");
+  fs::create_directories(empty);
+  auto report = BackupDataDirectory(source.store.get(), empty, &source.clock);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(fs::exists(fs::path(empty) / kBackupManifestName));
+  auto memory = NewMemoryStore(&source.clock);
+  const std::string unused = FreshDir("backup_of_memory");
+  fs::create_directories(unused);
+  EXPECT_EQ(BackupDataDirectory(memory.get(), unused, &source.clock).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(fs::is_empty(unused));
 }
 
 }  // namespace

@@ -30,9 +30,9 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-std::vector<char*> Argv(const std::vector<std::string>& args) {
+std::vector<char*> Argv(const char* program, const std::vector<std::string>& args) {
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(VITRINA_BINARY));
+  argv.push_back(const_cast<char*>(program));
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   return argv;
@@ -49,24 +49,9 @@ void PrepareChildEnv(const std::map<std::string, std::string>& env) {
   for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
 }
 
-}  // namespace
-
-TempDir::TempDir(const std::string& name) {
-  static std::atomic<int> counter{0};
-  path_ = (fs::path(::testing::TempDir()) /
-           ("vitrina_e2e_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++)))
-              .string();
-  fs::remove_all(path_);
-  fs::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
-}
-
-CommandResult RunVitrina(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                         const std::string& stdin_text) {
+// Runs `program` (execvp: a path, or a name on PATH) with `env` applied.
+CommandResult Run(const std::string& program, const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env, const std::string& stdin_text) {
   int out_pipe[2], in_pipe[2];
   if (::pipe(out_pipe) != 0 || ::pipe(in_pipe) != 0) return {};
   pid_t pid = ::fork();
@@ -77,8 +62,8 @@ CommandResult RunVitrina(const std::vector<std::string>& args, const std::map<st
     ::close(out_pipe[0]);
     ::close(in_pipe[1]);
     PrepareChildEnv(env);
-    auto argv = Argv(args);
-    ::execv(VITRINA_BINARY, argv.data());
+    auto argv = Argv(program.c_str(), args);
+    ::execvp(program.c_str(), argv.data());
     ::_exit(127);
   }
   ::close(out_pipe[1]);
@@ -102,6 +87,31 @@ CommandResult RunVitrina(const std::vector<std::string>& args, const std::map<st
   ::waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+}  // namespace
+
+TempDir::TempDir(const std::string& name) {
+  static std::atomic<int> counter{0};
+  path_ = (fs::path(::testing::TempDir()) /
+           ("vitrina_e2e_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++)))
+              .string();
+  fs::remove_all(path_);
+  fs::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+CommandResult RunVitrina(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                         const std::string& stdin_text) {
+  return Run(VITRINA_BINARY, args, env, stdin_text);
+}
+
+CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args) {
+  return Run(program, args, {}, "");
 }
 
 Server::Server(std::string data_dir, std::vector<std::string> extra_args)
@@ -128,7 +138,7 @@ bool Server::Start() {
     std::vector<std::string> args = {"serve", "--data", data_dir_, "--port", "0", "--port-file", port_file_,
                                      "--server.threads", "2"};
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    auto argv = Argv(args);
+    auto argv = Argv(VITRINA_BINARY, args);
     ::execv(VITRINA_BINARY, argv.data());
     ::_exit(127);
   }

@@ -33,6 +33,9 @@ struct CommandResult {
 // Runs `vitrina args...` to completion with extra environment variables.
 CommandResult RunVitrina(const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env = {}, const std::string& stdin_text = "");
+// Runs another program (a path, or a name looked up on PATH: curl,
+// openssl) to completion.
+CommandResult RunProgram(const std::string& program, const std::vector<std::string>& args);
 
 struct HttpResult {
   int status = 0;
@@ -51,7 +54,8 @@ class JsonBodies {
   std::list<std::string> bodies_;
 };
 
-// `vitrina serve` on a free port with the e2e keys.
+// `vitrina serve` on a free port with the e2e keys, and 1024 connections
+// per client address (every test client is 127.0.0.1).
 class Server {
  public:
   Server(std::string data_dir, std::vector<std::string> extra_args = {});

@@ -16,7 +16,8 @@ namespace {
 class SearchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<Server>(dir_.path(), std::vector<std::string>{"--training.interval_s", "0"});
+    server_ = std::make_unique<Server>(
+        dir_.path(), std::vector<std::string>{"--training.interval_s", "0", "--search.public_attributes", "color"});
     ASSERT_TRUE(server_->Start()) << server_->log();
     const std::string items = R"([
       {"id":"sony1","title":"Наушники Sony WH-1000XM4","category":["Электроника","Наушники"],"brand":"Sony","price":300,"stock":2},
@@ -24,9 +25,9 @@ class SearchTest : public ::testing::Test {
       {"id":"jbl1","title":"Наушники JBL Tune 510BT","category":["Электроника","Наушники"],"brand":"JBL","price":50},
       {"id":"jbl2","title":"Наушники JBL Live 660NC","category":["Электроника","Наушники"],"brand":"JBL","price":150},
       {"id":"mug","title":"Red ceramic mug","category":["Home","Mugs"],"brand":"Acme","price":12,
-       "attributes":{"color":"red"}},
+       "attributes":{"color":"red","margin_secret":"m5"}},
       {"id":"mug2","title":"Blue enamel mug","category":["Home","Mugs"],"brand":"Acme","price":9,
-       "attributes":{"color":"blue"}}])";
+       "attributes":{"color":"blue","margin_secret":"m3"}}])";
     HttpResult posted = server_->Request("POST", "/v1/items", items);
     ASSERT_EQ(posted.status, 200) << posted.body;
   }
@@ -87,6 +88,28 @@ TEST_F(SearchTest, SearchesWithFacetsFiltersAndCorrections) {
   // Nothing in common: the nearest titles, said so.
   HttpResult nearest = server_->Request("GET", "/v1/search?q=ceramicmugs", "", kPublicKey);
   EXPECT_EQ(std::string_view(Json(nearest)["fallback"]), "nearest") << nearest.body;
+}
+
+// Item attributes reach a shop page (the public key) only when the shop
+// made them public (search.public_attributes): no facet of them, no filter
+// on them, not even counts. The admin key sees them all.
+TEST_F(SearchTest, ThePublicKeySeesOnlyPublicAttributes) {
+  HttpResult secret = server_->Request("GET", "/v1/search?q=&category=Home&attributes.margin_secret=m5", "", kPublicKey);
+  EXPECT_EQ(secret.status, 400) << secret.body;
+  EXPECT_EQ(std::string_view(Json(secret)["error"]["field"]), "attributes.margin_secret");
+  HttpResult browse = server_->Request("GET", "/v1/search?q=&category=Home", "", kPublicKey);
+  ASSERT_EQ(browse.status, 200) << browse.body;
+  EXPECT_EQ(browse.body.find("margin_secret"), std::string::npos) << browse.body;
+  EXPECT_EQ(browse.body.find("m5"), std::string::npos) << browse.body;
+  EXPECT_NE(browse.body.find("attributes.color"), std::string::npos) << browse.body;
+  HttpResult admin = server_->Request("GET", "/v1/search?q=&category=Home&attributes.margin_secret=m5");
+  ASSERT_EQ(admin.status, 200) << admin.body;
+  EXPECT_NE(admin.body.find("attributes.margin_secret"), std::string::npos) << admin.body;
+  EXPECT_EQ(Json(admin)["items"].get_array().size(), 1u);
+  // /health without a key says only that the server is up.
+  HttpResult health = server_->Request("GET", "/health", "", "");
+  EXPECT_EQ(health.body, R"({"status":"ok"})");
+  EXPECT_NE(server_->Request("GET", "/health").body.find("uptime_seconds"), std::string::npos);
 }
 
 TEST_F(SearchTest, TheIndexFollowsChangesAtOnce) {
