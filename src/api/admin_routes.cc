@@ -6,7 +6,6 @@
 #include "common/json_fields.h"
 #include "common/json_writer.h"
 #include "storage/backup.h"
-#include "storage/rocksdb_store.h"
 
 namespace vitrina {
 namespace {
@@ -35,12 +34,9 @@ bool ParseBackupRequest(std::string_view body, std::string* to, FieldError* erro
 
 }  // namespace
 
-// Runs on this HTTP worker thread: the store's checkpoint is quick (hard
-// links), copying models and logs takes as long as they are big, and the
-// other connections of this thread (and new connections, when it is the
-// one that accepts) wait meanwhile (docs/STORAGE.md). A thread of its own
-// needs the server to stop it before the store closes, which `serve` does
-// not yet offer.
+// The copy runs on the server's scheduler, so no HTTP thread waits for it
+// (copying model snapshots and logs takes as long as they are big); the
+// answer is sent when it is done. Without a scheduler (tests) it runs here.
 void ApiService::Backup(RouteRequest& request, Responder respond) {
   std::string to;
   FieldError error;
@@ -48,12 +44,22 @@ void ApiService::Backup(RouteRequest& request, Responder respond) {
     const std::string message = error.field.empty() ? error.message : error.field + ": " + error.message;
     return respond(ErrorResponse(400, "invalid_request", message, error.field));
   }
+  auto run = [this, to, respond] { respond(BackupAnswer(to)); };
+  if (scheduler_ == nullptr) return run();
+  if (!scheduler_->RunOnce("backup", run)) {
+    HttpResponse response = ErrorResponse(503, "unavailable", "the server is stopping");
+    response.headers.emplace_back("Retry-After", "1");
+    respond(std::move(response));
+  }
+}
+
+HttpResponse ApiService::BackupAnswer(const std::string& to) {
   auto report = BackupDataDirectory(store_, to, clock_);
   if (!report.ok()) {
     if (report.status().code() != StatusCode::kInvalidArgument) {
       spdlog::error("backup into {} failed: {}", to, report.status().message());
     }
-    return respond(StatusError(report.status(), "to"));
+    return StatusError(report.status(), "to");
   }
   const FolderCopy models = report->folders.count("models") ? report->folders.at("models") : FolderCopy{};
   const FolderCopy logs = report->folders.count("logs") ? report->folders.at("logs") : FolderCopy{};
@@ -80,7 +86,7 @@ void ApiService::Backup(RouteRequest& request, Responder respond) {
         .EndObject();
   }
   w.EndObject().EndObject();
-  respond(JsonResponse(200, std::move(body)));
+  return JsonResponse(200, std::move(body));
 }
 
 }  // namespace vitrina

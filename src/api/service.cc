@@ -161,6 +161,7 @@ ApiService::ApiService(Store* store, Ingestor* ingestor, const Clock* clock, Api
       attribution_(parts.attribution),
       metrics_(parts.metrics),
       drift_(parts.drift),
+      scheduler_(parts.scheduler),
       started_ms_(clock->NowMillis()) {}
 
 void ApiService::Index(const Router* router, RouteRequest&, Responder respond) {

@@ -9,6 +9,7 @@
 #include "api/router.h"
 #include "api/server_metrics.h"
 #include "common/clock.h"
+#include "common/scheduler.h"
 #include "experiments/attribution.h"
 #include "experiments/experiment_book.h"
 #include "ingest/ingestor.h"
@@ -42,6 +43,7 @@ struct ApiParts {
   Attributor* attribution = nullptr;
   const ServerMetrics* metrics = nullptr;
   const DriftMonitor* drift = nullptr;
+  Scheduler* scheduler = nullptr;  // background work (backups); null: it runs on the request's thread
 };
 
 // Handlers for every route. Reads go straight to the Store; writes go
@@ -102,6 +104,10 @@ class ApiService {
   void AttributionTimeline(RouteRequest& request, Responder respond);
   // admin_routes.cc
   void Backup(RouteRequest& request, Responder respond);
+  // segment_routes.cc: POST /v1/segment/{call}, call being "batch",
+  // "track", "identify" or "page".
+  void PostSegment(std::string_view call, RouteRequest& request, Responder respond);
+  HttpResponse BackupAnswer(const std::string& to);
 
   static constexpr size_t kMaxSearchResults = 100;
 
@@ -126,6 +132,7 @@ class ApiService {
   Attributor* attribution_;
   const ServerMetrics* metrics_;
   const DriftMonitor* drift_;
+  Scheduler* scheduler_;
   const int64_t started_ms_;
 };
 

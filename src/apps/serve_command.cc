@@ -66,6 +66,8 @@ int RunServe(const ServeFlags& flags) {
     return kExitFailure;
   }
   std::unique_ptr<Store> store = std::move(opened).value();
+  // Background work (training, feed syncs, backups) runs here, stopped in order at the end.
+  Scheduler scheduler(&clock);
   auto models = std::make_unique<ModelManager>(store.get(), &clock, config.training);
   if (Status status = models->Open(); !status.ok()) {
     spdlog::error("{} (move the models directory aside to start from scratch)", status.message());
@@ -153,7 +155,7 @@ int RunServe(const ServeFlags& flags) {
   ApiService service(store.get(), ingestor.get(), &clock, config.api,
                      {.models = models.get(), .recommender = &recommender, .rules = &rules, .search = &search,
                       .synonyms = &synonyms, .experiments = &experiments, .attribution = &attribution,
-                      .metrics = &metrics, .drift = &drift});
+                      .metrics = &metrics, .drift = &drift, .scheduler = &scheduler});
   service.RegisterRoutes(&router);
   RegisterWebRoutes(&router, config.web, config.auth.public_key);
   auto server = std::make_unique<HttpServer>(config.server, &router);
@@ -182,13 +184,17 @@ int RunServe(const ServeFlags& flags) {
     }
   }
 
-  models->StartBackground();
+  models->Schedule(&scheduler);
+  scheduler.Start();
   server->WaitForStopRequest();
-  // Order matters. Stop taking connections; commit what is queued while the
-  // HTTP threads still run, so those requests get their answers (new writes
-  // on open connections get 503); then close connections and the store.
+  // Order matters. Stop taking connections; end the background jobs (a
+  // training run or a backup in progress finishes first); commit what is
+  // queued while the HTTP threads still run, so those requests get their
+  // answers (new writes on open connections get 503); then close
+  // connections and the store.
   server->StopAccepting();
-  models->Stop();  // a training run in progress finishes first
+  scheduler.Stop();
+  models->Stop();
   ingestor->Close();
   server->Stop();
   server.reset();

@@ -1,8 +1,6 @@
 #include "serving/model_manager.h"
 
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -43,29 +41,38 @@ Status ModelManager::Open() {
   return Status::OK();
 }
 
-void ModelManager::StartBackground() {
+void ModelManager::Schedule(Scheduler* scheduler) {
   std::lock_guard lock(mutex_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
+  if (scheduler_ != nullptr) return;
+  scheduler_ = scheduler;
+  const bool untrained = current() == nullptr;
+  if (untrained) status_.queued = true;
+  // Training yields the cores to requests (nice): the OpenMP workers it
+  // starts inherit its priority.
+  job_ = scheduler->Add({.name = "training",
+                         .interval_ms = options_.train_interval_s * 1000,
+                         .first_run_ms = untrained ? clock_->NowMillis() : -1,
+                         .nice = options_.training_nice},
+                        [this] { ScheduledRun(); });
 }
 
 void ModelManager::Stop() {
+  Scheduler* scheduler;
+  Scheduler::JobId job;
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    scheduler = scheduler_;
+    job = job_;
+    scheduler_ = nullptr;
   }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (scheduler != nullptr) scheduler->Remove(job);  // after the run in progress
 }
 
 bool ModelManager::RequestTraining() {
-  {
-    std::lock_guard lock(mutex_);
-    if (status_.queued || status_.running) return false;
-    status_.queued = true;
-  }
-  wake_.notify_all();
+  std::lock_guard lock(mutex_);
+  if (status_.queued || status_.running || scheduler_ == nullptr) return false;
+  status_.queued = true;
+  scheduler_->RunSoon(job_);
   return true;
 }
 
@@ -74,41 +81,18 @@ TrainingStatus ModelManager::status() const {
   return status_;
 }
 
-void ModelManager::Run() {
-  // Training yields the cores to requests: on Linux a thread's nice value
-  // is its own, and the OpenMP workers this thread starts inherit it.
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), options_.training_nice) != 0) {
-    spdlog::warn("could not lower the training thread's priority");
+void ModelManager::ScheduledRun() {
+  auto trained = TrainNow(nullptr);
+  if (trained.ok()) return;
+  if (trained.status().code() == StatusCode::kFailedPrecondition) {
+    spdlog::info("not training yet: {}", trained.status().message());
+  } else {
+    spdlog::error("training failed: {}", trained.status().message());
   }
-  auto next_scheduled = std::chrono::steady_clock::now() + std::chrono::seconds(options_.train_interval_s);
-  // With no snapshot yet, train at once.
+  // Without any snapshot, recommendations are unavailable: retry soon.
   if (current() == nullptr) {
     std::lock_guard lock(mutex_);
-    status_.queued = true;
-  }
-  while (true) {
-    {
-      std::unique_lock lock(mutex_);
-      auto due = [&] { return stopping_ || status_.queued; };
-      if (options_.train_interval_s > 0) {
-        if (!wake_.wait_until(lock, next_scheduled, due)) status_.queued = true;
-      } else {
-        wake_.wait(lock, due);
-      }
-      if (stopping_) return;
-    }
-    auto trained = TrainNow(nullptr);
-    auto wait = std::chrono::seconds(options_.train_interval_s);
-    if (!trained.ok()) {
-      if (trained.status().code() == StatusCode::kFailedPrecondition) {
-        spdlog::info("not training yet: {}", trained.status().message());
-      } else {
-        spdlog::error("training failed: {}", trained.status().message());
-      }
-      // Without any snapshot, recommendations are unavailable: retry soon.
-      if (current() == nullptr) wait = std::min(wait, std::chrono::seconds(60));
-    }
-    next_scheduled = std::chrono::steady_clock::now() + wait;
+    if (scheduler_ != nullptr) scheduler_->RunIn(job_, 60000);
   }
 }
 

@@ -1,22 +1,22 @@
 // Owns the serving snapshot and its history on disk, and trains new
-// snapshots in the background: on a schedule and on request.
+// snapshots in the background (on the server's Scheduler): on a schedule
+// and on request.
 //
 // Layout under `dir` (<data_dir>/models): one folder per snapshot named by
 // its id, and CURRENT naming the one in service (replaced atomically).
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/scheduler.h"
 #include "common/status.h"
 #include "serving/snapshot.h"
 #include "storage/store.h"
@@ -76,18 +76,20 @@ class ModelManager {
   ~ModelManager();
 
   // Loads the snapshot CURRENT names, if any (a broken one is an error:
-  // the operator decides). Does not start the background thread.
+  // the operator decides). Does not schedule training.
   Status Open();
-  // Starts the background trainer (schedule + requests).
-  void StartBackground();
-  // Stops it; a training run in progress finishes first.
+  // Trains on `scheduler` (which must outlive the manager, or Stop() be
+  // called first): every train_interval_s, at once when there is no
+  // snapshot yet, and on request.
+  void Schedule(Scheduler* scheduler);
+  // No more scheduled training; a training run in progress finishes first.
   void Stop();
 
   // The snapshot in service; null before the first training.
   std::shared_ptr<const Snapshot> current() const { return current_.load(); }
 
-  // Asks the background thread to train now. False when a run is already
-  // queued or running (the request is then already covered).
+  // Asks for a training run now (Schedule first). False when a run is
+  // already queued or running (the request is then already covered).
   bool RequestTraining();
   TrainingStatus status() const;
 
@@ -103,7 +105,8 @@ class ModelManager {
   Status Restore(std::string_view id);
 
  private:
-  void Run();
+  // One scheduled run: trains, and without any snapshot retries soon.
+  void ScheduledRun();
   Status SetCurrent(std::shared_ptr<const Snapshot> snapshot);
   // FailedPrecondition, saying why, when `info` falls short of the serving
   // snapshot on the same test shoppers; sets *verdict to what was judged.
@@ -117,10 +120,9 @@ class ModelManager {
 
   std::mutex train_mutex_;  // one training (or restore) at a time
   mutable std::mutex mutex_;
-  std::condition_variable wake_;
   TrainingStatus status_;   // GUARDED_BY(mutex_)
-  bool stopping_ = false;   // GUARDED_BY(mutex_)
-  std::thread thread_;
+  Scheduler* scheduler_ = nullptr;  // GUARDED_BY(mutex_)
+  Scheduler::JobId job_ = 0;        // GUARDED_BY(mutex_)
 };
 
 }  // namespace vitrina
